@@ -1,0 +1,99 @@
+# vmstatd — plain Makefile, everything built out of tree under build/ (build/san/ with SAN=1).
+#   make run      build and run (until the daemon lands: the hv runner with the demo guest)
+#   make check    build and run every test; make check SAN=1 with ASan+UBSan
+#   make bench    benchmarks (not part of check)
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B := build
+SANFLAGS :=
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -I. $(SANFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+HV_SRCS := $(wildcard hv/*.c hv/devices/*.c hv/boot/*.c)
+HV_OBJS := $(HV_SRCS:%.c=$(B)/%.o) $(B)/hv/guests/image.o
+GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
+GUEST_OBJS := $(GUEST_SRCS:%.S=$(B)/%.o)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
+TEST_HELPER_OBJS := $(B)/tests/unit/kvm_helper.o
+
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
+
+.PHONY: all deps run check unit bench install clean
+.DEFAULT_GOAL := all
+
+all: deps $(B)/libhv.a $(B)/hvrun $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	@scripts/deps.sh build
+
+# ---- hv: the executor library -------------------------------------------------------------
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/hv/guests/%.o: hv/guests/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -Ihv -MMD -MP -c -o $@ $<
+
+$(B)/hv/guests/guests.elf: $(GUEST_OBJS) hv/guests/guests.ld
+	ld -T hv/guests/guests.ld -o $@ $(GUEST_OBJS)
+
+$(B)/hv/guests/guests.bin: $(B)/hv/guests/guests.elf
+	objcopy -O binary $< $@
+
+$(B)/hv/guests/image.o: hv/guests/image.S $(B)/hv/guests/guests.bin
+	$(CC) -c -DGUEST_IMAGE='"$(B)/hv/guests/guests.bin"' -o $@ $<
+
+$(B)/libhv.a: $(HV_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- programs --------------------------------------------------------------------------------
+$(B)/hvrun: $(B)/vmstatd/hvrun.o $(B)/libhv.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# ---- tests -------------------------------------------------------------------------------------
+$(B)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(TEST_HELPER_OBJS) $(B)/libhv.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+unit: $(UNIT_BINS)
+	@scripts/run-tests.sh $(UNIT_BINS)
+
+check: deps all
+	@scripts/run-tests.sh $(UNIT_BINS)
+
+# ---- benchmarks ----------------------------------------------------------------------------------
+$(B)/bench/%: $(B)/bench/%.o $(B)/libhv.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: deps all
+	@scripts/deps.sh bench
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+run: deps $(B)/hvrun
+	$(B)/hvrun
+
+install:
+	@echo "install: nothing to install until the daemon lands (issue 5)"
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

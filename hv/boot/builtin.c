@@ -1,0 +1,34 @@
+/* The built-in guests: one linked-in image, an entry per workload, defaults for their knobs. */
+#include <errno.h>
+#include <string.h>
+
+#include "boot/boot.h"
+#include "boot/layout.h"
+#include "guests/params.h"
+#include "vm.h"
+
+int hv_builtin_names(const char **ret, size_t max) {
+        const struct hv_image_header *h = (const void *) hv_guest_image;
+        const struct hv_image_entry *e = (const void *) (hv_guest_image + (h->entries - HV_IMAGE_ADDR));
+        size_t n = (h->entries_end - h->entries) / sizeof(*e);
+        for (size_t i = 0; i < n && i < max; i++)
+                ret[i] = e[i].name;
+        return (int) n;
+}
+
+int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b) {
+        struct hv_guest_params p = {
+                .count = b->count,
+                .port = b->port ? b->port : HV_PORT_POST,
+                .exit_port = HV_PORT_EXIT,
+                .console_port = HV_PORT_CONSOLE,
+                .mmio_addr = b->mmio_addr ? b->mmio_addr : HV_UNCLAIMED_MMIO,
+                .duty_pct = b->duty_pct ? b->duty_pct : 50,
+                .period_ticks = b->period_ticks ? b->period_ticks : 100,
+                /* the in-kernel LAPIC counts at 1 GHz: at divide-by-1 one count is 1 ns */
+                .tick_count = (b->tick_us ? b->tick_us : 1000) * 1000u,
+        };
+        if (!b->guest || p.duty_pct > 100 || p.port > 0xffff || b->tick_us > 1000000)
+                return -EINVAL;
+        return hv_boot_flat(vm, hv_guest_image, (size_t) (hv_guest_image_end - hv_guest_image), b->guest, &p);
+}

@@ -1,0 +1,45 @@
+/* Every guest-physical address the built-in flat guests rely on, in one place.
+ * Included by C (hv/boot) and by the guest assembly (hv/guests). */
+#ifndef HV_BOOT_LAYOUT_H
+#define HV_BOOT_LAYOUT_H
+
+#define HV_GDT_ADDR          0x1000   /* null, kcode, kdata, udata, ucode, then one TSS per vCPU */
+#define HV_IDT_ADDR          0x3000   /* 256 x 16-byte gates, filled from the image's vector table */
+#define HV_PARAMS_ADDR       0x4000   /* struct hv_guest_params (hv/guests/params.h) */
+#define HV_PML4_ADDR         0x8000
+#define HV_PDPT_ADDR         0x9000
+#define HV_PD_ADDR           0xa000   /* 4 page directories: identity map of the low 4 GiB, 2 MiB pages */
+#define HV_PD_COUNT          4
+#define HV_PERCPU_ADDR       0x100000 /* per-vCPU block: TSS + I/O bitmap, data, stacks */
+#define HV_PERCPU_STRIDE     0x8000
+#define HV_PERCPU_TSS_SIZE   (104 + 8192 + 1) /* TSS, a full I/O bitmap, the 0xff terminator */
+#define HV_PERCPU_KSTACK_TOP 0x5000   /* offsets inside a per-vCPU block */
+#define HV_PERCPU_USTACK_TOP 0x8000
+#define HV_MAX_VCPUS         64       /* 64 blocks end at 0x300000 */
+#define HV_IMAGE_ADDR        0x400000 /* the flat image is linked and loaded here */
+#define HV_MIN_RAM           0x800000
+#define HV_TSS_IDENTITY_ADDR 0xfffbc000 /* KVM_SET_IDENTITY_MAP_ADDR page, then 3 TSS pages */
+#define HV_TSS_ADDR          0xfffbd000
+
+/* GDT selectors */
+#define HV_SEL_KCODE 0x08
+#define HV_SEL_KDATA 0x10
+#define HV_SEL_UDATA 0x18
+#define HV_SEL_UCODE 0x20
+#define HV_SEL_TSS0  0x28 /* 16 bytes per vCPU */
+
+/* Guest-visible devices */
+#define HV_PORT_POST     0x80  /* POST code latch */
+#define HV_PORT_CONSOLE  0xe9  /* debug console (bochs/QEMU convention) */
+#define HV_PORT_EXIT     0xf4  /* exit code port (isa-debug-exit's address) */
+#define HV_PORT_I8042    0x64
+#define HV_SCRATCH_MMIO  0xfebf0000ULL /* 4 KiB scratch register page */
+#define HV_UNCLAIMED_MMIO 0xd0000000ULL /* nothing is mapped or claimed here */
+#define HV_LAPIC_ADDR    0xfee00000ULL
+
+/* Interrupt vectors used by the guest runtime */
+#define HV_VEC_TIMER   0x20
+#define HV_VEC_GP      13
+#define HV_VEC_SPURIOUS 0xff
+
+#endif

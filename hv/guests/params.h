@@ -1,0 +1,73 @@
+/* The parameter block the loader writes at HV_PARAMS_ADDR and the per-vCPU block at
+ * HV_PERCPU_ADDR + id * HV_PERCPU_STRIDE (reached through %gs). Shared by C and assembly. */
+#ifndef HV_GUESTS_PARAMS_H
+#define HV_GUESTS_PARAMS_H
+
+#define HV_PARAMS_MAGIC 0x31534d5250564821 /* "!HVPRMS1" */
+
+#define P_MAGIC        0x00  /* u64 */
+#define P_COUNT        0x08  /* u64: iterations / exits per vCPU; 0 = forever where allowed */
+#define P_MMIO_ADDR    0x10  /* u64: address the mmio guest touches */
+#define P_REMAINING    0x18  /* u64: vCPUs still working; the last one out writes the exit port */
+#define P_VCPUS        0x20  /* u32 */
+#define P_PORT         0x24  /* u32: port the pio guest writes */
+#define P_EXIT_PORT    0x28  /* u32 */
+#define P_DUTY_PCT     0x2c  /* u32: busy percentage for duty */
+#define P_PERIOD_TICKS 0x30  /* u32: ticks per duty / demo period */
+#define P_TICK_COUNT   0x34  /* u32: LAPIC timer initial count (bus cycles at divide-by-1) */
+#define P_CONSOLE_PORT 0x38  /* u32 */
+#define P_SIZE         0x40
+
+/* per-vCPU block; the TSS and its I/O bitmap occupy offsets 0..0x2068 */
+#define PC_TICKS       0x2100  /* u64: timer interrupts taken */
+#define PC_VCPU_ID     0x2108  /* u64 */
+#define PC_USTACK      0x2110  /* u64: user stack top */
+
+/* image header, at HV_IMAGE_ADDR */
+#define HV_IMAGE_MAGIC 0x3154534547564821 /* "!HVGEST1" */
+#define HV_IMAGE_NAME_LEN 16
+
+/* ring-0 services ring 3 reaches by executing HLT (see rt.S), number in %rax */
+#define SYS_IDLE_UNTIL 0  /* sti; hlt until PC_TICKS >= %rdi */
+#define SYS_PARK       1  /* cli; hlt forever */
+
+#define HV_EXIT_GP     0x10000 /* exit code of an unexpected #GP: this | error code */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct hv_guest_params {
+        uint64_t magic;
+        uint64_t count;
+        uint64_t mmio_addr;
+        uint64_t remaining;
+        uint32_t vcpus;
+        uint32_t port;
+        uint32_t exit_port;
+        uint32_t duty_pct;
+        uint32_t period_ticks;
+        uint32_t tick_count;
+        uint32_t console_port;
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct hv_guest_params) == P_SIZE, "params layout");
+_Static_assert(__builtin_offsetof(struct hv_guest_params, remaining) == P_REMAINING, "params");
+_Static_assert(__builtin_offsetof(struct hv_guest_params, console_port) == P_CONSOLE_PORT, "params");
+
+struct hv_image_entry {
+        char name[HV_IMAGE_NAME_LEN];
+        uint64_t addr;
+};
+struct hv_image_vector {
+        uint32_t vector;
+        uint32_t dpl;
+        uint64_t addr;
+};
+struct hv_image_header {
+        uint64_t magic;
+        uint64_t entries, entries_end; /* guest addresses of struct hv_image_entry[] */
+        uint64_t vectors, vectors_end; /* guest addresses of struct hv_image_vector[] */
+        uint64_t image_end;            /* first address past .bss */
+};
+#endif
+#endif

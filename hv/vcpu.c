@@ -1,0 +1,351 @@
+/* One pthread per vCPU running the KVM_RUN loop and dispatching exits by reason. */
+#define _GNU_SOURCE
+#include "vcpu.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm.h"
+#include "vm.h"
+
+typedef void exit_fn(struct hv_vcpu *v, struct kvm_run *run);
+
+static void count_exit(struct hv_vcpu *v, enum hv_exit e) {
+        hv_counter_add(&v->c.exits[e], 1);
+}
+
+static void exit_io(struct hv_vcpu *v, struct kvm_run *run) {
+        bool out = run->io.direction == KVM_EXIT_IO_OUT;
+        uint8_t *data = (uint8_t *) run + run->io.data_offset;
+        uint64_t unhandled = 0;
+
+        count_exit(v, out ? HV_EXIT_IO_OUT : HV_EXIT_IO_IN);
+        for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+                unhandled += !hv_bus_access(&v->vm->pio, v, run->io.port, data, run->io.size, out);
+        if (unhandled)
+                hv_counter_add(&v->c.unhandled_io, unhandled);
+}
+
+static void exit_mmio(struct hv_vcpu *v, struct kvm_run *run) {
+        bool write = run->mmio.is_write;
+        uint32_t len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
+
+        count_exit(v, write ? HV_EXIT_MMIO_WRITE : HV_EXIT_MMIO_READ);
+        if (!hv_bus_access(&v->vm->mmio, v, run->mmio.phys_addr, run->mmio.data, len, write))
+                hv_counter_add(&v->c.unhandled_mmio, 1);
+}
+
+static void crash(struct hv_vcpu *v, enum hv_vm_reason reason, uint64_t detail) {
+        hv_vm_finish(v->vm, HV_VM_CRASHED, reason, 0, detail, v);
+}
+
+static void exit_shutdown(struct hv_vcpu *v, struct kvm_run *run) {
+        (void) run;
+        count_exit(v, HV_EXIT_SHUTDOWN);
+        crash(v, HV_REASON_SHUTDOWN, 0);
+}
+
+static void exit_fail_entry(struct hv_vcpu *v, struct kvm_run *run) {
+        count_exit(v, HV_EXIT_FAIL_ENTRY);
+        crash(v, HV_REASON_FAIL_ENTRY, run->fail_entry.hardware_entry_failure_reason);
+}
+
+static void exit_internal_error(struct hv_vcpu *v, struct kvm_run *run) {
+        count_exit(v, HV_EXIT_INTERNAL_ERROR);
+        crash(v, HV_REASON_INTERNAL_ERROR, run->internal.suberror);
+}
+
+static void exit_system_event(struct hv_vcpu *v, struct kvm_run *run) {
+        count_exit(v, HV_EXIT_SYSTEM_EVENT);
+        switch (run->system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+                hv_vm_finish(v->vm, HV_VM_STOPPED, HV_REASON_POWEROFF, 0, 0, v);
+                break;
+        case KVM_SYSTEM_EVENT_RESET:
+                hv_vm_finish(v->vm, HV_VM_STOPPED, HV_REASON_REBOOT, 0, 0, v);
+                break;
+        case KVM_SYSTEM_EVENT_CRASH:
+                crash(v, HV_REASON_GUEST_CRASH, 0);
+                break;
+        }
+}
+
+static void exit_hypercall(struct hv_vcpu *v, struct kvm_run *run) {
+        count_exit(v, HV_EXIT_HYPERCALL);
+        run->hypercall.ret = (uint64_t) -ENOSYS;
+}
+
+static void exit_msr(struct hv_vcpu *v, struct kvm_run *run) {
+        count_exit(v, HV_EXIT_MSR);
+        run->msr.error = 1; /* no userspace MSRs: the guest gets #GP */
+}
+
+static void exit_hlt(struct hv_vcpu *v, struct kvm_run *run) {
+        (void) run;
+        count_exit(v, HV_EXIT_HLT);
+}
+
+static void exit_debug(struct hv_vcpu *v, struct kvm_run *run) {
+        (void) run;
+        count_exit(v, HV_EXIT_DEBUG);
+}
+
+static void exit_irq_window(struct hv_vcpu *v, struct kvm_run *run) {
+        (void) run;
+        count_exit(v, HV_EXIT_IRQ_WINDOW);
+}
+
+static void exit_intr(struct hv_vcpu *v, struct kvm_run *run) {
+        (void) run;
+        count_exit(v, HV_EXIT_INTR);
+}
+
+static void exit_unknown(struct hv_vcpu *v, struct kvm_run *run) {
+        count_exit(v, HV_EXIT_UNKNOWN);
+        crash(v, HV_REASON_UNKNOWN_EXIT, run->exit_reason); /* re-entering would not progress */
+}
+
+static exit_fn *const exit_table[] = {
+        [KVM_EXIT_IO] = exit_io,
+        [KVM_EXIT_MMIO] = exit_mmio,
+        [KVM_EXIT_HLT] = exit_hlt,
+        [KVM_EXIT_INTR] = exit_intr,
+        [KVM_EXIT_SHUTDOWN] = exit_shutdown,
+        [KVM_EXIT_SYSTEM_EVENT] = exit_system_event,
+        [KVM_EXIT_INTERNAL_ERROR] = exit_internal_error,
+        [KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
+        [KVM_EXIT_HYPERCALL] = exit_hypercall,
+        [KVM_EXIT_X86_RDMSR] = exit_msr,
+        [KVM_EXIT_X86_WRMSR] = exit_msr,
+        [KVM_EXIT_DEBUG] = exit_debug,
+        [KVM_EXIT_IRQ_WINDOW_OPEN] = exit_irq_window,
+};
+
+static void dispatch(struct hv_vcpu *v, struct kvm_run *run) {
+        exit_fn *fn = run->exit_reason < sizeof(exit_table) / sizeof(exit_table[0]) ? exit_table[run->exit_reason]
+                                                                                   : NULL;
+        (fn ? fn : exit_unknown)(v, run);
+}
+
+/* KVM_RUN returned -1: a kick (EINTR, also with immediate_exit set) or a real failure. */
+static void run_failed(struct hv_vcpu *v, struct kvm_run *run, int err) {
+        if (err != EINTR && err != EAGAIN) {
+                crash(v, HV_REASON_KVM_RUN_ERROR, (uint64_t) err);
+                return;
+        }
+        if (__atomic_load_n(&run->immediate_exit, __ATOMIC_RELAXED)) {
+                hv_counter_add(&v->c.immediate_exits, 1);
+                /* cleared before the request is re-read at the top of the loop */
+                __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        }
+        count_exit(v, HV_EXIT_INTR);
+}
+
+static void park(struct hv_vcpu *v) {
+        struct hv_vm *vm = v->vm;
+        pthread_mutex_lock(&vm->lock);
+        hv_offline_begin(&v->offline, hv_now_ns());
+        vm->parked++;
+        pthread_cond_broadcast(&vm->cond);
+        while (atomic_load(&vm->request) == HV_REQ_PAUSE)
+                pthread_cond_wait(&vm->cond, &vm->lock);
+        vm->parked--;
+        hv_offline_end(&v->offline, hv_now_ns());
+        pthread_mutex_unlock(&vm->lock);
+}
+
+static uint64_t thread_cpu_ns(clockid_t clk) {
+        struct timespec ts;
+        if (clock_gettime(clk, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+static void run_loop(struct hv_vcpu *v) {
+        struct kvm_run *run = v->run;
+        struct hv_vm *vm = v->vm;
+
+        for (;;) {
+                int req = atomic_load(&vm->request);
+                if (req == HV_REQ_STOP)
+                        return;
+                if (req == HV_REQ_PAUSE) {
+                        park(v);
+                        continue;
+                }
+                int r = ioctl(v->fd, KVM_RUN, 0);
+                uint64_t t0 = hv_now_ns();
+                hv_counter_add(&v->c.runs, 1);
+                if (r < 0)
+                        run_failed(v, run, errno);
+                else
+                        dispatch(v, run);
+                uint64_t dt = hv_now_ns() - t0;
+                hv_counter_add(&v->c.handle_ns_sum, dt);
+                hv_counter_add(&v->c.handle_ns_hist[hv_hist_bucket(dt)], 1);
+        }
+}
+
+static void *vcpu_main(void *arg) {
+        struct hv_vcpu *v = arg;
+        struct hv_vm *vm = v->vm;
+        sigset_t kick;
+
+        pthread_setname_np(pthread_self(), v->comm);
+        sigemptyset(&kick);
+        sigaddset(&kick, vm->kvm->kick_signal);
+        pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+        pthread_getcpuclockid(pthread_self(), &v->cpu_clock);
+        atomic_store_explicit(&v->tid, gettid(), memory_order_release);
+
+        hv_offline_end(&v->offline, hv_now_ns());
+        run_loop(v);
+        hv_offline_begin(&v->offline, hv_now_ns());
+
+        atomic_store_explicit(&v->cpu_ns_final, thread_cpu_ns(v->cpu_clock), memory_order_relaxed);
+        atomic_store_explicit(&v->exited, true, memory_order_release);
+        pthread_mutex_lock(&vm->lock);
+        vm->active--;
+        pthread_cond_broadcast(&vm->cond);
+        pthread_mutex_unlock(&vm->lock);
+        return NULL;
+}
+
+int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret) {
+        struct hv_vcpu *v = aligned_alloc(64, sizeof(*v));
+        int r;
+
+        if (!v)
+                return -ENOMEM;
+        memset(v, 0, sizeof(*v));
+        v->vm = vm;
+        v->id = id;
+        v->stats_fd = -1;
+        hv_offline_init(&v->offline, hv_now_ns());
+        /* thread name <vm>/<n>, VM name cut so the whole fits the kernel's 15 characters */
+        int suffix = snprintf(NULL, 0, "/%u", id);
+        snprintf(v->comm, sizeof(v->comm), "%.*s/%u", 15 - suffix, vm->name, id);
+
+        v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long) id);
+        if (v->fd < 0) {
+                r = -errno;
+                free(v);
+                return r;
+        }
+        v->run_size = (size_t) vm->kvm->run_size;
+        v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        if (v->run == MAP_FAILED) {
+                r = -errno;
+                v->run = NULL;
+                hv_vcpu_free(v);
+                return r;
+        }
+        v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
+        if (v->stats_fd < 0) {
+                r = -errno;
+                hv_vcpu_free(v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+void hv_vcpu_free(struct hv_vcpu *v) {
+        if (!v)
+                return;
+        if (v->run)
+                munmap(v->run, v->run_size);
+        if (v->stats_fd >= 0)
+                close(v->stats_fd);
+        if (v->fd >= 0)
+                close(v->fd);
+        free(v);
+}
+
+int hv_vcpu_spawn(struct hv_vcpu *v) {
+        sigset_t all, old;
+        int r;
+
+        /* the thread starts with every signal blocked; it unblocks only the kick */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = -pthread_create(&v->thread, NULL, vcpu_main, v);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r == 0)
+                v->spawned = true;
+        return r;
+}
+
+void hv_vcpu_join(struct hv_vcpu *v) {
+        if (v->spawned && !v->joined) {
+                pthread_join(v->thread, NULL);
+                v->joined = true;
+        }
+}
+
+void hv_vcpu_kick(struct hv_vcpu *v) {
+        if (!v->spawned || v->joined || atomic_load(&v->exited))
+                return;
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        pthread_kill(v->thread, v->vm->kvm->kick_signal);
+}
+
+void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
+        ret->tid = atomic_load_explicit(&v->tid, memory_order_acquire);
+        ret->exited = atomic_load_explicit(&v->exited, memory_order_acquire);
+        ret->cpu_ns = 0;
+        if (ret->exited)
+                ret->cpu_ns = atomic_load_explicit(&v->cpu_ns_final, memory_order_relaxed);
+        else if (ret->tid) {
+                ret->cpu_ns = thread_cpu_ns(v->cpu_clock);
+                /* the thread may have exited between the two loads: its final value holds */
+                if (atomic_load_explicit(&v->exited, memory_order_acquire)) {
+                        ret->exited = true;
+                        ret->cpu_ns = atomic_load_explicit(&v->cpu_ns_final, memory_order_relaxed);
+                }
+        }
+        ret->now_ns = hv_now_ns();
+        ret->offline_ns = hv_offline_read(&v->offline, ret->now_ns);
+}
+
+void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret) {
+        hv_counters_read(&v->c, ret);
+}
+
+static int dump_segment(char *buf, size_t len, const char *name, const struct kvm_segment *s) {
+        return snprintf(buf, len, "%s=%04x base=%016llx limit=%08x type=%x dpl=%u l=%u db=%u p=%u\n", name,
+                        s->selector, (unsigned long long) s->base, s->limit, s->type, s->dpl, s->l, s->db,
+                        s->present);
+}
+
+int hv_vcpu_dump_regs(struct hv_vcpu *v, char *buf, size_t len) {
+        struct kvm_regs r;
+        struct kvm_sregs s;
+        size_t n = 0;
+
+        if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+                return -errno;
+#define PUT(...) (n += (size_t) snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
+        PUT("rip=%016llx rsp=%016llx rflags=%016llx\n", r.rip, r.rsp, r.rflags);
+        PUT("rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n", r.rax, r.rbx, r.rcx, r.rdx);
+        PUT("rsi=%016llx rdi=%016llx rbp=%016llx r8 =%016llx\n", r.rsi, r.rdi, r.rbp, r.r8);
+        PUT("r9 =%016llx r10=%016llx r11=%016llx r12=%016llx\n", r.r9, r.r10, r.r11, r.r12);
+        PUT("r13=%016llx r14=%016llx r15=%016llx\n", r.r13, r.r14, r.r15);
+        PUT("cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%016llx\n", s.cr0, s.cr2, s.cr3, s.cr4,
+            s.efer);
+        PUT("gdt=%016llx/%04x idt=%016llx/%04x\n", s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
+#undef PUT
+        const struct { const char *name; const struct kvm_segment *seg; } segs[] = {
+                { "cs", &s.cs }, { "ss", &s.ss }, { "ds", &s.ds }, { "gs", &s.gs }, { "tr", &s.tr },
+        };
+        for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+                n += (size_t) dump_segment(buf + n, n < len ? len - n : 0, segs[i].name, segs[i].seg);
+        return 0;
+}

@@ -1,0 +1,57 @@
+/* One vCPU: its fd, kvm_run, thread and the KVM_RUN loop. */
+#ifndef HV_VCPU_H
+#define HV_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "counters.h"
+#include "runstate.h"
+
+struct hv_vm;
+struct kvm_run;
+
+struct hv_vcpu {
+        struct hv_vcpu_counters c; /* first: starts on its own cache line */
+        struct hv_offline offline;
+        struct hv_vm *vm;
+        unsigned id;
+        int fd;
+        int stats_fd;
+        struct kvm_run *run;
+        size_t run_size;
+        pthread_t thread;
+        bool spawned, joined;
+        char comm[16]; /* <vm>/<n>, at most 15 characters */
+
+        _Atomic int tid;          /* 0 until the thread runs */
+        clockid_t cpu_clock;      /* valid once tid != 0 */
+        _Atomic bool exited;      /* the thread has left its loop; cpu_ns_final holds */
+        _Atomic uint64_t cpu_ns_final;
+} __attribute__((aligned(64)));
+
+/* Raw runstate inputs, consistent enough for a sampler: taken at now_ns. */
+struct hv_vcpu_raw {
+        pid_t tid;
+        bool exited;
+        uint64_t now_ns;     /* CLOCK_MONOTONIC */
+        uint64_t cpu_ns;     /* the vCPU thread's CPU time */
+        uint64_t offline_ns; /* not started + paused + stopped, open segment included */
+};
+
+int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret);
+void hv_vcpu_free(struct hv_vcpu *v);
+int hv_vcpu_spawn(struct hv_vcpu *v);
+void hv_vcpu_join(struct hv_vcpu *v);
+/* Makes the vCPU leave KVM_RUN soon: immediate_exit, then the kick signal. */
+void hv_vcpu_kick(struct hv_vcpu *v);
+void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret);
+void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret);
+/* A human-readable dump of the general and system registers. */
+int hv_vcpu_dump_regs(struct hv_vcpu *v, char *buf, size_t len);
+
+#endif
