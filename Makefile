@@ -32,6 +32,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
 .PHONY: all deps run check unit bench install clean
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: deps $(B)/libhv.a $(B)/hvrun $(UNIT_BINS) $(BENCH_BINS)

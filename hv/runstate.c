@@ -25,19 +25,21 @@ void hv_offline_init(struct hv_offline *o, uint64_t now) {
         atomic_init(&o->since_ns, now ? now : 1);
 }
 
-void hv_offline_begin(struct hv_offline *o, uint64_t now) {
+void hv_offline_begin(struct hv_offline *o, hv_clock_fn *clock) {
         if (atomic_load_explicit(&o->since_ns, memory_order_relaxed))
                 return;
         write_begin(o);
+        uint64_t now = clock();
         atomic_store_explicit(&o->since_ns, now ? now : 1, memory_order_relaxed);
         write_end(o);
 }
 
-void hv_offline_end(struct hv_offline *o, uint64_t now) {
+void hv_offline_end(struct hv_offline *o, hv_clock_fn *clock) {
         uint64_t since = atomic_load_explicit(&o->since_ns, memory_order_relaxed);
         if (!since)
                 return;
         write_begin(o);
+        uint64_t now = clock();
         uint64_t closed = atomic_load_explicit(&o->closed_ns, memory_order_relaxed);
         atomic_store_explicit(&o->closed_ns, closed + (now > since ? now - since : 0), memory_order_relaxed);
         atomic_store_explicit(&o->since_ns, 0, memory_order_relaxed);

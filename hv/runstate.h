@@ -14,10 +14,14 @@ struct hv_offline {
         _Atomic uint64_t since_ns;   /* start of the open offline segment, 0 when online */
 };
 
+typedef uint64_t hv_clock_fn(void);
 uint64_t hv_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* Writers read the clock inside their write section, so a reader that takes its `now` before
+ * reading never sees the value go backwards. */
 void hv_offline_init(struct hv_offline *o, uint64_t now);
-void hv_offline_begin(struct hv_offline *o, uint64_t now);
-void hv_offline_end(struct hv_offline *o, uint64_t now);
+void hv_offline_begin(struct hv_offline *o, hv_clock_fn *clock);
+void hv_offline_end(struct hv_offline *o, hv_clock_fn *clock);
 uint64_t hv_offline_read(const struct hv_offline *o, uint64_t now);
 
 #endif

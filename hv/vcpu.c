@@ -151,13 +151,13 @@ static void run_failed(struct hv_vcpu *v, struct kvm_run *run, int err) {
 static void park(struct hv_vcpu *v) {
         struct hv_vm *vm = v->vm;
         pthread_mutex_lock(&vm->lock);
-        hv_offline_begin(&v->offline, hv_now_ns());
+        hv_offline_begin(&v->offline, hv_now_ns);
         vm->parked++;
         pthread_cond_broadcast(&vm->cond);
         while (atomic_load(&vm->request) == HV_REQ_PAUSE)
                 pthread_cond_wait(&vm->cond, &vm->lock);
         vm->parked--;
-        hv_offline_end(&v->offline, hv_now_ns());
+        hv_offline_end(&v->offline, hv_now_ns);
         pthread_mutex_unlock(&vm->lock);
 }
 
@@ -205,9 +205,9 @@ static void *vcpu_main(void *arg) {
         pthread_getcpuclockid(pthread_self(), &v->cpu_clock);
         atomic_store_explicit(&v->tid, gettid(), memory_order_release);
 
-        hv_offline_end(&v->offline, hv_now_ns());
+        hv_offline_end(&v->offline, hv_now_ns);
         run_loop(v);
-        hv_offline_begin(&v->offline, hv_now_ns());
+        hv_offline_begin(&v->offline, hv_now_ns);
 
         atomic_store_explicit(&v->cpu_ns_final, thread_cpu_ns(v->cpu_clock), memory_order_relaxed);
         atomic_store_explicit(&v->exited, true, memory_order_release);

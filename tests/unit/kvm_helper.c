@@ -1,0 +1,75 @@
+#include "kvm_helper.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct hv_kvm *test_kvm(void) {
+        char why[HV_WHY_LEN];
+        struct hv_kvm *kvm;
+        int r = hv_kvm_open(NULL, &kvm, why);
+        if (r == 0)
+                return kvm;
+        const char *allow = getenv("VMSTATD_ALLOW_NO_KVM");
+        if (allow && strcmp(allow, "1") == 0) {
+                fprintf(stderr, "SKIP: %s (VMSTATD_ALLOW_NO_KVM=1)\n", why);
+                return NULL;
+        }
+        ck_abort_msg("needs /dev/kvm: %s (set VMSTATD_ALLOW_NO_KVM=1 to skip)", why);
+        return NULL;
+}
+
+struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, const struct hv_builtin *b) {
+        struct hv_vm_config cfg = { .name = name, .vcpus = vcpus, .ram_bytes = 16 << 20 };
+        struct hv_vm *vm;
+        int r = hv_vm_create(kvm, &cfg, &vm);
+        ck_assert_msg(r == 0, "hv_vm_create(%s): %s", name, strerror(-r));
+        r = hv_boot_builtin(vm, b);
+        ck_assert_msg(r == 0, "hv_boot_builtin(%s): %s", b->guest, strerror(-r));
+        return vm;
+}
+
+void test_run_to_end(struct hv_vm *vm, int timeout_ms) {
+        int r = hv_vm_start(vm);
+        ck_assert_msg(r == 0, "hv_vm_start: %s", strerror(-r));
+        r = hv_vm_wait(vm, timeout_ms);
+        ck_assert_msg(r == 0, "VM %s did not end within %d ms (state %s)", vm->name, timeout_ms,
+                      hv_vm_state_name(hv_vm_state(vm)));
+}
+
+void test_assert_exit_code(struct hv_vm *vm, int64_t code) {
+        struct hv_vm_outcome o;
+        hv_vm_get_outcome(vm, &o);
+        ck_assert_msg(o.state == HV_VM_STOPPED && o.reason == HV_REASON_EXIT_CODE && o.exit_code == code,
+                      "VM %s: %s (%s) exit code %lld detail %llu, expected stopped with exit code %lld\n%s", vm->name,
+                      hv_vm_state_name(o.state), hv_vm_reason_name(o.reason), (long long) o.exit_code,
+                      (unsigned long long) o.detail, (long long) code, o.regs);
+}
+
+struct hv_counters test_counters(struct hv_vm *vm, unsigned vcpu) {
+        struct hv_counters c;
+        hv_vcpu_read_counters(vm->vcpus[vcpu], &c);
+        return c;
+}
+
+uint64_t test_exits(struct hv_vm *vm, enum hv_exit e) {
+        uint64_t n = 0;
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                n += test_counters(vm, i).exits[e];
+        return n;
+}
+
+void test_sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0)
+                ;
+}
+
+int test_run_suite(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,35 @@
+/* Shared helpers for tests that need the real /dev/kvm. */
+#ifndef TEST_KVM_HELPER_H
+#define TEST_KVM_HELPER_H
+
+#include <check.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "counters.h"
+#include "kvm.h"
+#include "vcpu.h"
+#include "vm.h"
+
+/* Opens /dev/kvm; fails the test when it cannot, unless VMSTATD_ALLOW_NO_KVM=1, in which case
+ * it returns NULL and the caller returns (the test is reported as skipped on stderr). */
+struct hv_kvm *test_kvm(void);
+#define REQUIRE_KVM(k)                          \
+        struct hv_kvm *k = test_kvm();          \
+        if (!k)                                 \
+                return
+
+/* Creates VM name with vcpus vCPUs and 16 MiB, loads the built-in guest b; asserts success. */
+struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, const struct hv_builtin *b);
+/* Starts vm and waits (asserting it ends within timeout_ms) for it to stop or crash. */
+void test_run_to_end(struct hv_vm *vm, int timeout_ms);
+/* Asserts the VM stopped with the given exit code. */
+void test_assert_exit_code(struct hv_vm *vm, int64_t code);
+/* Sum over the VM's vCPUs. */
+uint64_t test_exits(struct hv_vm *vm, enum hv_exit e);
+struct hv_counters test_counters(struct hv_vm *vm, unsigned vcpu);
+void test_sleep_ms(unsigned ms);
+/* Runs a suite with Check and returns the process exit status. */
+int test_run_suite(Suite *s);
+
+#endif
