@@ -19,7 +19,10 @@ demo_user:
         movb $10, %cl
         divb %cl                            /* al = tens, ah = ones (at most 64) */
         addw $0x3030, %ax
-        movw %ax, greeting_digits(%rsp)
+        cmpb $'0', %al
+        jne 1f
+        movb $' ', %al                      /* no leading zero */
+1:      movw %ax, greeting_digits(%rsp)
         movq %rsp, %rsi
         movl $greeting_len, %ecx
         movl PARAM(P_CONSOLE_PORT), %edx
