@@ -86,6 +86,11 @@ int hv_kvm_open(const char *path, struct hv_kvm **ret, char why[HV_WHY_LEN]) {
                 return r;
         }
         r = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+        if (r < 0) {
+                r = -errno;
+                snprintf(why, HV_WHY_LEN, "%s: not a KVM device (KVM_GET_API_VERSION: %s)", path, strerror(-r));
+                goto fail;
+        }
         if (r != KVM_API_VERSION) {
                 snprintf(why, HV_WHY_LEN, "%s: KVM API version %d, hv needs %d", path, r, KVM_API_VERSION);
                 r = -EPROTO;

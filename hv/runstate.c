@@ -58,3 +58,53 @@ uint64_t hv_offline_read(const struct hv_offline *o, uint64_t now) {
         } while ((s0 & 1) || s0 != s1);
         return closed + (since && now > since ? now - since : 0);
 }
+
+const char *hv_rs_name(enum hv_rs s) {
+        static const char *const names[HV_RS__COUNT] = {
+                [HV_RS_RUNNING] = "running",
+                [HV_RS_RUNNABLE] = "runnable",
+                [HV_RS_BLOCKED] = "blocked",
+                [HV_RS_OFFLINE] = "offline",
+        };
+        return (unsigned) s < HV_RS__COUNT ? names[s] : "invalid";
+}
+
+void hv_runstate_init(struct hv_runstate_acc *a, uint64_t t0) {
+        *a = (struct hv_runstate_acc) { .t = t0 };
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) {
+        return a < b ? a : b;
+}
+
+void hv_runstate_split(struct hv_runstate_acc *a, const struct hv_runstate_in *in, uint64_t delta[HV_RS__COUNT],
+                       uint64_t *ret_w) {
+        const uint64_t raw[3] = { in->cpu_ns, in->run_delay_ns, in->offline_ns };
+        /* the order in which pending time claims the interval: offline is the executor's own
+         * exact knowledge, then CPU time, then run_delay; blocked takes what is left */
+        static const enum hv_rs claim[3] = { HV_RS_OFFLINE, HV_RS_RUNNING, HV_RS_RUNNABLE };
+        static const unsigned source[HV_RS__COUNT] = {
+                [HV_RS_RUNNING] = 0, [HV_RS_RUNNABLE] = 1, [HV_RS_OFFLINE] = 2,
+        };
+        uint64_t w = in->now_ns > a->t ? in->now_ns - a->t : 0;
+
+        for (unsigned k = 0; k < 3; k++) {
+                if (raw[k] >= a->raw[k])
+                        a->pending[k] += raw[k] - a->raw[k];
+                a->raw[k] = raw[k]; /* a source that went backwards restarts from here */
+        }
+        uint64_t room = w;
+        for (unsigned i = 0; i < 3; i++) {
+                unsigned k = source[claim[i]];
+                uint64_t take = min_u64(a->pending[k], room);
+                a->pending[k] -= take;
+                room -= take;
+                delta[claim[i]] = take;
+        }
+        delta[HV_RS_BLOCKED] = room;
+        for (unsigned s = 0; s < HV_RS__COUNT; s++)
+                a->total[s] += delta[s];
+        if (in->now_ns > a->t)
+                a->t = in->now_ns;
+        *ret_w = w;
+}

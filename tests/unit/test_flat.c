@@ -27,10 +27,7 @@ static size_t image_len(void) {
         return (size_t) (hv_guest_image_end - hv_guest_image);
 }
 
-static int boot_mutated(void (*mutate)(uint8_t *img, size_t *len), const char *entry) {
-        struct hv_kvm *kvm = test_kvm();
-        if (!kvm)
-                return 0;
+static int boot_mutated(struct hv_kvm *kvm, void (*mutate)(uint8_t *img, size_t *len), const char *entry) {
         struct hv_vm *vm;
         struct hv_vm_config cfg = { .name = "img", .vcpus = 1, .ram_bytes = 16 << 20 };
         ck_assert_int_eq(hv_vm_create(kvm, &cfg, &vm), 0);
@@ -42,7 +39,6 @@ static int boot_mutated(void (*mutate)(uint8_t *img, size_t *len), const char *e
         int r = hv_boot_flat(vm, img, len, entry, &p);
         free(img);
         hv_vm_destroy(vm);
-        hv_kvm_free(kvm);
         return r;
 }
 
@@ -89,17 +85,19 @@ static void huge_bss(uint8_t *img, size_t *len) {
 }
 
 START_TEST(malformed_images_refused) {
-        ck_assert_int_eq(boot_mutated(intact, "pio"), 0);
-        ck_assert_int_eq(boot_mutated(intact, "nosuch"), -ENOENT);
-        ck_assert_int_eq(boot_mutated(intact, "a-name-far-too-long-for-an-entry"), -ENOENT);
-        ck_assert_int_eq(boot_mutated(bad_magic, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(truncated_header, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(truncated_tables, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(entries_outside, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(ragged_vectors, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(bad_vector, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(entry_outside, "pio"), -EINVAL);
-        ck_assert_int_eq(boot_mutated(huge_bss, "pio"), -E2BIG);
+        REQUIRE_KVM(kvm);
+        ck_assert_int_eq(boot_mutated(kvm, intact, "pio"), 0);
+        ck_assert_int_eq(boot_mutated(kvm, intact, "nosuch"), -ENOENT);
+        ck_assert_int_eq(boot_mutated(kvm, intact, "a-name-far-too-long-for-an-entry"), -ENOENT);
+        ck_assert_int_eq(boot_mutated(kvm, bad_magic, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, truncated_header, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, truncated_tables, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, entries_outside, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, ragged_vectors, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, bad_vector, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, entry_outside, "pio"), -EINVAL);
+        ck_assert_int_eq(boot_mutated(kvm, huge_bss, "pio"), -E2BIG);
+        hv_kvm_free(kvm);
 }
 END_TEST
 
