@@ -14,13 +14,18 @@ endif
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -I. $(SANFLAGS) $(EXTRA_CFLAGS)
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -Icollectors -Ivmstatd -I. $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 HV_SRCS := $(wildcard hv/*.c hv/devices/*.c hv/boot/*.c)
 HV_OBJS := $(HV_SRCS:%.c=$(B)/%.o) $(B)/hv/guests/image.o
+CL_SRCS := $(wildcard collectors/*.c)
+CL_OBJS := $(CL_SRCS:%.c=$(B)/%.o)
+VS_SRCS := $(filter-out vmstatd/hvrun.c,$(wildcard vmstatd/*.c))
+VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o)
+LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libhv.a
 GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
 GUEST_OBJS := $(GUEST_SRCS:%.S=$(B)/%.o)
 
@@ -35,7 +40,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: deps $(B)/libhv.a $(B)/hvrun $(UNIT_BINS) $(BENCH_BINS)
+all: deps $(LIBS) $(B)/hvrun $(UNIT_BINS) $(BENCH_BINS)
 
 deps:
 	@scripts/deps.sh build
@@ -62,6 +67,15 @@ $(B)/libhv.a: $(HV_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# ---- collectors and the daemon's library -----------------------------------------------------
+$(B)/libcollectors.a: $(CL_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libvmstatd.a: $(VS_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
 # ---- programs --------------------------------------------------------------------------------
 $(B)/hvrun: $(B)/vmstatd/hvrun.o $(B)/libhv.a
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -71,7 +85,7 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(TEST_HELPER_OBJS) $(B)/libhv.a
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(TEST_HELPER_OBJS) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 unit: $(UNIT_BINS)
@@ -83,6 +97,15 @@ check: deps all
 # ---- benchmarks ----------------------------------------------------------------------------------
 $(B)/bench/%: $(B)/bench/%.o $(B)/libhv.a
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# -- bench/exitpath's QEMU firmware: qemu-bios.S has no relocations, its .text is the image --
+$(B)/bench/qemu-bios.bin: bench/qemu-bios.S hv/boot/layout.h
+	@mkdir -p $(dir $@)
+	$(CC) -Ihv -c -o $(B)/bench/qemu-bios.o $<
+	objcopy -O binary -j .text $(B)/bench/qemu-bios.o $@
+
+$(B)/bench/exitpath: | $(B)/bench/qemu-bios.bin
+# -- end of exitpath's firmware --
 
 bench: deps all
 	@scripts/deps.sh bench

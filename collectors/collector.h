@@ -1,0 +1,159 @@
+/* The one contract every collector follows (node_exporter style): a registry entry
+ * {name, enabled by default, init, sample, fini}; adding a collector is adding a file and
+ * one line in registry.c. Collectors read hv/ and the kernel; they never print and never
+ * talk HTTP. Each sample reports its own duration and success; a failing collector leaves
+ * the rest of the sample intact. */
+#ifndef COLLECTORS_COLLECTOR_H
+#define COLLECTORS_COLLECTOR_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "counters.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define CL_ERROR_LEN 160
+#define CL_MAX_COLLECTORS 8
+
+/* ---- KVM binary stats (collectors/kvm.c) ---------------------------------------------------- */
+enum cl_kvm_kind {
+        CL_KVM_COUNTER,     /* KVM_STATS_TYPE_CUMULATIVE */
+        CL_KVM_GAUGE,       /* KVM_STATS_TYPE_INSTANT, KVM_STATS_TYPE_PEAK */
+        CL_KVM_HIST_LINEAR, /* KVM_STATS_TYPE_LINEAR_HIST */
+        CL_KVM_HIST_LOG,    /* KVM_STATS_TYPE_LOG_HIST */
+};
+
+enum cl_kvm_unit { CL_UNIT_NONE, CL_UNIT_BYTES, CL_UNIT_SECONDS, CL_UNIT_CYCLES, CL_UNIT_BOOLEAN };
+
+struct cl_kvm_desc {
+        char name[64];        /* as the kernel reports it, e.g. "halt_poll_success_ns" */
+        enum cl_kvm_kind kind;
+        enum cl_kvm_unit unit;
+        bool peak;            /* KVM_STATS_TYPE_PEAK */
+        double scale;         /* base^exponent: raw value * scale = value in base units */
+        uint32_t size;        /* number of u64 values (buckets for histograms) */
+        uint32_t bucket_size; /* linear histograms: width of a bucket in raw units */
+        uint32_t offset;      /* byte offset of the first value in the data block */
+        uint32_t index;       /* index of the first value in cl_kvm_schema values */
+        int sum_of;           /* histograms: index into desc[] of the matching *_ns stat, or -1 */
+};
+
+/* Parsed once per stats fd; shared read-only, refcounted because samples point at it. */
+struct cl_kvm_schema {
+        _Atomic unsigned refs;
+        size_t n_desc;
+        struct cl_kvm_desc *desc;
+        size_t n_values;        /* u64 values in the data block */
+        uint64_t data_offset;   /* of the data block in the fd */
+        char id[64];            /* the header's id string, e.g. "kvm-1234/vcpu-0" */
+};
+
+struct cl_kvm_schema *cl_kvm_schema_ref(struct cl_kvm_schema *s);
+void cl_kvm_schema_unref(struct cl_kvm_schema *s);
+/* Parses the header and descriptors of a KVM binary stats fd. -errno on failure. */
+int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret);
+/* Reads the whole data block (pread, one call) into values[schema->n_values]. */
+int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values);
+
+/* ---- raw snapshot: what collectors fill, per sample ------------------------------------------ */
+enum cl_have {
+        CL_HAVE_EXECUTOR = 1u << 0,
+        CL_HAVE_KVM = 1u << 1,
+        CL_HAVE_SCHED = 1u << 2,
+        CL_HAVE_MEMORY = 1u << 3,
+        CL_HAVE_PERF = 1u << 4,
+};
+
+struct cl_sched {
+        uint64_t run_delay_ns; /* schedstat field 2: time runnable, waiting for a CPU */
+        uint64_t timeslices;   /* schedstat field 3 */
+        uint64_t migrations;   /* se.nr_migrations */
+        uint64_t voluntary_switches, involuntary_switches;
+};
+
+struct cl_perf {
+        uint64_t instructions, cycles; /* guest only (exclude_host) */
+};
+
+struct cl_vcpu_raw {
+        uint32_t have;              /* CL_HAVE_* of the collectors that filled this */
+        struct hv_counters exec;    /* executor */
+        struct hv_vcpu_raw rs;      /* executor: tid, cpu_ns, offline_ns, now_ns */
+        struct cl_sched sched;      /* sched */
+        struct cl_perf perf;        /* perf */
+        const struct cl_kvm_schema *kvm_schema; /* kvm: NULL when absent */
+        uint64_t *kvm;              /* kvm: kvm_schema->n_values values */
+};
+
+struct cl_vm_raw {
+        uint32_t have;
+        enum hv_vm_state state;     /* executor */
+        enum hv_vm_reason reason;
+        int64_t exit_code;
+        uint64_t ram_bytes;
+        uint64_t resident_bytes;    /* memory: guest RAM resident in host memory */
+        const struct cl_kvm_schema *kvm_schema;
+        uint64_t *kvm;
+        unsigned n_vcpus;
+        struct cl_vcpu_raw *vcpus;
+};
+
+/* A VM as collectors see it: the executor's VM plus one private slot per collector. */
+struct cl_vm {
+        struct hv_vm *hv;
+        void *priv[CL_MAX_COLLECTORS];
+};
+
+struct cl_host_raw {
+        uint64_t daemon_rss_bytes; /* memory */
+};
+
+/* Frees what collectors allocated inside a raw snapshot (kvm values, schema references) and
+ * its vCPU array. */
+void cl_vm_raw_release(struct cl_vm_raw *r);
+
+/* ---- the contract ------------------------------------------------------------------------------ */
+struct collector;
+
+struct collector_ops {
+        const char *name;
+        bool enabled_by_default;
+        /* once, when the collector is enabled; -errno makes it report failure on every sample */
+        int (*init)(struct collector *c);
+        /* per VM and sample; fills its part of out. May keep per-VM state in vm->priv[c->slot],
+         * created on first use. -errno (with c->error set) marks this sample failed. */
+        int (*sample_vm)(struct collector *c, struct cl_vm *vm, struct cl_vm_raw *out);
+        /* per sample, optional: host-wide values */
+        int (*sample_host)(struct collector *c, struct cl_host_raw *out);
+        /* releases vm->priv[c->slot] when a VM goes away; optional */
+        void (*forget_vm)(struct collector *c, struct cl_vm *vm);
+        void (*fini)(struct collector *c);
+};
+
+struct collector {
+        const struct collector_ops *ops;
+        unsigned slot;    /* index in the registry, and in cl_vm.priv */
+        bool enabled;
+        int init_error;   /* -errno from init, 0 if fine */
+        void *priv;
+        /* results of the latest sample */
+        uint64_t duration_ns;
+        bool success;
+        char error[CL_ERROR_LEN];
+};
+
+/* The registry, in a stable order. */
+extern const struct collector_ops *const collector_registry[];
+extern const size_t collector_registry_len;
+
+const struct collector_ops *collector_find(const char *name);
+/* Formats into c->error and returns r (a negative errno) for one-line error paths. */
+int collector_fail(struct collector *c, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+extern const struct collector_ops collector_executor, collector_kvm, collector_sched, collector_memory,
+        collector_perf;
+
+#endif

@@ -1,0 +1,333 @@
+/* kvm: the KVM binary stats fd (KVM_GET_STATS_FD) of each VM and vCPU. The schema comes from
+ * the descriptors the running kernel reports, never from a list of names; it is parsed once
+ * per fd, and every sample is then one pread of the data block. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+/* Far above what any kernel reports (about 60 descriptors, 48-byte names, a few hundred
+ * values), low enough that a hostile header cannot make us allocate or read without bound. */
+#define KVM_MAX_DESC 1024
+#define KVM_MAX_NAME_SIZE 1024
+#define KVM_MAX_VALUES 65536
+#define KVM_MAX_EXPONENT 64
+
+struct cl_kvm_schema *cl_kvm_schema_ref(struct cl_kvm_schema *s) {
+        if (s)
+                atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+        return s;
+}
+
+static void schema_free(struct cl_kvm_schema *s) {
+        if (!s)
+                return;
+        free(s->desc);
+        free(s);
+}
+
+void cl_kvm_schema_unref(struct cl_kvm_schema *s) {
+        if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+                schema_free(s);
+}
+
+/* The whole of [off, off + len) or -EBADMSG: the fd is shorter than its header claims. */
+static int pread_full(int fd, void *buf, size_t len, uint64_t off) {
+        ssize_t n;
+        do
+                n = pread(fd, buf, len, (off_t) off);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == len ? 0 : -EBADMSG;
+}
+
+/* Type, unit and base; false for values this code does not know (a newer kernel's). */
+static bool desc_decode_flags(uint32_t flags, struct cl_kvm_desc *d, unsigned *ret_base) {
+        switch (flags & KVM_STATS_TYPE_MASK) {
+        case KVM_STATS_TYPE_CUMULATIVE: d->kind = CL_KVM_COUNTER; break;
+        case KVM_STATS_TYPE_INSTANT: d->kind = CL_KVM_GAUGE; break;
+        case KVM_STATS_TYPE_PEAK: d->kind = CL_KVM_GAUGE; d->peak = true; break;
+        case KVM_STATS_TYPE_LINEAR_HIST: d->kind = CL_KVM_HIST_LINEAR; break;
+        case KVM_STATS_TYPE_LOG_HIST: d->kind = CL_KVM_HIST_LOG; break;
+        default: return false;
+        }
+        switch (flags & KVM_STATS_UNIT_MASK) {
+        case KVM_STATS_UNIT_NONE: d->unit = CL_UNIT_NONE; break;
+        case KVM_STATS_UNIT_BYTES: d->unit = CL_UNIT_BYTES; break;
+        case KVM_STATS_UNIT_SECONDS: d->unit = CL_UNIT_SECONDS; break;
+        case KVM_STATS_UNIT_CYCLES: d->unit = CL_UNIT_CYCLES; break;
+        case KVM_STATS_UNIT_BOOLEAN: d->unit = CL_UNIT_BOOLEAN; break;
+        default: return false;
+        }
+        switch (flags & KVM_STATS_BASE_MASK) {
+        case KVM_STATS_BASE_POW10: *ret_base = 10; break;
+        case KVM_STATS_BASE_POW2: *ret_base = 2; break;
+        default: return false;
+        }
+        return true;
+}
+
+/* base^exponent without libm; exact for the kernel's exponents (10^-9 is 1 / 10^9). */
+static double scale_of(unsigned base, int exponent) {
+        double s = 1;
+        for (int i = 0; i < abs(exponent); i++)
+                s *= base;
+        return exponent < 0 ? 1 / s : s;
+}
+
+/* Names end up in metric names: the kernel's are C identifiers, so anything else is damage. */
+static bool name_valid(const char *name, size_t len) {
+        if (len == 0 || len >= sizeof(((struct cl_kvm_desc *) 0)->name))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char ch = name[i];
+                if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+                        return false;
+        }
+        return true;
+}
+
+/* Decodes one raw descriptor into d. 0 when usable, 1 when well-formed but of a type, unit or
+ * base this code does not know (skipped), -EBADMSG when malformed. *ret_end is the index one
+ * past its last value. */
+static int desc_parse(const uint8_t *raw, uint32_t name_size, struct cl_kvm_desc *d, uint64_t *ret_end) {
+        struct kvm_stats_desc kd;
+        memcpy(&kd, raw, sizeof(kd)); /* the descriptor stride need not keep it aligned */
+        const char *name = (const char *) raw + sizeof(kd);
+        size_t len = strnlen(name, name_size);
+        if (len == name_size || !name_valid(name, len))
+                return -EBADMSG;
+        if (kd.size == 0 || kd.offset % sizeof(uint64_t) != 0)
+                return -EBADMSG;
+        *ret_end = kd.offset / sizeof(uint64_t) + kd.size;
+        if (*ret_end > KVM_MAX_VALUES)
+                return -EBADMSG;
+
+        unsigned base;
+        *d = (struct cl_kvm_desc) { .sum_of = -1 };
+        if (!desc_decode_flags(kd.flags, d, &base))
+                return 1;
+        if (kd.exponent < -KVM_MAX_EXPONENT || kd.exponent > KVM_MAX_EXPONENT)
+                return -EBADMSG;
+        if (d->kind == CL_KVM_HIST_LINEAR && kd.bucket_size == 0)
+                return -EBADMSG;
+        memcpy(d->name, name, len);
+        d->scale = scale_of(base, kd.exponent);
+        d->size = kd.size;
+        d->bucket_size = kd.bucket_size;
+        d->offset = kd.offset;
+        d->index = kd.offset / sizeof(uint64_t);
+        return 0;
+}
+
+static int schema_find(const struct cl_kvm_schema *s, const char *name) {
+        for (size_t i = 0; i < s->n_desc; i++)
+                if (strcmp(s->desc[i].name, name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+/* A histogram "X_hist" pairs with the counter "X_ns" holding the sum of what it counted. */
+static void schema_link_sums(struct cl_kvm_schema *s) {
+        for (size_t i = 0; i < s->n_desc; i++) {
+                struct cl_kvm_desc *d = &s->desc[i];
+                size_t len = strlen(d->name);
+                if (d->kind != CL_KVM_HIST_LINEAR && d->kind != CL_KVM_HIST_LOG)
+                        continue;
+                if (len < 5 || strcmp(d->name + len - 5, "_hist") != 0)
+                        continue;
+                char sum[sizeof(d->name)];
+                memcpy(sum, d->name, len - 5);
+                strcpy(sum + len - 5, "_ns");
+                int j = schema_find(s, sum);
+                if (j >= 0 && s->desc[j].kind == CL_KVM_COUNTER && s->desc[j].size == 1)
+                        d->sum_of = j;
+        }
+}
+
+static bool schema_names_unique(const struct cl_kvm_schema *s) {
+        for (size_t i = 0; i < s->n_desc; i++)
+                for (size_t j = i + 1; j < s->n_desc; j++)
+                        if (strcmp(s->desc[i].name, s->desc[j].name) == 0)
+                                return false;
+        return true;
+}
+
+static int schema_read_id(int fd, const struct kvm_stats_header *h, struct cl_kvm_schema *s) {
+        char *id = malloc(h->name_size);
+        if (!id)
+                return -ENOMEM;
+        int r = pread_full(fd, id, h->name_size, h->id_offset);
+        if (r == 0) {
+                size_t len = strnlen(id, h->name_size);
+                if (len >= sizeof(s->id))
+                        len = sizeof(s->id) - 1;
+                memcpy(s->id, id, len);
+                s->id[len] = 0;
+        }
+        free(id);
+        return r;
+}
+
+static int schema_read_descs(int fd, const struct kvm_stats_header *h, struct cl_kvm_schema *s) {
+        size_t stride = sizeof(struct kvm_stats_desc) + h->name_size;
+        uint8_t *raw = malloc(stride * h->num_desc);
+        if (!raw)
+                return -ENOMEM;
+        int r = pread_full(fd, raw, stride * h->num_desc, h->desc_offset);
+        for (size_t i = 0; r == 0 && i < h->num_desc; i++) {
+                uint64_t end;
+                int k = desc_parse(raw + i * stride, h->name_size, &s->desc[s->n_desc], &end);
+                if (k < 0)
+                        r = k;
+                else if (k == 0)
+                        s->n_desc++;
+                if (k >= 0 && end > s->n_values)
+                        s->n_values = end; /* skipped descriptors still occupy the data block */
+        }
+        free(raw);
+        return r;
+}
+
+int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret) {
+        struct kvm_stats_header h;
+        struct cl_kvm_schema *s = NULL;
+        uint64_t *probe = NULL;
+        int r;
+
+        if ((r = pread_full(fd, &h, sizeof(h), 0)) < 0)
+                return r;
+        if (h.name_size < 2 || h.name_size > KVM_MAX_NAME_SIZE || h.num_desc == 0 || h.num_desc > KVM_MAX_DESC ||
+            h.id_offset < sizeof(h) || h.desc_offset < sizeof(h) || h.data_offset < sizeof(h))
+                return -EBADMSG;
+
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->desc = calloc(h.num_desc, sizeof(*s->desc)))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        atomic_init(&s->refs, 1);
+        s->data_offset = h.data_offset;
+        if ((r = schema_read_id(fd, &h, s)) < 0 || (r = schema_read_descs(fd, &h, s)) < 0)
+                goto fail;
+        if (!schema_names_unique(s)) {
+                r = -EBADMSG;
+                goto fail;
+        }
+        schema_link_sums(s);
+        /* every descriptor's values must lie inside the fd's real data block */
+        if (!(probe = malloc(s->n_values * sizeof(*probe)))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if ((r = cl_kvm_read_values(fd, s, probe)) < 0)
+                goto fail;
+        free(probe);
+        *ret = s;
+        return 0;
+fail:
+        free(probe);
+        schema_free(s);
+        return r;
+}
+
+int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values) {
+        return pread_full(fd, values, s->n_values * sizeof(*values), s->data_offset);
+}
+
+/* ---- the collector ------------------------------------------------------------------------------ */
+
+/* Per VM: the schemas of its stats fds, parsed on first use. */
+struct kvm_vm_state {
+        struct cl_kvm_schema *vm;
+        unsigned n_vcpus;
+        struct cl_kvm_schema *vcpu[];
+};
+
+static void kvm_vm_state_free(struct kvm_vm_state *st) {
+        if (!st)
+                return;
+        cl_kvm_schema_unref(st->vm);
+        for (unsigned i = 0; i < st->n_vcpus; i++)
+                cl_kvm_schema_unref(st->vcpu[i]);
+        free(st);
+}
+
+static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm_state **ret) {
+        struct kvm_vm_state *st = calloc(1, sizeof(*st) + vm->n_vcpus * sizeof(st->vcpu[0]));
+        int r;
+
+        if (!st)
+                return collector_fail(c, -ENOMEM, "kvm: %s: out of memory", vm->name);
+        if ((r = cl_kvm_schema_parse(vm->stats_fd, &st->vm)) < 0) {
+                kvm_vm_state_free(st);
+                return collector_fail(c, r, "kvm: %s: VM stats fd: %s", vm->name, strerror(-r));
+        }
+        for (; st->n_vcpus < vm->n_vcpus; st->n_vcpus++) {
+                unsigned i = st->n_vcpus;
+                if ((r = cl_kvm_schema_parse(vm->vcpus[i]->stats_fd, &st->vcpu[i])) < 0) {
+                        kvm_vm_state_free(st);
+                        return collector_fail(c, r, "kvm: %s: vCPU %u stats fd: %s", vm->name, i, strerror(-r));
+                }
+        }
+        *ret = st;
+        return 0;
+}
+
+/* One read into a fresh array; on success the caller's raw owns the array and a reference. */
+static int kvm_read_fd(int fd, struct cl_kvm_schema *s, const struct cl_kvm_schema **ret_schema,
+                       uint64_t **ret_values) {
+        uint64_t *v = malloc(s->n_values * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        int r = cl_kvm_read_values(fd, s, v);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret_values = v;
+        *ret_schema = cl_kvm_schema_ref(s);
+        return 0;
+}
+
+static int kvm_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw *out) {
+        struct kvm_vm_state *st = vm->priv[c->slot];
+        int failed = 0, r;
+
+        if (!st) {
+                if ((r = kvm_vm_state_new(c, vm->hv, &st)) < 0)
+                        return r;
+                vm->priv[c->slot] = st;
+        }
+        if ((r = kvm_read_fd(vm->hv->stats_fd, st->vm, &out->kvm_schema, &out->kvm)) < 0)
+                failed = collector_fail(c, r, "kvm: %s: reading VM stats (%s): %s", vm->hv->name, st->vm->id,
+                                        strerror(-r));
+        for (unsigned i = 0; i < out->n_vcpus && i < st->n_vcpus; i++) {
+                struct cl_vcpu_raw *v = &out->vcpus[i];
+                r = kvm_read_fd(vm->hv->vcpus[i]->stats_fd, st->vcpu[i], &v->kvm_schema, &v->kvm);
+                if (r < 0)
+                        failed = collector_fail(c, r, "kvm: %s: reading vCPU %u stats (%s): %s", vm->hv->name, i,
+                                                st->vcpu[i]->id, strerror(-r));
+                else
+                        v->have |= CL_HAVE_KVM;
+        }
+        if (out->kvm)
+                out->have |= CL_HAVE_KVM;
+        return failed;
+}
+
+static void kvm_forget_vm(struct collector *c, struct cl_vm *vm) {
+        kvm_vm_state_free(vm->priv[c->slot]);
+        vm->priv[c->slot] = NULL;
+}
+
+const struct collector_ops collector_kvm = {
+        .name = "kvm",
+        .enabled_by_default = true,
+        .sample_vm = kvm_sample_vm,
+        .forget_vm = kvm_forget_vm,
+};

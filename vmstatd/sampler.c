@@ -1,0 +1,518 @@
+#define _GNU_SOURCE
+/* The sampler: collectors -> raw snapshot -> deltas, runstate split, ratios, rates ->
+ * immutable sample published by a refcounted pointer swap -> history ring. */
+#include "sampler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct vm_ctx {
+        struct cl_vm cl;
+        uint64_t id;
+        unsigned vcpus;
+        struct hv_runstate_acc *acc; /* [vcpus] */
+        pthread_mutex_t hist_lock;   /* only for the ring's memcpy */
+        unsigned hist_len, hist_head; /* head = next slot to write */
+        uint64_t *hist_mono, *hist_real;
+        struct vs_hist_vcpu *hist_vcpu; /* [history * vcpus] */
+};
+
+struct vs_sampler {
+        uint64_t interval_ns;
+        unsigned history;
+        size_t n_collectors;
+        struct collector collectors[CL_MAX_COLLECTORS];
+
+        pthread_mutex_t lock; /* the VM list and sampling itself */
+        struct vm_ctx **ctx;
+        size_t n_ctx;
+        uint64_t next_id, seq;
+
+        pthread_mutex_t pub_lock; /* only around the pointer swap and the reference grab */
+        struct vs_sample *latest;
+
+        pthread_t thread;
+        bool running;
+        pthread_mutex_t stop_lock;
+        pthread_cond_t stop_cond;
+        bool stop;
+};
+
+/* ---- samples ------------------------------------------------------------------------------------ */
+
+struct vs_sample *vs_sample_ref(struct vs_sample *s) {
+        if (s)
+                atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+        return s;
+}
+
+static void vm_sample_release(struct vs_vm_sample *v) {
+        for (unsigned i = 0; v->vcpu && i < v->vcpus; i++)
+                free(v->vcpu[i].kvm_rate);
+        free(v->vcpu);
+        free(v->kvm_rate);
+        cl_vm_raw_release(&v->raw);
+}
+
+void vs_sample_unref(struct vs_sample *s) {
+        if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+                return;
+        for (unsigned i = 0; i < s->n_vms; i++)
+                vm_sample_release(&s->vms[i]);
+        free(s->vms);
+        free(s);
+}
+
+const struct vs_vm_sample *vs_sample_find_vm(const struct vs_sample *s, const char *name) {
+        for (unsigned i = 0; s && i < s->n_vms; i++)
+                if (strcmp(s->vms[i].name, name) == 0)
+                        return &s->vms[i];
+        return NULL;
+}
+
+static const struct vs_vm_sample *find_vm_id(const struct vs_sample *s, uint64_t id) {
+        for (unsigned i = 0; s && i < s->n_vms; i++)
+                if (s->vms[i].id == id)
+                        return &s->vms[i];
+        return NULL;
+}
+
+/* ---- derivation ------------------------------------------------------------------------------------ */
+
+static double ratio(uint64_t part, uint64_t whole) {
+        return whole ? (double) part / (double) whole : 0.0;
+}
+
+static double per_second(uint64_t cur, uint64_t prev, uint64_t dt_ns) {
+        return dt_ns && cur >= prev ? (double) (cur - prev) * 1e9 / (double) dt_ns : 0.0;
+}
+
+/* rates of the counter-kind KVM stats; NULL when there is nothing to compare with */
+static double *kvm_rates(const struct cl_kvm_schema *schema, const uint64_t *cur, const struct cl_kvm_schema *prev_schema,
+                         const uint64_t *prev, uint64_t dt_ns) {
+        if (!schema || !cur)
+                return NULL;
+        double *rate = calloc(schema->n_values ? schema->n_values : 1, sizeof(*rate));
+        if (!rate || !prev || prev_schema != schema)
+                return rate;
+        for (size_t d = 0; d < schema->n_desc; d++) {
+                const struct cl_kvm_desc *desc = &schema->desc[d];
+                if (desc->kind != CL_KVM_COUNTER)
+                        continue;
+                for (uint32_t j = 0; j < desc->size; j++) {
+                        size_t k = desc->index + j;
+                        rate[k] = per_second(cur[k], prev[k], dt_ns) * desc->scale;
+                }
+        }
+        return rate;
+}
+
+static void derive_vcpu(struct vm_ctx *ctx, unsigned i, struct vs_vm_sample *vm, const struct vs_vm_sample *prev) {
+        struct cl_vcpu_raw *raw = &vm->raw.vcpus[i];
+        struct vs_vcpu_sample *out = &vm->vcpu[i];
+        struct hv_runstate_acc *acc = &ctx->acc[i];
+        struct hv_runstate_in in = {
+                .now_ns = raw->rs.now_ns,
+                .cpu_ns = raw->rs.cpu_ns,
+                .offline_ns = raw->rs.offline_ns,
+                /* without scheduler data runnable cannot be told from blocked: no delay */
+                .run_delay_ns = (raw->have & CL_HAVE_SCHED) ? raw->sched.run_delay_ns : acc->raw[1],
+        };
+        if (!(raw->have & CL_HAVE_EXECUTOR))
+                return;
+        hv_runstate_split(acc, &in, out->delta_ns, &out->w_ns);
+        memcpy(out->runstate_ns, acc->total, sizeof(out->runstate_ns));
+        out->ready_ratio = ratio(out->delta_ns[HV_RS_RUNNABLE], out->w_ns);
+        out->steal_kvm_ratio = out->ready_ratio;
+        out->steal_xen_ratio = ratio(out->delta_ns[HV_RS_RUNNABLE] + out->delta_ns[HV_RS_OFFLINE], out->w_ns);
+
+        const struct cl_vcpu_raw *p = prev && i < prev->vcpus ? &prev->raw.vcpus[i] : NULL;
+        uint64_t dt = p && raw->rs.now_ns > p->rs.now_ns ? raw->rs.now_ns - p->rs.now_ns : 0;
+        for (unsigned e = 0; p && e < HV_EXIT__COUNT; e++) {
+                out->exit_delta[e] = raw->exec.exits[e] >= p->exec.exits[e] ? raw->exec.exits[e] - p->exec.exits[e] : 0;
+                out->exit_rate[e] = per_second(raw->exec.exits[e], p->exec.exits[e], dt);
+        }
+        out->kvm_rate = kvm_rates(raw->kvm_schema, raw->kvm, p ? p->kvm_schema : NULL, p ? p->kvm : NULL, dt);
+        for (unsigned s = 0; s < HV_RS__COUNT; s++) {
+                vm->runstate_ns[s] += out->runstate_ns[s];
+                vm->delta_ns[s] += out->delta_ns[s];
+        }
+        vm->w_ns += out->w_ns;
+}
+
+static void derive_vm(struct vm_ctx *ctx, struct vs_vm_sample *vm, const struct vs_sample *prev_sample) {
+        const struct vs_vm_sample *prev = find_vm_id(prev_sample, ctx->id);
+        for (unsigned i = 0; i < vm->vcpus; i++)
+                derive_vcpu(ctx, i, vm, prev);
+        vm->ready_ratio = ratio(vm->delta_ns[HV_RS_RUNNABLE], vm->w_ns);
+        vm->steal_kvm_ratio = vm->ready_ratio;
+        vm->steal_xen_ratio = ratio(vm->delta_ns[HV_RS_RUNNABLE] + vm->delta_ns[HV_RS_OFFLINE], vm->w_ns);
+        uint64_t now = vm->vcpus ? vm->raw.vcpus[0].rs.now_ns : 0;
+        uint64_t prev_now = prev && prev->vcpus ? prev->raw.vcpus[0].rs.now_ns : 0;
+        vm->kvm_rate = kvm_rates(vm->raw.kvm_schema, vm->raw.kvm, prev ? prev->raw.kvm_schema : NULL,
+                                 prev ? prev->raw.kvm : NULL, now > prev_now ? now - prev_now : 0);
+}
+
+/* ---- history ------------------------------------------------------------------------------------------ */
+
+static uint32_t us32(uint64_t ns) {
+        uint64_t us = ns / 1000;
+        return us > UINT32_MAX ? UINT32_MAX : (uint32_t) us;
+}
+
+static void history_append(struct vs_sampler *s, struct vm_ctx *ctx, const struct vs_sample *sample,
+                           const struct vs_vm_sample *vm) {
+        pthread_mutex_lock(&ctx->hist_lock);
+        unsigned at = ctx->hist_head;
+        ctx->hist_mono[at] = sample->mono_ns;
+        ctx->hist_real[at] = sample->realtime_ns;
+        for (unsigned i = 0; i < ctx->vcpus; i++) {
+                const struct vs_vcpu_sample *v = &vm->vcpu[i];
+                struct vs_hist_vcpu *h = &ctx->hist_vcpu[(size_t) at * ctx->vcpus + i];
+                uint64_t exits = 0;
+                h->w_us = us32(v->w_ns);
+                uint32_t used = 0;
+                for (unsigned st = 0; st < HV_RS__COUNT; st++)
+                        if (st != HV_RS_BLOCKED)
+                                used += h->state_us[st] = us32(v->delta_ns[st]);
+                h->state_us[HV_RS_BLOCKED] = h->w_us - used; /* floors never exceed the floor of W */
+                for (unsigned e = 0; e < HV_EXIT__COUNT; e++)
+                        exits += v->exit_delta[e];
+                h->exits = exits > UINT32_MAX ? UINT32_MAX : (uint32_t) exits;
+        }
+        ctx->hist_head = (at + 1) % s->history;
+        if (ctx->hist_len < s->history)
+                ctx->hist_len++;
+        pthread_mutex_unlock(&ctx->hist_lock);
+}
+
+int vs_sampler_history(struct vs_sampler *s, const char *vm, unsigned last, struct vs_history *ret) {
+        int r = -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_ctx; i++) {
+                struct vm_ctx *ctx = s->ctx[i];
+                if (strcmp(ctx->cl.hv->name, vm) != 0)
+                        continue;
+                pthread_mutex_lock(&ctx->hist_lock);
+                unsigned n = last < ctx->hist_len ? last : ctx->hist_len;
+                *ret = (struct vs_history) {
+                        .n_points = n,
+                        .vcpus = ctx->vcpus,
+                        .mono_ns = calloc(n ? n : 1, sizeof(uint64_t)),
+                        .realtime_ns = calloc(n ? n : 1, sizeof(uint64_t)),
+                        .vcpu = calloc(n ? (size_t) n * ctx->vcpus : 1, sizeof(struct vs_hist_vcpu)),
+                };
+                if (!ret->mono_ns || !ret->realtime_ns || !ret->vcpu) {
+                        r = -ENOMEM;
+                } else {
+                        for (unsigned p = 0; p < n; p++) {
+                                unsigned at = (ctx->hist_head + s->history - n + p) % s->history;
+                                ret->mono_ns[p] = ctx->hist_mono[at];
+                                ret->realtime_ns[p] = ctx->hist_real[at];
+                                memcpy(&ret->vcpu[(size_t) p * ctx->vcpus], &ctx->hist_vcpu[(size_t) at * ctx->vcpus],
+                                       ctx->vcpus * sizeof(struct vs_hist_vcpu));
+                        }
+                        r = 0;
+                }
+                pthread_mutex_unlock(&ctx->hist_lock);
+                if (r < 0)
+                        vs_history_release(ret);
+                break;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+void vs_history_release(struct vs_history *h) {
+        free(h->mono_ns);
+        free(h->realtime_ns);
+        free(h->vcpu);
+        *h = (struct vs_history) { 0 };
+}
+
+/* ---- VMs ------------------------------------------------------------------------------------------------ */
+
+static void ctx_free(struct vs_sampler *s, struct vm_ctx *ctx) {
+        if (!ctx)
+                return;
+        for (size_t c = 0; c < s->n_collectors; c++)
+                if (s->collectors[c].enabled && s->collectors[c].ops->forget_vm)
+                        s->collectors[c].ops->forget_vm(&s->collectors[c], &ctx->cl);
+        pthread_mutex_destroy(&ctx->hist_lock);
+        free(ctx->acc);
+        free(ctx->hist_mono);
+        free(ctx->hist_real);
+        free(ctx->hist_vcpu);
+        free(ctx);
+}
+
+int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm) {
+        struct vm_ctx *ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+                return -ENOMEM;
+        ctx->cl.hv = vm;
+        ctx->vcpus = vm->n_vcpus;
+        pthread_mutex_init(&ctx->hist_lock, NULL);
+        ctx->acc = calloc(vm->n_vcpus, sizeof(*ctx->acc));
+        ctx->hist_mono = calloc(s->history, sizeof(uint64_t));
+        ctx->hist_real = calloc(s->history, sizeof(uint64_t));
+        ctx->hist_vcpu = calloc((size_t) s->history * vm->n_vcpus, sizeof(struct vs_hist_vcpu));
+        if (!ctx->acc || !ctx->hist_mono || !ctx->hist_real || !ctx->hist_vcpu) {
+                ctx_free(s, ctx);
+                return -ENOMEM;
+        }
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                hv_runstate_init(&ctx->acc[i], vm->created_ns);
+
+        pthread_mutex_lock(&s->lock);
+        int r = 0;
+        for (size_t i = 0; i < s->n_ctx && r == 0; i++)
+                if (strcmp(s->ctx[i]->cl.hv->name, vm->name) == 0)
+                        r = -EEXIST;
+        struct vm_ctx **grown = r ? NULL : realloc(s->ctx, (s->n_ctx + 1) * sizeof(*grown));
+        if (!r && !grown)
+                r = -ENOMEM;
+        if (!r) {
+                ctx->id = ++s->next_id;
+                s->ctx = grown;
+                s->ctx[s->n_ctx++] = ctx;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r)
+                ctx_free(s, ctx);
+        return r;
+}
+
+void vs_sampler_remove_vm(struct vs_sampler *s, struct hv_vm *vm) {
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_ctx; i++)
+                if (s->ctx[i]->cl.hv == vm) {
+                        ctx_free(s, s->ctx[i]);
+                        memmove(&s->ctx[i], &s->ctx[i + 1], (s->n_ctx - i - 1) * sizeof(s->ctx[0]));
+                        s->n_ctx--;
+                        break;
+                }
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- sampling --------------------------------------------------------------------------------------- */
+
+static void run_collector(struct vs_sampler *s, struct collector *c, struct vs_sample *sample,
+                          struct vs_collector_result *res) {
+        uint64_t t0 = hv_now_ns();
+        bool ok = true;
+        if (c->init_error) {
+                ok = false; /* init left its reason in c->error */
+        } else {
+                c->error[0] = 0;
+                for (size_t v = 0; v < s->n_ctx; v++)
+                        if (c->ops->sample_vm && c->ops->sample_vm(c, &s->ctx[v]->cl, &sample->vms[v].raw) < 0)
+                                ok = false;
+                if (c->ops->sample_host && c->ops->sample_host(c, &sample->host) < 0)
+                        ok = false;
+        }
+        res->name = c->ops->name;
+        res->success = ok;
+        res->duration_ns = hv_now_ns() - t0;
+        snprintf(res->error, sizeof(res->error), "%s", ok ? "" : c->error);
+        c->success = ok;
+        c->duration_ns = res->duration_ns;
+}
+
+static struct vs_sample *sample_new(struct vs_sampler *s) {
+        struct vs_sample *sample = calloc(1, sizeof(*sample));
+        if (!sample)
+                return NULL;
+        atomic_init(&sample->refs, 1);
+        sample->n_vms = (unsigned) s->n_ctx;
+        sample->vms = calloc(s->n_ctx ? s->n_ctx : 1, sizeof(*sample->vms));
+        if (!sample->vms)
+                goto fail;
+        for (size_t v = 0; v < s->n_ctx; v++) {
+                struct vm_ctx *ctx = s->ctx[v];
+                struct vs_vm_sample *vm = &sample->vms[v];
+                memcpy(vm->name, ctx->cl.hv->name, sizeof(vm->name));
+                vm->id = ctx->id;
+                vm->start_time_ns = ctx->cl.hv->started_realtime_ns;
+                vm->vcpus = ctx->vcpus;
+                vm->raw.n_vcpus = ctx->vcpus;
+                vm->raw.vcpus = calloc(ctx->vcpus, sizeof(*vm->raw.vcpus));
+                vm->vcpu = calloc(ctx->vcpus, sizeof(*vm->vcpu));
+                if (!vm->raw.vcpus || !vm->vcpu)
+                        goto fail;
+        }
+        return sample;
+fail:
+        vs_sample_unref(sample);
+        return NULL;
+}
+
+static void host_totals(struct vs_sample *sample) {
+        for (unsigned v = 0; v < sample->n_vms; v++) {
+                const struct vs_vm_sample *vm = &sample->vms[v];
+                sample->host_vcpus += vm->vcpus;
+                for (unsigned st = 0; st < HV_RS__COUNT; st++)
+                        sample->host_delta_ns[st] += vm->delta_ns[st];
+                sample->host_w_ns += vm->w_ns;
+        }
+        sample->host_ready_ratio = ratio(sample->host_delta_ns[HV_RS_RUNNABLE], sample->host_w_ns);
+}
+
+int vs_sampler_sample(struct vs_sampler *s) {
+        struct timespec rt;
+        pthread_mutex_lock(&s->lock);
+        struct vs_sample *sample = sample_new(s);
+        if (!sample) {
+                pthread_mutex_unlock(&s->lock);
+                return -ENOMEM;
+        }
+        uint64_t t0 = hv_now_ns();
+        clock_gettime(CLOCK_REALTIME, &rt);
+        sample->mono_ns = t0;
+        sample->realtime_ns = (uint64_t) rt.tv_sec * 1000000000ull + (uint64_t) rt.tv_nsec;
+        for (size_t c = 0; c < s->n_collectors; c++)
+                if (s->collectors[c].enabled)
+                        run_collector(s, &s->collectors[c], sample, &sample->collectors[sample->n_collectors++]);
+
+        pthread_mutex_lock(&s->pub_lock);
+        struct vs_sample *prev = vs_sample_ref(s->latest);
+        pthread_mutex_unlock(&s->pub_lock);
+        for (size_t v = 0; v < s->n_ctx; v++)
+                derive_vm(s->ctx[v], &sample->vms[v], prev);
+        host_totals(sample);
+        sample->seq = ++s->seq;
+        sample->interval_ns = prev ? t0 - prev->mono_ns : 0;
+        sample->duration_ns = hv_now_ns() - t0;
+        for (size_t v = 0; v < s->n_ctx; v++)
+                history_append(s, s->ctx[v], sample, &sample->vms[v]);
+
+        pthread_mutex_lock(&s->pub_lock);
+        struct vs_sample *old = s->latest;
+        s->latest = sample;
+        pthread_mutex_unlock(&s->pub_lock);
+        pthread_mutex_unlock(&s->lock);
+        vs_sample_unref(old);
+        vs_sample_unref(prev);
+        return 0;
+}
+
+struct vs_sample *vs_sampler_latest(struct vs_sampler *s) {
+        pthread_mutex_lock(&s->pub_lock);
+        struct vs_sample *r = vs_sample_ref(s->latest);
+        pthread_mutex_unlock(&s->pub_lock);
+        return r;
+}
+
+/* ---- timer thread ---------------------------------------------------------------------------------- */
+
+static void *sampler_main(void *arg) {
+        struct vs_sampler *s = arg;
+        uint64_t start = hv_now_ns();
+        uint64_t k = 1;
+
+        pthread_mutex_lock(&s->stop_lock);
+        while (!s->stop) {
+                uint64_t deadline = start + k * s->interval_ns;
+                struct timespec ts = { .tv_sec = (time_t) (deadline / 1000000000ull),
+                                       .tv_nsec = (long) (deadline % 1000000000ull) };
+                if (pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &ts) != ETIMEDOUT || s->stop)
+                        continue;
+                pthread_mutex_unlock(&s->stop_lock);
+                vs_sampler_sample(s);
+                /* deadlines stay on the start + k * interval grid; missed ones are skipped */
+                k = (hv_now_ns() - start) / s->interval_ns + 1;
+                pthread_mutex_lock(&s->stop_lock);
+        }
+        pthread_mutex_unlock(&s->stop_lock);
+        return NULL;
+}
+
+int vs_sampler_start(struct vs_sampler *s) {
+        if (s->running)
+                return -EBUSY;
+        s->stop = false;
+        int r = -pthread_create(&s->thread, NULL, sampler_main, s);
+        if (r == 0) {
+                pthread_setname_np(s->thread, "sampler");
+                s->running = true;
+        }
+        return r;
+}
+
+void vs_sampler_stop(struct vs_sampler *s) {
+        if (!s->running)
+                return;
+        pthread_mutex_lock(&s->stop_lock);
+        s->stop = true;
+        pthread_cond_broadcast(&s->stop_cond);
+        pthread_mutex_unlock(&s->stop_lock);
+        pthread_join(s->thread, NULL);
+        s->running = false;
+}
+
+/* ---- setup -------------------------------------------------------------------------------------------- */
+
+int vs_sampler_new(const struct vs_sampler_config *cfg, struct vs_sampler **ret) {
+        const struct collector_ops *const *reg = cfg->registry ? cfg->registry : collector_registry;
+        size_t n = cfg->registry ? cfg->registry_len : collector_registry_len;
+        uint64_t interval = cfg->interval_ns ? cfg->interval_ns : VS_DEFAULT_INTERVAL_NS;
+
+        if (interval < VS_MIN_INTERVAL_NS || n > CL_MAX_COLLECTORS)
+                return -EINVAL;
+        struct vs_sampler *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->interval_ns = interval;
+        s->history = cfg->history ? cfg->history : VS_DEFAULT_HISTORY;
+        s->n_collectors = n;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->pub_lock, NULL);
+        pthread_mutex_init(&s->stop_lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->stop_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        for (size_t i = 0; i < n; i++) {
+                struct collector *c = &s->collectors[i];
+                c->ops = reg[i];
+                c->slot = (unsigned) i;
+                c->enabled = cfg->enable[i] < 0 ? reg[i]->enabled_by_default : cfg->enable[i] > 0;
+                if (c->enabled && c->ops->init && (c->init_error = c->ops->init(c)) < 0 && !c->error[0])
+                        collector_fail(c, c->init_error, "%s: initialisation failed: %s", c->ops->name,
+                                       strerror(-c->init_error));
+        }
+        *ret = s;
+        return 0;
+}
+
+void vs_sampler_free(struct vs_sampler *s) {
+        if (!s)
+                return;
+        vs_sampler_stop(s);
+        for (size_t i = 0; i < s->n_ctx; i++)
+                ctx_free(s, s->ctx[i]);
+        free(s->ctx);
+        for (size_t i = 0; i < s->n_collectors; i++)
+                if (s->collectors[i].enabled && s->collectors[i].ops->fini)
+                        s->collectors[i].ops->fini(&s->collectors[i]);
+        vs_sample_unref(s->latest);
+        pthread_cond_destroy(&s->stop_cond);
+        pthread_mutex_destroy(&s->stop_lock);
+        pthread_mutex_destroy(&s->pub_lock);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+uint64_t vs_sampler_interval_ns(const struct vs_sampler *s) {
+        return s->interval_ns;
+}
+
+const struct collector *vs_sampler_collectors(const struct vs_sampler *s, size_t *ret_n) {
+        *ret_n = s->n_collectors;
+        return s->collectors;
+}
