@@ -95,7 +95,7 @@ check: deps all
 	@scripts/run-tests.sh $(UNIT_BINS)
 
 # ---- benchmarks ----------------------------------------------------------------------------------
-$(B)/bench/%: $(B)/bench/%.o $(B)/libhv.a
+$(B)/bench/%: $(B)/bench/%.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
 # -- bench/exitpath's QEMU firmware: qemu-bios.S has no relocations, its .text is the image --

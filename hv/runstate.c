@@ -11,7 +11,15 @@ uint64_t hv_now_ns(void) {
 static void write_begin(struct hv_offline *o) {
         atomic_store_explicit(&o->seq, atomic_load_explicit(&o->seq, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        atomic_thread_fence(memory_order_release);
+        /* full fence: the odd seq is visible before the clock is read (store -> TSC order) */
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* the clock, read after earlier loads and before later ones (RDTSC is not ordered) */
+static uint64_t fenced_clock(hv_clock_fn *clock) {
+        uint64_t now = clock();
+        __builtin_ia32_lfence();
+        return now;
 }
 
 static void write_end(struct hv_offline *o) {
@@ -46,16 +54,19 @@ void hv_offline_end(struct hv_offline *o, hv_clock_fn *clock) {
         write_end(o);
 }
 
-uint64_t hv_offline_read(const struct hv_offline *o, uint64_t now) {
+uint64_t hv_offline_read(const struct hv_offline *o, hv_clock_fn *clock, uint64_t *ret_now) {
         uint32_t s0, s1;
-        uint64_t closed, since;
+        uint64_t closed, since, now;
         do {
                 s0 = atomic_load_explicit(&o->seq, memory_order_acquire);
                 closed = atomic_load_explicit(&o->closed_ns, memory_order_relaxed);
                 since = atomic_load_explicit(&o->since_ns, memory_order_relaxed);
+                now = fenced_clock(clock);
                 atomic_thread_fence(memory_order_acquire);
                 s1 = atomic_load_explicit(&o->seq, memory_order_relaxed);
         } while ((s0 & 1) || s0 != s1);
+        if (ret_now)
+                *ret_now = now;
         return closed + (since && now > since ? now - since : 0);
 }
 
@@ -88,11 +99,11 @@ void hv_runstate_split(struct hv_runstate_acc *a, const struct hv_runstate_in *i
         };
         uint64_t w = in->now_ns > a->t ? in->now_ns - a->t : 0;
 
-        for (unsigned k = 0; k < 3; k++) {
-                if (raw[k] >= a->raw[k])
+        for (unsigned k = 0; k < 3; k++)
+                if (raw[k] > a->raw[k]) { /* below the high-water mark: nothing new */
                         a->pending[k] += raw[k] - a->raw[k];
-                a->raw[k] = raw[k]; /* a source that went backwards restarts from here */
-        }
+                        a->raw[k] = raw[k];
+                }
         uint64_t room = w;
         for (unsigned i = 0; i < 3; i++) {
                 unsigned k = source[claim[i]];

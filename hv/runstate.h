@@ -17,12 +17,13 @@ struct hv_offline {
 typedef uint64_t hv_clock_fn(void);
 uint64_t hv_now_ns(void); /* CLOCK_MONOTONIC */
 
-/* Writers read the clock inside their write section, so a reader that takes its `now` before
- * reading never sees the value go backwards. */
+/* Writers and readers read the clock inside their sections (fenced), so successive reads never
+ * go backwards, even by a nanosecond. */
 void hv_offline_init(struct hv_offline *o, uint64_t now);
 void hv_offline_begin(struct hv_offline *o, hv_clock_fn *clock);
 void hv_offline_end(struct hv_offline *o, hv_clock_fn *clock);
-uint64_t hv_offline_read(const struct hv_offline *o, uint64_t now);
+/* Offline ns up to the clock's reading, which goes to *ret_now if non-NULL. */
+uint64_t hv_offline_read(const struct hv_offline *o, hv_clock_fn *clock, uint64_t *ret_now);
 
 
 /* Xen-style runstates. Per interval of wall length W: running = CPU time of the vCPU thread,
@@ -51,7 +52,9 @@ struct hv_runstate_acc {
 /* Starts accounting at t0 (e.g. the vCPU's creation) with all inputs at zero. */
 void hv_runstate_init(struct hv_runstate_acc *a, uint64_t t0);
 /* Accounts the interval up to in->now_ns: fills delta (sum == *ret_w exactly) and adds it to
- * a->total. A clock that went backwards gives W = 0; inputs that went backwards are rebased. */
+ * a->total. A clock that went backwards gives W = 0; an input below its high-water mark adds
+ * nothing until it passes it (inputs never reset within one accumulator: a re-created VM gets
+ * a new one), so no time is counted twice. */
 void hv_runstate_split(struct hv_runstate_acc *a, const struct hv_runstate_in *in, uint64_t delta[HV_RS__COUNT],
                        uint64_t *ret_w);
 

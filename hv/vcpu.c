@@ -311,8 +311,13 @@ void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
                         ret->cpu_ns = atomic_load_explicit(&v->cpu_ns_final, memory_order_relaxed);
                 }
         }
-        ret->now_ns = hv_now_ns();
-        ret->offline_ns = hv_offline_read(&v->offline, ret->now_ns);
+        ret->offline_ns = hv_offline_read(&v->offline, hv_now_ns, &ret->now_ns);
+}
+
+pid_t hv_vcpu_tid(const struct hv_vcpu *v) {
+        if (atomic_load_explicit(&v->exited, memory_order_acquire))
+                return 0;
+        return atomic_load_explicit(&v->tid, memory_order_acquire);
 }
 
 void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret) {

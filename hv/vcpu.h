@@ -50,6 +50,8 @@ void hv_vcpu_join(struct hv_vcpu *v);
 /* Makes the vCPU leave KVM_RUN soon: immediate_exit, then the kick signal. */
 void hv_vcpu_kick(struct hv_vcpu *v);
 void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret);
+/* The vCPU thread's id while it runs its loop, 0 before it starts and after it exits. */
+pid_t hv_vcpu_tid(const struct hv_vcpu *v);
 void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret);
 /* A human-readable dump of the general and system registers. */
 int hv_vcpu_dump_regs(struct hv_vcpu *v, char *buf, size_t len);

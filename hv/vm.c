@@ -53,6 +53,8 @@ static int vm_setup_ram(struct hv_vm *vm) {
                 vm->ram = NULL;
                 return -errno;
         }
+        /* huge pages where the host allows them: fewer guest TLB misses, as QEMU does */
+        madvise(vm->ram, vm->ram_bytes, MADV_HUGEPAGE);
         struct kvm_userspace_memory_region region = {
                 .slot = 0,
                 .guest_phys_addr = 0,

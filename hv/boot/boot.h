@@ -11,7 +11,7 @@ struct hv_guest_params;
 
 /* A built-in guest and its knobs; zero fields take the defaults below. */
 struct hv_builtin {
-        const char *guest;     /* pio, mmio, cpuid, spin, idle, duty, triplefault, demo */
+        const char *guest;     /* pio, mmio, cpuid, spin, idle, duty, halt, triplefault, demo */
         uint64_t count;        /* pio/mmio/cpuid: operations per vCPU; spin: iterations,
                                 * idle: ticks, duty: periods (0 = forever for those three) */
         uint32_t port;         /* pio: port written (default HV_PORT_POST) */
@@ -32,7 +32,7 @@ int hv_boot_flat(struct hv_vm *vm, const void *image, size_t len, const char *en
                  const struct hv_guest_params *params);
 /* hv_boot_flat with the built-in image and params derived from b. */
 int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b);
-/* NULL-terminated list of the built-in guest names. */
+/* Fills ret with up to max built-in guest names; returns how many there are. */
 int hv_builtin_names(const char **ret, size_t max);
 
 /* KVM_SET_CPUID2 from the supported CPUID with this vCPU's APIC ID and the hypervisor bit. */
