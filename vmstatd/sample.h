@@ -17,6 +17,13 @@ struct vs_collector_result {
         char error[CL_ERROR_LEN];
 };
 
+/* per-second rates of the remaining counters over the last interval */
+struct vs_vcpu_rates {
+        double runs, immediate_exits, unhandled_io, unhandled_mmio;       /* executor */
+        double timeslices, migrations, voluntary_switches, involuntary_switches; /* sched */
+        double guest_instructions, guest_cycles;                          /* perf */
+};
+
 struct vs_vcpu_sample {
         uint64_t runstate_ns[HV_RS__COUNT]; /* cumulative, sum == wall time since the vCPU was created */
         uint64_t delta_ns[HV_RS__COUNT];    /* last interval; sum == w_ns exactly */
@@ -26,6 +33,7 @@ struct vs_vcpu_sample {
         double steal_xen_ratio;             /* (runnable + offline) / W */
         uint64_t exit_delta[HV_EXIT__COUNT]; /* userspace exits in the last interval */
         double exit_rate[HV_EXIT__COUNT];   /* per second over the last interval */
+        struct vs_vcpu_rates rate;
         double *kvm_rate;                   /* per second, counters only, parallel to raw.kvm */
 };
 

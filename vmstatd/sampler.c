@@ -111,6 +111,24 @@ static double *kvm_rates(const struct cl_kvm_schema *schema, const uint64_t *cur
         return rate;
 }
 
+static void counter_rates(const struct cl_vcpu_raw *c, const struct cl_vcpu_raw *p, uint64_t dt,
+                          struct vs_vcpu_rates *r) {
+        r->runs = per_second(c->exec.runs, p->exec.runs, dt);
+        r->immediate_exits = per_second(c->exec.immediate_exits, p->exec.immediate_exits, dt);
+        r->unhandled_io = per_second(c->exec.unhandled_io, p->exec.unhandled_io, dt);
+        r->unhandled_mmio = per_second(c->exec.unhandled_mmio, p->exec.unhandled_mmio, dt);
+        if (c->have & p->have & CL_HAVE_SCHED) {
+                r->timeslices = per_second(c->sched.timeslices, p->sched.timeslices, dt);
+                r->migrations = per_second(c->sched.migrations, p->sched.migrations, dt);
+                r->voluntary_switches = per_second(c->sched.voluntary_switches, p->sched.voluntary_switches, dt);
+                r->involuntary_switches = per_second(c->sched.involuntary_switches, p->sched.involuntary_switches, dt);
+        }
+        if (c->have & p->have & CL_HAVE_PERF) {
+                r->guest_instructions = per_second(c->perf.instructions, p->perf.instructions, dt);
+                r->guest_cycles = per_second(c->perf.cycles, p->perf.cycles, dt);
+        }
+}
+
 static void derive_vcpu(struct vm_ctx *ctx, unsigned i, struct vs_vm_sample *vm, const struct vs_vm_sample *prev) {
         struct cl_vcpu_raw *raw = &vm->raw.vcpus[i];
         struct vs_vcpu_sample *out = &vm->vcpu[i];
@@ -136,6 +154,8 @@ static void derive_vcpu(struct vm_ctx *ctx, unsigned i, struct vs_vm_sample *vm,
                 out->exit_delta[e] = raw->exec.exits[e] >= p->exec.exits[e] ? raw->exec.exits[e] - p->exec.exits[e] : 0;
                 out->exit_rate[e] = per_second(raw->exec.exits[e], p->exec.exits[e], dt);
         }
+        if (p)
+                counter_rates(raw, p, dt, &out->rate);
         out->kvm_rate = kvm_rates(raw->kvm_schema, raw->kvm, p ? p->kvm_schema : NULL, p ? p->kvm : NULL, dt);
         for (unsigned s = 0; s < HV_RS__COUNT; s++) {
                 vm->runstate_ns[s] += out->runstate_ns[s];

@@ -205,6 +205,7 @@ START_TEST(vm_churn) {
         REQUIRE_KVM(kvm);
         struct vs_sampler *s = sampler(100);
         struct hv_vm *a = started(kvm, s, "a", 1, &(struct hv_builtin) { .guest = "demo" });
+        test_sleep_ms(50); /* scheduler data exists once the vCPU thread runs */
         ck_assert_int_eq(vs_sampler_sample(s), 0);
         test_sleep_ms(300);
         struct hv_vm *b = started(kvm, s, "b", 1, &(struct hv_builtin) { .guest = "demo" });
@@ -215,7 +216,11 @@ START_TEST(vm_churn) {
         const struct vs_vm_sample *vb = vs_sample_find_vm(s2, "b");
         for (unsigned e = 0; e < HV_EXIT__COUNT; e++) /* first sample of b: no rate yet */
                 ck_assert_double_eq(vb->vcpu[0].exit_rate[e], 0);
-        ck_assert_uint_gt(vs_sample_find_vm(s2, "a")->vcpu[0].exit_rate[HV_EXIT_IO_OUT], 0);
+        const struct vs_vcpu_sample *a2 = &vs_sample_find_vm(s2, "a")->vcpu[0];
+        ck_assert_uint_gt(a2->exit_rate[HV_EXIT_IO_OUT], 0);
+        ck_assert_double_ge(a2->rate.runs, a2->exit_rate[HV_EXIT_IO_OUT]);   /* every exit is a run */
+        ck_assert_double_gt(a2->rate.voluntary_switches, 0);                /* the demo idles in HLT */
+        ck_assert_double_eq(vb->vcpu[0].rate.runs, 0);
         uint64_t old_id = vs_sample_find_vm(s2, "a")->id;
 
         vs_sampler_remove_vm(s, a); /* "restart" a: a new hv VM under the same name */
