@@ -16,6 +16,9 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -Icollectors -Ivmstatd -I. $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
+DEP_PKGS := libmicrohttpd jansson zlib libsystemd
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -48,7 +51,7 @@ deps:
 # ---- hv: the executor library -------------------------------------------------------------
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/hv/guests/%.o: hv/guests/%.S
 	@mkdir -p $(dir $@)
@@ -78,15 +81,15 @@ $(B)/libvmstatd.a: $(VS_OBJS)
 
 # ---- programs --------------------------------------------------------------------------------
 $(B)/hvrun: $(B)/vmstatd/hvrun.o $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # ---- tests -------------------------------------------------------------------------------------
 $(B)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(TEST_HELPER_OBJS) $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS)
 
 unit: $(UNIT_BINS)
 	@scripts/run-tests.sh $(UNIT_BINS)
@@ -96,7 +99,7 @@ check: deps all
 
 # ---- benchmarks ----------------------------------------------------------------------------------
 $(B)/bench/%: $(B)/bench/%.o $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # -- bench/exitpath's QEMU firmware: qemu-bios.S has no relocations, its .text is the image --
 $(B)/bench/qemu-bios.bin: bench/qemu-bios.S hv/boot/layout.h
