@@ -26,7 +26,7 @@ HV_SRCS := $(wildcard hv/*.c hv/devices/*.c hv/boot/*.c)
 HV_OBJS := $(HV_SRCS:%.c=$(B)/%.o) $(B)/hv/guests/image.o
 CL_SRCS := $(wildcard collectors/*.c)
 CL_OBJS := $(CL_SRCS:%.c=$(B)/%.o)
-VS_SRCS := $(filter-out vmstatd/hvrun.c,$(wildcard vmstatd/*.c))
+VS_SRCS := $(filter-out vmstatd/hvrun.c vmstatd/main.c,$(wildcard vmstatd/*.c))
 VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o)
 LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libhv.a
 GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
@@ -36,14 +36,19 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 TEST_HELPER_OBJS := $(B)/tests/unit/kvm_helper.o
 
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
+FUZZ_BIN := $(B)/fuzz/fuzz_router
+FUZZ_SECONDS ?= 10
+
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
-.PHONY: all deps run check unit bench install clean
+.PHONY: all deps run check unit integration fuzz bench install clean
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: deps $(LIBS) $(B)/hvrun $(UNIT_BINS) $(BENCH_BINS)
+all: deps $(LIBS) $(B)/bin/vmstatd $(B)/bin/hvrun $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BIN)
 
 deps:
 	@scripts/deps.sh build
@@ -80,7 +85,12 @@ $(B)/libvmstatd.a: $(VS_OBJS)
 	ar rcs $@ $^
 
 # ---- programs --------------------------------------------------------------------------------
-$(B)/hvrun: $(B)/vmstatd/hvrun.o $(LIBS)
+$(B)/bin/vmstatd: $(B)/vmstatd/main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/bin/hvrun: $(B)/vmstatd/hvrun.o $(LIBS)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # ---- tests -------------------------------------------------------------------------------------
@@ -91,11 +101,32 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(TEST_HELPER_OBJS) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS)
 
+$(B)/tests/integration/%.o: tests/integration/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcurl) -MMD -MP -c -o $@ $<
+
+$(B)/tests/integration/test_%: $(B)/tests/integration/test_%.o $(B)/tests/integration/daemon_helper.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(shell $(PKG_CONFIG) --libs libcurl)
+
+# libFuzzer target for the router and query parsing (clang); the corpus is copied, not grown in git
+$(FUZZ_BIN): tests/fuzz/fuzz_router.c vmstatd/router.c vmstatd/router.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -Ivmstatd -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_router.c vmstatd/router.c
+
+fuzz: deps $(FUZZ_BIN)
+	@rm -rf $(B)/fuzz/corpus && cp -r tests/fuzz/corpus/router $(B)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-300} $(B)/fuzz/corpus
+
 unit: $(UNIT_BINS)
 	@scripts/run-tests.sh $(UNIT_BINS)
 
+integration: $(B)/bin/vmstatd $(INTEG_BINS)
+	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(INTEG_BINS)
+
 check: deps all
-	@scripts/run-tests.sh $(UNIT_BINS)
+	@rm -rf $(B)/fuzz/corpus && cp -r tests/fuzz/corpus/router $(B)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/corpus 2>&1 | tail -n 1
+	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
 
 # ---- benchmarks ----------------------------------------------------------------------------------
 $(B)/bench/%: $(B)/bench/%.o $(LIBS)
@@ -114,8 +145,8 @@ bench: deps all
 	@scripts/deps.sh bench
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
-run: deps $(B)/hvrun
-	$(B)/hvrun
+run: deps $(B)/bin/vmstatd
+	$(B)/bin/vmstatd
 
 install:
 	@echo "install: nothing to install until the daemon lands (issue 5)"

@@ -22,12 +22,20 @@ declare -A commands=(
         [ld]=binutils
         [objcopy]=binutils
         [curl]=curl
+        [clang]=clang
+        [promtool]=prometheus
+        [prometheus]=prometheus
 )
 if [ "$what" = bench ]; then
         commands[qemu-system-x86_64]=qemu-system-x86
+        commands[wrk]=wrk
+        commands[prometheus-node-exporter]=prometheus-node-exporter
 fi
 
 missing=()
+# libFuzzer's runtime
+[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \
+        ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 for m in "${!modules[@]}"; do
         command -v pkg-config >/dev/null && pkg-config --exists "$m" && continue

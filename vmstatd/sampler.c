@@ -35,6 +35,9 @@ struct vs_sampler {
         pthread_mutex_t pub_lock; /* only around the pointer swap and the reference grab */
         struct vs_sample *latest;
 
+        vs_publish_fn *publish_hook;
+        void *publish_opaque;
+
         pthread_t thread;
         bool running;
         pthread_mutex_t stop_lock;
@@ -412,12 +415,20 @@ int vs_sampler_sample(struct vs_sampler *s) {
 
         pthread_mutex_lock(&s->pub_lock);
         struct vs_sample *old = s->latest;
-        s->latest = sample;
+        s->latest = vs_sample_ref(sample);
         pthread_mutex_unlock(&s->pub_lock);
         pthread_mutex_unlock(&s->lock);
+        if (s->publish_hook)
+                s->publish_hook(s->publish_opaque, sample);
+        vs_sample_unref(sample);
         vs_sample_unref(old);
         vs_sample_unref(prev);
         return 0;
+}
+
+void vs_sampler_set_publish_hook(struct vs_sampler *s, vs_publish_fn *fn, void *opaque) {
+        s->publish_hook = fn;
+        s->publish_opaque = opaque;
 }
 
 struct vs_sample *vs_sampler_latest(struct vs_sampler *s) {

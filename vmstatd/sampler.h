@@ -55,6 +55,11 @@ int vs_sampler_sample(struct vs_sampler *s);
 int vs_sampler_start(struct vs_sampler *s);
 void vs_sampler_stop(struct vs_sampler *s);
 
+/* Called after each sample is published, from the thread that took it, with the sample
+ * (take a reference to keep it). Set before sampling starts. */
+typedef void vs_publish_fn(void *opaque, struct vs_sample *sample);
+void vs_sampler_set_publish_hook(struct vs_sampler *s, vs_publish_fn *fn, void *opaque);
+
 /* The latest published sample with a reference the caller drops, or NULL before the first. */
 struct vs_sample *vs_sampler_latest(struct vs_sampler *s);
 /* A copy of the last `last` history points of a VM (oldest first). -ENOENT for unknown VMs. */

@@ -1,0 +1,171 @@
+#define _GNU_SOURCE
+#include "daemon_helper.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int test_free_port(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        close(fd);
+        return ntohs(a.sin_port);
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return strdup("");
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                fwrite(chunk, 1, n, m);
+        fclose(m);
+        fclose(f);
+        return buf;
+}
+
+bool test_daemon_start(struct test_daemon *d, const char *const *args) {
+        const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
+        if (access("/dev/kvm", R_OK | W_OK) != 0 && getenv("VMSTATD_ALLOW_NO_KVM") &&
+            strcmp(getenv("VMSTATD_ALLOW_NO_KVM"), "1") == 0) {
+                fprintf(stderr, "SKIP: /dev/kvm not usable (VMSTATD_ALLOW_NO_KVM=1)\n");
+                return false;
+        }
+        memset(d, 0, sizeof(*d));
+        d->port = test_free_port();
+        snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+        snprintf(d->log_path, sizeof(d->log_path), "/tmp/vmstatd-test-%d.log", d->port);
+        char listen[32];
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
+        const char *argv[32] = { bin, "--listen", listen, "--interval", "200ms" };
+        size_t n = 5;
+        for (size_t i = 0; args && args[i] && n < 31; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        d->pid = fork();
+        ck_assert_int_ge(d->pid, 0);
+        if (d->pid == 0) {
+                int fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                dup2(fd, 2);
+                execv(bin, (char *const *) argv);
+                _exit(127);
+        }
+        for (int i = 0; i < 200; i++) { /* up to 10 s */
+                struct test_response r = test_http(d, "GET", "/healthz", NULL);
+                long status = r.status;
+                test_response_free(&r);
+                if (status == 200)
+                        return true;
+                int st;
+                if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+                        char *log = slurp(d->log_path);
+                        ck_abort_msg("%s exited early (status %d): %s", bin, st, log);
+                }
+                sleep_ms(50);
+        }
+        char *log = slurp(d->log_path);
+        kill(d->pid, SIGKILL);
+        ck_abort_msg("%s did not become healthy on %s: %s", bin, d->base, log);
+        return false;
+}
+
+void test_daemon_stop(struct test_daemon *d) {
+        int st = -1;
+        kill(d->pid, SIGTERM);
+        for (int i = 0; i < 40 && waitpid(d->pid, &st, WNOHANG) == 0; i++) /* 2 s */
+                sleep_ms(50);
+        if (st == -1) {
+                kill(d->pid, SIGKILL);
+                waitpid(d->pid, &st, 0);
+                ck_abort_msg("vmstatd did not exit within 2 s of SIGTERM");
+        }
+        char *log = slurp(d->log_path);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "vmstatd exit status %d: %s", st, log);
+        ck_assert_msg(!strstr(log, "Sanitizer") && !strstr(log, "runtime error"), "sanitizer report: %s", log);
+        free(log);
+        unlink(d->log_path);
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *opaque) {
+        FILE *m = opaque;
+        return fwrite(p, size, n, m);
+}
+
+struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
+                               const char *const *headers) {
+        struct test_response r = { 0 };
+        char url[4096 + 64];
+        size_t hlen = 0;
+        FILE *body = open_memstream(&r.body, &r.len), *hdr = open_memstream(&r.headers, &hlen);
+        CURL *c = curl_easy_init();
+        struct curl_slist *list = NULL;
+        snprintf(url, sizeof(url), "%s%s", d->base, path);
+        for (size_t i = 0; headers && headers[i]; i++)
+                list = curl_slist_append(list, headers[i]);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, hdr);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L); /* tests look at the raw bytes */
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
+        curl_slist_free_all(list);
+        curl_easy_cleanup(c);
+        fclose(body);
+        fclose(hdr);
+        return r;
+}
+
+void test_response_free(struct test_response *r) {
+        free(r->body);
+        free(r->headers);
+        memset(r, 0, sizeof(*r));
+}
+
+char *test_header(const struct test_response *r, const char *name) {
+        size_t n = strlen(name);
+        for (const char *p = r->headers; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+                if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+                        const char *v = p + n + 1;
+                        while (*v == ' ')
+                                v++;
+                        return strndup(v, strcspn(v, "\r\n"));
+                }
+        return NULL;
+}
+
+int test_run_suite(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,42 @@
+/* Integration tests: the real vmstatd binary, started on a free loopback port, and real HTTP
+ * through libcurl. */
+#ifndef TEST_DAEMON_HELPER_H
+#define TEST_DAEMON_HELPER_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct test_daemon {
+        pid_t pid;
+        int port;
+        char base[64];      /* http://127.0.0.1:PORT */
+        char log_path[64];  /* its stderr */
+};
+
+struct test_response {
+        long status;
+        char *body;
+        size_t len;
+        char *headers;      /* raw header block */
+        long connects;      /* new connections curl opened for this request */
+};
+
+/* Starts $VMSTATD_BIN (default build/vmstatd) with the given extra arguments (NULL-terminated)
+ * on a free port, waits until /healthz answers 200; fails the test otherwise. Returns false
+ * (test skipped) only when /dev/kvm is missing and VMSTATD_ALLOW_NO_KVM=1. */
+bool test_daemon_start(struct test_daemon *d, const char *const *args);
+/* SIGTERM; asserts it exits 0 within 2 s and its log holds no sanitizer report. */
+void test_daemon_stop(struct test_daemon *d);
+
+/* GET (or method) path with extra request headers (NULL-terminated list, may be NULL). */
+struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
+                               const char *const *headers);
+void test_response_free(struct test_response *r);
+/* the value of a response header (case-insensitive), malloc'd, or NULL */
+char *test_header(const struct test_response *r, const char *name);
+int test_free_port(void);
+int test_run_suite(Suite *s);
+
+#endif

@@ -1,0 +1,454 @@
+/* The HTTP API on libmicrohttpd. */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "render_json.h"
+#include "router.h"
+
+#define MAX_LISTENERS 16
+#define CONSOLE_TAIL_MAX (64 * 1024)
+
+/* /metrics bodies of one sample: [format][gzip] */
+struct rendered {
+        _Atomic unsigned refs;
+        struct vs_buf body[2][2];
+};
+
+struct vs_http {
+        struct vs_http_config cfg;
+        struct vs_sampler *sampler;
+        struct MHD_Daemon *daemons[MAX_LISTENERS];
+        int fds[MAX_LISTENERS];
+        bool own_fd[MAX_LISTENERS];
+        size_t n;
+        pthread_mutex_t lock; /* only around swapping and grabbing `current` */
+        struct rendered *current;
+};
+
+static const char landing_page[] =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>vmstatd</title></head><body>\n"
+        "<h1>vmstatd</h1>\n<p>The truth about the KVM guests this daemon runs.</p>\n<ul>\n"
+        "<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus text (OpenMetrics when asked)</li>\n"
+        "<li><a href=\"/vms\">/vms</a> &mdash; every VM, JSON</li>\n"
+        "<li>/vms/&lt;name&gt; &mdash; one VM: runstate, ready and steal %, exits, KVM stats</li>\n"
+        "<li>/vms/&lt;name&gt;/vcpus/&lt;n&gt;, /vms/&lt;name&gt;/history?last=N, /vms/&lt;name&gt;/console</li>\n"
+        "<li><a href=\"/healthz\">/healthz</a></li>\n</ul>\n</body></html>\n";
+
+/* ---- rendering once per sample ------------------------------------------------------------------ */
+
+static void rendered_unref(void *p) {
+        struct rendered *r = p;
+        if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+                return;
+        for (int f = 0; f < 2; f++)
+                for (int z = 0; z < 2; z++)
+                        vs_buf_free(&r->body[f][z]);
+        free(r);
+}
+
+static int gzip_into(const struct vs_buf *in, struct vs_buf *out) {
+        z_stream z = { 0 };
+        if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                return -ENOMEM;
+        uLong bound = deflateBound(&z, in->len) + 32;
+        vs_buf_append(out, "", 0);
+        struct vs_buf tmp;
+        vs_buf_init(&tmp);
+        int r = 0;
+        tmp.data = malloc(bound);
+        if (!tmp.data) {
+                r = -ENOMEM;
+        } else {
+                z.next_in = (Bytef *) in->data;
+                z.avail_in = (uInt) in->len;
+                z.next_out = (Bytef *) tmp.data;
+                z.avail_out = (uInt) bound;
+                if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+                        r = -EIO;
+                else
+                        vs_buf_append(out, tmp.data, z.total_out);
+        }
+        free(tmp.data);
+        deflateEnd(&z);
+        return r < 0 ? r : vs_buf_status(out);
+}
+
+void vs_http_publish(void *http, struct vs_sample *sample) {
+        struct vs_http *h = http;
+        struct rendered *r = calloc(1, sizeof(*r));
+        if (!r)
+                return;
+        atomic_init(&r->refs, 1);
+        const enum vs_prom_format formats[2] = { VS_PROM_TEXT, VS_PROM_OPENMETRICS };
+        for (int f = 0; f < 2; f++) {
+                vs_buf_init(&r->body[f][0]);
+                vs_buf_init(&r->body[f][1]);
+                if (vs_render_prometheus(sample, formats[f], &h->cfg.render, &r->body[f][0]) < 0 ||
+                    gzip_into(&r->body[f][0], &r->body[f][1]) < 0) {
+                        rendered_unref(r); /* keep serving the previous sample's bodies */
+                        return;
+                }
+        }
+        pthread_mutex_lock(&h->lock);
+        struct rendered *old = h->current;
+        h->current = r;
+        pthread_mutex_unlock(&h->lock);
+        rendered_unref(old);
+}
+
+static struct rendered *rendered_get(struct vs_http *h) {
+        pthread_mutex_lock(&h->lock);
+        struct rendered *r = h->current;
+        if (r)
+                atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&h->lock);
+        return r;
+}
+
+/* ---- content negotiation ---------------------------------------------------------------------------- */
+
+/* q of the best entry of header matching media (prefix match on the type), -1 if none */
+static double accept_q(const char *header, const char *media) {
+        double best = -1;
+        size_t mlen = strlen(media);
+        for (const char *p = header; p && *p;) {
+                while (*p == ' ' || *p == ',')
+                        p++;
+                size_t n = strcspn(p, ",");
+                if (strncasecmp(p, media, mlen) == 0 && (p[mlen] == ';' || p[mlen] == ',' || p[mlen] == ' ' ||
+                                                          p[mlen] == 0 || mlen == n)) {
+                        double q = 1;
+                        const char *qp = strstr(p, ";q=");
+                        if (qp && qp < p + n)
+                                q = strtod(qp + 3, NULL);
+                        if (q > best)
+                                best = q;
+                }
+                p += n;
+        }
+        return best;
+}
+
+static bool wants_openmetrics(const char *accept) {
+        if (!accept)
+                return false;
+        double om = accept_q(accept, "application/openmetrics-text");
+        double text = accept_q(accept, "text/plain");
+        return om > 0 && om > text;
+}
+
+static bool wants_gzip(const char *accept_encoding) {
+        return accept_encoding && accept_q(accept_encoding, "gzip") > 0;
+}
+
+/* ---- responses ---------------------------------------------------------------------------------------- */
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
+                             const char *content_type) {
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        enum MHD_Result ret = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j) {
+        char *text = j ? vs_json_dump(j, true) : NULL;
+        json_decref(j);
+        if (!text)
+                return MHD_NO;
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+        if (!resp)
+                free(text);
+        return queue(c, status, resp, "application/json");
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
+        json_t *j = vs_json_error((int) status, msg);
+        if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+                char *text = j ? vs_json_dump(j, true) : NULL;
+                json_decref(j);
+                if (!text)
+                        return MHD_NO;
+                struct MHD_Response *resp =
+                        MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+                if (!resp) {
+                        free(text);
+                        return MHD_NO;
+                }
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                return queue(c, status, resp, "application/json");
+        }
+        return respond_json(c, status, j);
+}
+
+static enum MHD_Result respond_static(struct MHD_Connection *c, const char *body, const char *type) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_PERSISTENT);
+        return queue(c, MHD_HTTP_OK, resp, type);
+}
+
+static enum MHD_Result serve_metrics(struct vs_http *h, struct MHD_Connection *c) {
+        struct rendered *r = rendered_get(h);
+        if (!r)
+                return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no sample yet");
+        /* ?format= overrides negotiation: Prometheus < 2.49 cannot be told to scrape plain text */
+        const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+        bool om = wants_openmetrics(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+        if (format && strcmp(format, "text") == 0)
+                om = false;
+        else if (format && strcmp(format, "openmetrics") == 0)
+                om = true;
+        else if (format) {
+                rendered_unref(r);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "format must be text or openmetrics");
+        }
+        bool gz = wants_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+        const struct vs_buf *b = &r->body[om][gz];
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+                b->len, b->data, rendered_unref, r); /* the bytes live as long as the response */
+        if (!resp) {
+                rendered_unref(r);
+                return MHD_NO;
+        }
+        if (gz)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
+        return queue(c, MHD_HTTP_OK, resp, vs_prom_content_type(om ? VS_PROM_OPENMETRICS : VS_PROM_TEXT));
+}
+
+static enum MHD_Result serve_console(struct vs_http *h, struct MHD_Connection *c, const char *vm) {
+        char *buf = malloc(CONSOLE_TAIL_MAX);
+        long n = buf && h->cfg.console_tail ? h->cfg.console_tail(h->cfg.opaque, vm, buf, CONSOLE_TAIL_MAX) : -ENOENT;
+        if (n < 0) {
+                free(buf);
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM");
+        }
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback((size_t) n, buf, free);
+        if (!resp)
+                free(buf);
+        return queue(c, MHD_HTTP_OK, resp, "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
+        struct vs_history hist;
+        int r = vs_sampler_history(h->sampler, rt->vm, rt->last, &hist);
+        if (r == -ENOENT)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM");
+        if (r < 0)
+                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, strerror(-r));
+        json_t *j = vs_json_history(&hist, rt->vm);
+        vs_history_release(&hist);
+        return respond_json(c, MHD_HTTP_OK, j);
+}
+
+/* the routes that read the latest sample */
+static enum MHD_Result serve_sample(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
+        struct vs_sample *s = vs_sampler_latest(h->sampler);
+        enum MHD_Result ret;
+        if (rt->kind == VS_ROUTE_HEALTHZ) {
+                bool healthy;
+                json_t *j = vs_json_health(s, hv_now_ns(), vs_sampler_interval_ns(h->sampler), &healthy);
+                ret = respond_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j);
+        } else if (!s) {
+                ret = respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no sample yet");
+        } else if (rt->kind == VS_ROUTE_VMS) {
+                ret = respond_json(c, MHD_HTTP_OK, vs_json_vms(s));
+        } else {
+                const struct vs_vm_sample *vm = vs_sample_find_vm(s, rt->vm);
+                if (!vm)
+                        ret = respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM");
+                else if (rt->kind == VS_ROUTE_VM)
+                        ret = respond_json(c, MHD_HTTP_OK, vs_json_vm(s, vm));
+                else if (rt->vcpu >= vm->vcpus)
+                        ret = respond_error(c, MHD_HTTP_NOT_FOUND, "no such vCPU");
+                else
+                        ret = respond_json(c, MHD_HTTP_OK, vs_json_vcpu(s, vm, rt->vcpu));
+        }
+        vs_sample_unref(s);
+        return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        static int seen;
+        struct vs_http *h = cls;
+        struct vs_route rt;
+        (void) version;
+        (void) upload_data;
+
+        /* queue the response on the second call: on the first, 0.9.75 closes keep-alives */
+        if (!*con_cls) {
+                *con_cls = &seen;
+                return MHD_YES;
+        }
+        if (*upload_data_size) { /* a body on a read-only API: read and drop it */
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        vs_route_parse(method, url, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last"),
+                       h->cfg.history, &rt);
+        switch (rt.kind) {
+        case VS_ROUTE_ROOT:
+                return respond_static(c, landing_page, "text/html; charset=utf-8");
+        case VS_ROUTE_METRICS:
+                return serve_metrics(h, c);
+        case VS_ROUTE_CONSOLE:
+                return serve_console(h, c, rt.vm);
+        case VS_ROUTE_HISTORY:
+                return serve_history(h, c, &rt);
+        case VS_ROUTE_ERROR:
+                return respond_error(c, (unsigned) rt.status, rt.error);
+        default:
+                return serve_sample(h, c, &rt);
+        }
+}
+
+/* ---- listeners ------------------------------------------------------------------------------------------ */
+
+/* "host:port", "[v6]:port" or ":port" -> a bound, listening socket */
+static int listen_on(const char *spec, int *ret_fd, char *why) {
+        char host[256];
+        const char *colon = strrchr(spec, ':');
+        if (!colon || colon[1] == 0 || (size_t) (colon - spec) >= sizeof(host)) {
+                snprintf(why, VS_HTTP_WHY_LEN, "listen address '%s': expected host:port, [v6]:port or :port", spec);
+                return -EINVAL;
+        }
+        memcpy(host, spec, (size_t) (colon - spec));
+        host[colon - spec] = 0;
+        char *h = host;
+        if (h[0] == '[') {
+                size_t n = strlen(h);
+                if (n < 2 || h[n - 1] != ']') {
+                        snprintf(why, VS_HTTP_WHY_LEN, "listen address '%s': unbalanced [ ]", spec);
+                        return -EINVAL;
+                }
+                h[n - 1] = 0;
+                h++;
+        }
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
+        int g = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+        if (g) {
+                snprintf(why, VS_HTTP_WHY_LEN, "listen address '%s': %s", spec, gai_strerror(g));
+                return -EINVAL;
+        }
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r = 0;
+        if (fd < 0)
+                r = -errno;
+        else {
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (ai->ai_family == AF_INET6) /* so [::]:p and 0.0.0.0:p can both be listed */
+                        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+                if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
+                        r = -errno;
+        }
+        freeaddrinfo(ai);
+        if (r < 0) {
+                snprintf(why, VS_HTTP_WHY_LEN, "listen on %s: %s%s", spec, strerror(-r),
+                         r == -EADDRINUSE ? " (port 9400 is also NVIDIA dcgm-exporter's default; pick another with --listen)" : "");
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int start_daemon(struct vs_http *h, int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) == 0 && ss.ss_family == AF_INET6)
+                flags |= MHD_USE_DUAL_STACK;
+        struct MHD_Daemon *d = MHD_start_daemon(
+                flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+                h->cfg.threads ? h->cfg.threads : 2, MHD_OPTION_CONNECTION_TIMEOUT,
+                h->cfg.timeout_s ? h->cfg.timeout_s : 10, MHD_OPTION_CONNECTION_LIMIT,
+                h->cfg.connection_limit ? h->cfg.connection_limit : 256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                h->cfg.per_ip_limit ? h->cfg.per_ip_limit : 64, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
+                MHD_OPTION_END);
+        if (!d)
+                return -EIO;
+        h->daemons[h->n] = d;
+        h->fds[h->n] = fd;
+        h->n++;
+        return 0;
+}
+
+int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, struct vs_http **ret,
+                  char why[VS_HTTP_WHY_LEN]) {
+        struct vs_http *h = calloc(1, sizeof(*h));
+        int r = 0;
+        if (!h)
+                return -ENOMEM;
+        h->cfg = *cfg;
+        h->sampler = sampler;
+        pthread_mutex_init(&h->lock, NULL);
+        if (cfg->n_listen + cfg->n_fds > MAX_LISTENERS || cfg->n_listen + cfg->n_fds == 0) {
+                snprintf(why, VS_HTTP_WHY_LEN, "between 1 and %d listen addresses", MAX_LISTENERS);
+                r = -EINVAL;
+        }
+        for (size_t i = 0; r == 0 && i < cfg->n_fds; i++)
+                if ((r = start_daemon(h, cfg->fds[i])) < 0)
+                        snprintf(why, VS_HTTP_WHY_LEN, "serving the passed socket fd %d failed", cfg->fds[i]);
+        for (size_t i = 0; r == 0 && i < cfg->n_listen; i++) {
+                int fd;
+                if ((r = listen_on(cfg->listen[i], &fd, why)) < 0)
+                        break;
+                h->own_fd[h->n] = true;
+                if ((r = start_daemon(h, fd)) < 0) {
+                        close(fd);
+                        h->own_fd[h->n] = false;
+                        snprintf(why, VS_HTTP_WHY_LEN, "starting the HTTP server on %s failed", cfg->listen[i]);
+                }
+        }
+        if (r < 0) {
+                vs_http_stop(h);
+                return r;
+        }
+        struct vs_sample *s = vs_sampler_latest(sampler); /* serve what exists already */
+        if (s) {
+                vs_http_publish(h, s);
+                vs_sample_unref(s);
+        }
+        *ret = h;
+        return 0;
+}
+
+void vs_http_stop(struct vs_http *h) {
+        if (!h)
+                return;
+        for (size_t i = 0; i < h->n; i++) {
+                MHD_stop_daemon(h->daemons[i]);
+                if (h->own_fd[i])
+                        close(h->fds[i]);
+        }
+        rendered_unref(h->current);
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+}
+
+int vs_http_port(const struct vs_http *h) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (!h->n || getsockname(h->fds[0], (struct sockaddr *) &ss, &len) < 0)
+                return -1;
+        return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                                              : ((struct sockaddr_in *) &ss)->sin_port);
+}

@@ -1,0 +1,42 @@
+/* The HTTP API (libmicrohttpd): /metrics and the JSON routes, read-only, rendered from the
+ * latest published sample. /metrics bodies (text, OpenMetrics, each plain and gzip) are
+ * rendered once per sample by the publish hook and served as the same bytes to every scrape. */
+#ifndef VMSTATD_HTTP_H
+#define VMSTATD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "render_prom.h"
+#include "sampler.h"
+
+#define VS_HTTP_WHY_LEN 256
+
+struct vs_http_config {
+        const char *const *listen; /* "127.0.0.1:9400", "[::1]:9400", ":9400" (every address) */
+        size_t n_listen;
+        const int *fds;            /* already listening sockets (socket activation) */
+        size_t n_fds;
+        unsigned threads;          /* 0 = 2 */
+        unsigned connection_limit; /* 0 = 256 */
+        unsigned per_ip_limit;     /* 0 = 64 */
+        unsigned timeout_s;        /* 0 = 10 */
+        unsigned history;          /* the sampler's history size: bound for ?last= */
+        struct vs_render_opts render;
+        /* console tails come from whoever owns the VMs: bytes copied, -ENOENT for no such VM */
+        long (*console_tail)(void *opaque, const char *vm, char *buf, size_t max);
+        void *opaque;
+};
+
+struct vs_http;
+
+/* Binds (or adopts) every listen socket and starts serving. -errno with why filled. */
+int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, struct vs_http **ret,
+                  char why[VS_HTTP_WHY_LEN]);
+void vs_http_stop(struct vs_http *h);
+/* The sampler's publish hook: renders the /metrics bodies of a new sample. */
+void vs_http_publish(void *http, struct vs_sample *sample);
+/* The port the first listener is bound to (for tests that listen on port 0). */
+int vs_http_port(const struct vs_http *h);
+
+#endif

@@ -1,0 +1,99 @@
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool vs_vm_name_valid(const char *s) {
+        size_t n = 0;
+        for (; s[n]; n++)
+                if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '-') ||
+                    n >= 32)
+                        return false;
+        return n > 0;
+}
+
+static void fail(struct vs_route *r, int status, const char *error) {
+        r->kind = VS_ROUTE_ERROR;
+        r->status = status;
+        r->error = error;
+}
+
+/* a decimal number without sign, spaces or leading zeros, at most max */
+static bool parse_uint(const char *s, size_t len, unsigned max, unsigned *ret) {
+        unsigned long v = 0;
+        if (len == 0 || len > 10 || (len > 1 && s[0] == '0'))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (unsigned long) (s[i] - '0');
+        }
+        if (v > max)
+                return false;
+        *ret = (unsigned) v;
+        return true;
+}
+
+/* the next path segment after *p (which points at '/'); false at the end */
+static bool segment(const char **p, const char **ret, size_t *ret_len) {
+        if (**p != '/')
+                return false;
+        const char *s = *p + 1;
+        size_t n = strcspn(s, "/");
+        *ret = s;
+        *ret_len = n;
+        *p = s + n;
+        return true;
+}
+
+static void route_vm(const char *rest, const char *last_arg, unsigned max_last, struct vs_route *r) {
+        const char *seg;
+        size_t len;
+        if (!segment(&rest, &seg, &len) || len == 0 || len >= sizeof(r->vm))
+                return fail(r, 404, "no such route");
+        memcpy(r->vm, seg, len);
+        r->vm[len] = 0;
+        if (!vs_vm_name_valid(r->vm))
+                return fail(r, 404, "no such VM: names are [a-z0-9_-]{1,32}");
+        if (*rest == 0) {
+                r->kind = VS_ROUTE_VM;
+                return;
+        }
+        if (!segment(&rest, &seg, &len))
+                return fail(r, 404, "no such route");
+        if (len == 5 && memcmp(seg, "vcpus", 5) == 0) {
+                if (!segment(&rest, &seg, &len) || *rest || !parse_uint(seg, len, 65535, &r->vcpu))
+                        return fail(r, 404, "no such vCPU");
+                r->kind = VS_ROUTE_VCPU;
+        } else if (len == 7 && memcmp(seg, "history", 7) == 0 && *rest == 0) {
+                r->last = max_last < VS_HISTORY_DEFAULT_LAST ? max_last : VS_HISTORY_DEFAULT_LAST;
+                if (last_arg && (!parse_uint(last_arg, strlen(last_arg), max_last, &r->last) || r->last == 0))
+                        return fail(r, 400, "last must be a whole number from 1 to the history size");
+                r->kind = VS_ROUTE_HISTORY;
+        } else if (len == 7 && memcmp(seg, "console", 7) == 0 && *rest == 0) {
+                r->kind = VS_ROUTE_CONSOLE;
+        } else {
+                fail(r, 404, "no such route");
+        }
+}
+
+void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last,
+                    struct vs_route *r) {
+        memset(r, 0, sizeof(*r));
+        bool readable = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        if (strcmp(path, "/") == 0)
+                r->kind = VS_ROUTE_ROOT;
+        else if (strcmp(path, "/metrics") == 0)
+                r->kind = VS_ROUTE_METRICS;
+        else if (strcmp(path, "/vms") == 0 || strcmp(path, "/vms/") == 0)
+                r->kind = VS_ROUTE_VMS;
+        else if (strcmp(path, "/healthz") == 0)
+                r->kind = VS_ROUTE_HEALTHZ;
+        else if (strncmp(path, "/vms/", 5) == 0)
+                route_vm(path + 4, last_arg, max_last, r);
+        else
+                fail(r, 404, "no such route");
+        /* a known resource asked with another method is 405; unknown ones stay 404 */
+        if (!readable && r->kind != VS_ROUTE_ERROR)
+                fail(r, 405, "only GET and HEAD are allowed");
+}
