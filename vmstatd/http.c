@@ -400,6 +400,11 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
         h->cfg = *cfg;
         h->sampler = sampler;
         pthread_mutex_init(&h->lock, NULL);
+        struct vs_sample *s = vs_sampler_latest(sampler); /* rendered before the first request can come */
+        if (s) {
+                vs_http_publish(h, s);
+                vs_sample_unref(s);
+        }
         if (cfg->n_listen + cfg->n_fds > MAX_LISTENERS || cfg->n_listen + cfg->n_fds == 0) {
                 snprintf(why, VS_HTTP_WHY_LEN, "between 1 and %d listen addresses", MAX_LISTENERS);
                 r = -EINVAL;
@@ -421,11 +426,6 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
         if (r < 0) {
                 vs_http_stop(h);
                 return r;
-        }
-        struct vs_sample *s = vs_sampler_latest(sampler); /* serve what exists already */
-        if (s) {
-                vs_http_publish(h, s);
-                vs_sample_unref(s);
         }
         *ret = h;
         return 0;
