@@ -34,7 +34,7 @@ GUEST_OBJS := $(GUEST_SRCS:%.S=$(B)/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
-TEST_HELPER_OBJS := $(B)/tests/unit/kvm_helper.o
+TEST_HELPER_OBJS := $(B)/tests/unit/kvm_helper.o $(B)/tests/suite.o
 
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
@@ -105,7 +105,11 @@ $(B)/tests/integration/%.o: tests/integration/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcurl) -MMD -MP -c -o $@ $<
 
-$(B)/tests/integration/test_%: $(B)/tests/integration/test_%.o $(B)/tests/integration/daemon_helper.o
+$(B)/tests/suite.o: tests/suite.c tests/suite.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(B)/tests/integration/test_%: $(B)/tests/integration/test_%.o $(B)/tests/integration/daemon_helper.o $(B)/tests/suite.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(shell $(PKG_CONFIG) --libs libcurl)
 
 # libFuzzer target for the router and query parsing (clang); the corpus is copied, not grown in git

@@ -4,6 +4,8 @@
 #define TEST_DAEMON_HELPER_H
 
 #include <check.h>
+
+#include "tests/suite.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -37,6 +39,5 @@ void test_response_free(struct test_response *r);
 /* the value of a response header (case-insensitive), malloc'd, or NULL */
 char *test_header(const struct test_response *r, const char *name);
 int test_free_port(void);
-int test_run_suite(Suite *s);
 
 #endif

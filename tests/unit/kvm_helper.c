@@ -65,11 +65,3 @@ void test_sleep_ms(unsigned ms) {
         while (nanosleep(&ts, &ts) < 0)
                 ;
 }
-
-int test_run_suite(Suite *s) {
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}

@@ -3,6 +3,8 @@
 #define TEST_KVM_HELPER_H
 
 #include <check.h>
+
+#include "tests/suite.h"
 #include <stdint.h>
 
 #include "boot/boot.h"
@@ -29,7 +31,5 @@ void test_assert_exit_code(struct hv_vm *vm, int64_t code);
 uint64_t test_exits(struct hv_vm *vm, enum hv_exit e);
 struct hv_counters test_counters(struct hv_vm *vm, unsigned vcpu);
 void test_sleep_ms(unsigned ms);
-/* Runs a suite with Check and returns the process exit status. */
-int test_run_suite(Suite *s);
 
 #endif
