@@ -119,42 +119,6 @@ static struct rendered *rendered_get(struct vs_http *h) {
         return r;
 }
 
-/* ---- content negotiation ---------------------------------------------------------------------------- */
-
-/* q of the best entry of header matching media (prefix match on the type), -1 if none */
-static double accept_q(const char *header, const char *media) {
-        double best = -1;
-        size_t mlen = strlen(media);
-        for (const char *p = header; p && *p;) {
-                while (*p == ' ' || *p == ',')
-                        p++;
-                size_t n = strcspn(p, ",");
-                if (strncasecmp(p, media, mlen) == 0 && (p[mlen] == ';' || p[mlen] == ',' || p[mlen] == ' ' ||
-                                                          p[mlen] == 0 || mlen == n)) {
-                        double q = 1;
-                        const char *qp = strstr(p, ";q=");
-                        if (qp && qp < p + n)
-                                q = strtod(qp + 3, NULL);
-                        if (q > best)
-                                best = q;
-                }
-                p += n;
-        }
-        return best;
-}
-
-static bool wants_openmetrics(const char *accept) {
-        if (!accept)
-                return false;
-        double om = accept_q(accept, "application/openmetrics-text");
-        double text = accept_q(accept, "text/plain");
-        return om > 0 && om > text;
-}
-
-static bool wants_gzip(const char *accept_encoding) {
-        return accept_encoding && accept_q(accept_encoding, "gzip") > 0;
-}
-
 /* ---- responses ---------------------------------------------------------------------------------------- */
 
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
@@ -208,7 +172,7 @@ static enum MHD_Result serve_metrics(struct vs_http *h, struct MHD_Connection *c
                 return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no sample yet");
         /* ?format= overrides negotiation: Prometheus < 2.49 cannot be told to scrape plain text */
         const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-        bool om = wants_openmetrics(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+        bool om = vs_accept_openmetrics(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
         if (format && strcmp(format, "text") == 0)
                 om = false;
         else if (format && strcmp(format, "openmetrics") == 0)
@@ -217,7 +181,7 @@ static enum MHD_Result serve_metrics(struct vs_http *h, struct MHD_Connection *c
                 rendered_unref(r);
                 return respond_error(c, MHD_HTTP_BAD_REQUEST, "format must be text or openmetrics");
         }
-        bool gz = wants_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+        bool gz = vs_accept_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
         const struct vs_buf *b = &r->body[om][gz];
         struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
                 b->len, b->data, rendered_unref, r); /* the bytes live as long as the response */

@@ -1,7 +1,9 @@
 #include "router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 bool vs_vm_name_valid(const char *s) {
         size_t n = 0;
@@ -96,4 +98,43 @@ void vs_route_parse(const char *method, const char *path, const char *last_arg, 
         /* a known resource asked with another method is 405; unknown ones stay 404 */
         if (!readable && r->kind != VS_ROUTE_ERROR)
                 fail(r, 405, "only GET and HEAD are allowed");
+}
+
+/* q of the best entry of an Accept-style header matching media (type or type/subtype);
+ * -1 when none matches */
+static double accept_q(const char *header, const char *media) {
+        double best = -1;
+        size_t mlen = strlen(media);
+        for (const char *p = header; *p;) {
+                while (*p == ' ' || *p == ',')
+                        p++;
+                size_t n = strcspn(p, ",");
+                if (n >= mlen && strncasecmp(p, media, mlen) == 0 &&
+                    (n == mlen || p[mlen] == ';' || p[mlen] == ' ')) {
+                        double q = 1;
+                        for (const char *qp = p + mlen; qp < p + n; qp++)
+                                if (*qp == ';') {
+                                        const char *v = qp + 1;
+                                        while (*v == ' ')
+                                                v++;
+                                        if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+                                                q = strtod(v + 2, NULL);
+                                }
+                        if (q > best)
+                                best = q;
+                }
+                p += n;
+        }
+        return best;
+}
+
+bool vs_accept_openmetrics(const char *accept) {
+        if (!accept)
+                return false;
+        double om = accept_q(accept, "application/openmetrics-text");
+        return om > 0 && om > accept_q(accept, "text/plain");
+}
+
+bool vs_accept_gzip(const char *accept_encoding) {
+        return accept_encoding && accept_q(accept_encoding, "gzip") > 0;
 }

@@ -33,4 +33,8 @@ void vs_route_parse(const char *method, const char *path, const char *last_arg, 
                     struct vs_route *ret);
 bool vs_vm_name_valid(const char *s);
 
+/* Content negotiation on raw header values (NULL = header absent). */
+bool vs_accept_openmetrics(const char *accept);     /* OpenMetrics preferred over text? */
+bool vs_accept_gzip(const char *accept_encoding);   /* gzip acceptable (q > 0)? */
+
 #endif

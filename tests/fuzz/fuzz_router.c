@@ -1,4 +1,4 @@
-/* libFuzzer target: the router and the query/Accept parsing never crash, never read out of
+/* libFuzzer target: the router, ?last= and Accept/Accept-Encoding parsing never crash, never read out of
  * bounds, and always produce a consistent route for any method, path and ?last= value. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,15 +7,18 @@
 #include "router.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        /* three NUL-separated fields: method, path, last */
-        char *buf = malloc(size + 3);
+        /* four NUL-separated fields: method, path, last, an Accept-style header value */
+        char *buf = malloc(size + 4);
         if (!buf)
                 return 0;
         memcpy(buf, data, size);
-        buf[size] = buf[size + 1] = buf[size + 2] = 0;
+        buf[size] = buf[size + 1] = buf[size + 2] = buf[size + 3] = 0;
         const char *method = buf;
         const char *path = method + strlen(method) + 1;
         const char *last = path + strlen(path) + 1;
+        const char *accept = last + strlen(last) + 1;
+        vs_accept_openmetrics(accept);
+        vs_accept_gzip(accept);
         struct vs_route r;
         vs_route_parse(method, path, *last ? last : NULL, 720, &r);
         if (r.kind == VS_ROUTE_ERROR && r.status != 400 && r.status != 404 && r.status != 405)

@@ -76,12 +76,33 @@ START_TEST(vm_names) {
 }
 END_TEST
 
+START_TEST(negotiation) {
+        const char *prom242 = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+                              "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        ck_assert(vs_accept_openmetrics(prom242));
+        ck_assert(!vs_accept_openmetrics(NULL));
+        ck_assert(!vs_accept_openmetrics("*/*"));
+        ck_assert(!vs_accept_openmetrics("text/plain;version=0.0.4"));
+        ck_assert(!vs_accept_openmetrics("application/openmetrics-text;q=0.5,text/plain"));
+        ck_assert(!vs_accept_openmetrics("application/openmetrics-text;q=0"));
+        ck_assert(vs_accept_openmetrics("text/plain;q=0.2, application/openmetrics-text; q=0.9"));
+        ck_assert(!vs_accept_openmetrics("application/openmetrics-textual"));
+        ck_assert(vs_accept_gzip("gzip, deflate, br"));
+        ck_assert(vs_accept_gzip("deflate;q=1, GZIP;q=0.5"));
+        ck_assert(!vs_accept_gzip("gzip;q=0"));
+        ck_assert(!vs_accept_gzip("identity"));
+        ck_assert(!vs_accept_gzip("gzipx"));
+        ck_assert(!vs_accept_gzip(NULL));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("router");
         TCase *tc = tcase_create("router");
         tcase_add_test(tc, routes);
         tcase_add_test(tc, errors);
         tcase_add_test(tc, vm_names);
+        tcase_add_test(tc, negotiation);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }
