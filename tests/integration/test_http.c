@@ -248,6 +248,28 @@ START_TEST(errors_as_json) {
 }
 END_TEST
 
+/* several listen addresses, IPv4 and IPv6, served by one daemon */
+START_TEST(listens_on_ipv4_and_ipv6) {
+        struct test_daemon two;
+        char v6[64];
+        int port6 = test_free_port();
+        snprintf(v6, sizeof(v6), "[::1]:%d", port6);
+        const char *args[] = { "--listen", v6, NULL };
+        if (!test_daemon_start(&two, args))
+                return;
+        struct test_daemon via6 = two;
+        snprintf(via6.base, sizeof(via6.base), "http://[::1]:%d", port6);
+        struct test_response r4 = test_http(&two, "GET", "/metrics", NULL);
+        struct test_response r6 = test_http(&via6, "GET", "/metrics", NULL);
+        ck_assert_int_eq(r4.status, 200);
+        ck_assert_int_eq(r6.status, 200);
+        ck_assert_mem_eq(r4.body, r6.body, 16);
+        test_response_free(&r4);
+        test_response_free(&r6);
+        test_daemon_stop(&two);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("http");
         TCase *tc = tcase_create("http");
@@ -261,5 +283,9 @@ int main(void) {
         tcase_add_test(tc, json_routes);
         tcase_add_test(tc, errors_as_json);
         suite_add_tcase(s, tc);
+        TCase *listen = tcase_create("listen");
+        tcase_set_timeout(listen, 60);
+        tcase_add_test(listen, listens_on_ipv4_and_ipv6);
+        suite_add_tcase(s, listen);
         return test_run_suite(s);
 }
