@@ -46,6 +46,15 @@ void vs_buf_append(struct vs_buf *b, const void *data, size_t len) {
         b->data[b->len] = 0;
 }
 
+char *vs_buf_reserve(struct vs_buf *b, size_t n) {
+        return reserve(b, n) ? b->data + b->len : NULL;
+}
+
+void vs_buf_commit(struct vs_buf *b, size_t n) {
+        b->len += n;
+        b->data[b->len] = 0;
+}
+
 void vs_buf_puts(struct vs_buf *b, const char *s) {
         vs_buf_append(b, s, strlen(s));
 }

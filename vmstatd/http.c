@@ -62,29 +62,23 @@ static void rendered_unref(void *p) {
 
 static int gzip_into(const struct vs_buf *in, struct vs_buf *out) {
         z_stream z = { 0 };
-        if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) /* 15 + 16: gzip */
                 return -ENOMEM;
-        uLong bound = deflateBound(&z, in->len) + 32;
-        vs_buf_append(out, "", 0);
-        struct vs_buf tmp;
-        vs_buf_init(&tmp);
-        int r = 0;
-        tmp.data = malloc(bound);
-        if (!tmp.data) {
-                r = -ENOMEM;
-        } else {
+        size_t bound = deflateBound(&z, in->len);
+        char *dst = vs_buf_reserve(out, bound);
+        int r = dst ? 0 : -ENOMEM;
+        if (dst) {
                 z.next_in = (Bytef *) in->data;
                 z.avail_in = (uInt) in->len;
-                z.next_out = (Bytef *) tmp.data;
+                z.next_out = (Bytef *) dst;
                 z.avail_out = (uInt) bound;
-                if (deflate(&z, Z_FINISH) != Z_STREAM_END)
-                        r = -EIO;
+                if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+                        vs_buf_commit(out, z.total_out);
                 else
-                        vs_buf_append(out, tmp.data, z.total_out);
+                        r = -EIO;
         }
-        free(tmp.data);
         deflateEnd(&z);
-        return r < 0 ? r : vs_buf_status(out);
+        return r;
 }
 
 void vs_http_publish(void *http, struct vs_sample *sample) {
