@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +242,53 @@ static enum MHD_Result serve_sample(struct vs_http *h, struct MHD_Connection *c,
         return ret;
 }
 
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+        (void) cls;
+        (void) c;
+        return vs_unescape(s);
+}
+
+struct framing {
+        unsigned te_count;
+        bool te_chunked;
+        const char *cl;
+        bool cl_conflict;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct framing *f = cls;
+        (void) kind;
+        if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+                f->te_count++;
+                f->te_chunked = strcasecmp(value, "chunked") == 0;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+                if (f->cl && strcmp(f->cl, value) != 0)
+                        f->cl_conflict = true;
+                f->cl = value;
+        }
+        return MHD_YES;
+}
+
+/* Request-smuggling shapes (RFC 9112 6.3): both framings, conflicting lengths, unknown or
+ * stacked transfer codings. Answered and the connection closed; 0 when the framing is sound. */
+static unsigned bad_framing(struct MHD_Connection *c, const char **ret_msg) {
+        struct framing f = { 0 };
+        MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+        if (f.te_count && f.cl) {
+                *ret_msg = "both Transfer-Encoding and Content-Length";
+                return MHD_HTTP_BAD_REQUEST;
+        }
+        if (f.cl_conflict) {
+                *ret_msg = "conflicting Content-Length headers";
+                return MHD_HTTP_BAD_REQUEST;
+        }
+        if (f.te_count > 1 || (f.te_count == 1 && !f.te_chunked)) {
+                *ret_msg = "only a single chunked Transfer-Encoding is supported";
+                return MHD_HTTP_NOT_IMPLEMENTED;
+        }
+        return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -252,6 +300,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         /* queue the response on the second call: on the first, 0.9.75 closes keep-alives */
         if (!*con_cls) {
+                const char *msg;
+                unsigned status = bad_framing(c, &msg);
+                if (status) {
+                        json_t *j = vs_json_error((int) status, msg);
+                        char *text = j ? vs_json_dump(j, true) : NULL;
+                        json_decref(j);
+                        struct MHD_Response *resp =
+                                text ? MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free)
+                                     : NULL;
+                        if (!resp) {
+                                free(text);
+                                return MHD_NO;
+                        }
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+                        return queue(c, status, resp, "application/json");
+                }
                 *con_cls = &seen;
                 return MHD_YES;
         }
@@ -259,7 +323,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *upload_data_size = 0;
                 return MHD_YES;
         }
-        vs_route_parse(method, url, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last"),
+        vs_route_parse(method, vs_request_path(url), MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last"),
                        h->cfg.history, &rt);
         switch (rt.kind) {
         case VS_ROUTE_ROOT:
@@ -331,7 +395,9 @@ static int listen_on(const char *spec, int *ret_fd, char *why) {
 static int start_daemon(struct vs_http *h, int fd) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+        /* poll, not epoll: with 0.9.75's epoll loop, connections that send half a request and
+         * close stayed open until the timeout and used up the per-IP limit */
+        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD;
         if (getsockname(fd, (struct sockaddr *) &ss, &len) == 0 && ss.ss_family == AF_INET6)
                 flags |= MHD_USE_DUAL_STACK;
         struct MHD_Daemon *d = MHD_start_daemon(
@@ -340,7 +406,8 @@ static int start_daemon(struct vs_http *h, int fd) {
                 h->cfg.timeout_s ? h->cfg.timeout_s : 10, MHD_OPTION_CONNECTION_LIMIT,
                 h->cfg.connection_limit ? h->cfg.connection_limit : 256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                 h->cfg.per_ip_limit ? h->cfg.per_ip_limit : 64, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
-                MHD_OPTION_END);
+                MHD_OPTION_STRICT_FOR_CLIENT, 1 /* e.g. HTTP/1.1 without Host: 400 */, MHD_OPTION_UNESCAPE_CALLBACK,
+                unescape, NULL, MHD_OPTION_END);
         if (!d)
                 return -EIO;
         h->daemons[h->n] = d;

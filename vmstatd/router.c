@@ -138,3 +138,38 @@ bool vs_accept_openmetrics(const char *accept) {
 bool vs_accept_gzip(const char *accept_encoding) {
         return accept_encoding && accept_q(accept_encoding, "gzip") > 0;
 }
+
+const char *vs_request_path(const char *target) {
+        const char *p = target;
+        if (strncasecmp(p, "http://", 7) == 0)
+                p += 7;
+        else if (strncasecmp(p, "https://", 8) == 0)
+                p += 8;
+        else
+                return target;
+        const char *slash = strchr(p, '/');
+        return slash ? slash : "/";
+}
+
+static int hex(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+                return (c | 0x20) - 'a' + 10;
+        return -1;
+}
+
+size_t vs_unescape(char *s) {
+        char *w = s;
+        for (const char *r = s; *r; r++) {
+                int hi, lo;
+                if (r[0] == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0 && (hi | lo)) {
+                        *w++ = (char) (hi << 4 | lo);
+                        r += 2;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = 0;
+        return (size_t) (w - s);
+}

@@ -4,6 +4,7 @@
 #define VMSTATD_ROUTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define VS_HISTORY_DEFAULT_LAST 60
 
@@ -32,6 +33,12 @@ struct vs_route {
 void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last,
                     struct vs_route *ret);
 bool vs_vm_name_valid(const char *s);
+
+/* The path of an origin-form ("/x") or absolute-form ("http://host:port/x") request target. */
+const char *vs_request_path(const char *target);
+/* Percent-decodes s in place and returns the new length; "%00" and malformed escapes stay
+ * literal, so a decoded path never ends early at a NUL. */
+size_t vs_unescape(char *s);
 
 /* Content negotiation on raw header values (NULL = header absent). */
 bool vs_accept_openmetrics(const char *accept);     /* OpenMetrics preferred over text? */

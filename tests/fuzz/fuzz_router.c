@@ -18,6 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *last = path + strlen(path) + 1;
         const char *accept = last + strlen(last) + 1;
         vs_accept_openmetrics(accept);
+        char *copy = strdup(path);
+        if (copy && vs_unescape(copy) != strlen(copy))
+                abort();
+        free(copy);
+        path = vs_request_path(path);
         vs_accept_gzip(accept);
         struct vs_route r;
         vs_route_parse(method, path, *last ? last : NULL, 720, &r);

@@ -96,6 +96,23 @@ START_TEST(negotiation) {
 }
 END_TEST
 
+START_TEST(targets_and_escapes) {
+        ck_assert_str_eq(vs_request_path("/metrics"), "/metrics");
+        ck_assert_str_eq(vs_request_path("http://127.0.0.1:9400/metrics"), "/metrics");
+        ck_assert_str_eq(vs_request_path("HTTP://host"), "/");
+        ck_assert_str_eq(vs_request_path("https://[::1]:9400/vms/b13"), "/vms/b13");
+        char a[] = "/vms/b%31%33", b[] = "/metrics%00.txt", c[] = "/x%zz%4", d[] = "%2e%2E";
+        ck_assert_uint_eq(vs_unescape(a), 8);
+        ck_assert_str_eq(a, "/vms/b13");
+        vs_unescape(b);
+        ck_assert_str_eq(b, "/metrics%00.txt"); /* never a NUL inside */
+        vs_unescape(c);
+        ck_assert_str_eq(c, "/x%zz%4");
+        vs_unescape(d);
+        ck_assert_str_eq(d, "..");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("router");
         TCase *tc = tcase_create("router");
@@ -103,6 +120,7 @@ int main(void) {
         tcase_add_test(tc, errors);
         tcase_add_test(tc, vm_names);
         tcase_add_test(tc, negotiation);
+        tcase_add_test(tc, targets_and_escapes);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }
