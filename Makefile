@@ -16,7 +16,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -Icollectors -Ivmstatd -I. $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
-DEP_PKGS := libmicrohttpd jansson zlib libsystemd
+DEP_PKGS := libmicrohttpd jansson zlib libsystemd inih
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
@@ -26,7 +26,7 @@ HV_SRCS := $(wildcard hv/*.c hv/devices/*.c hv/boot/*.c)
 HV_OBJS := $(HV_SRCS:%.c=$(B)/%.o) $(B)/hv/guests/image.o
 CL_SRCS := $(wildcard collectors/*.c)
 CL_OBJS := $(CL_SRCS:%.c=$(B)/%.o)
-VS_SRCS := $(filter-out vmstatd/hvrun.c vmstatd/main.c,$(wildcard vmstatd/*.c))
+VS_SRCS := $(filter-out vmstatd/hvrun.c vmstatd/main.c vmstatd/vmstatctl.c,$(wildcard vmstatd/*.c))
 VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o)
 LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libhv.a
 GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
@@ -48,7 +48,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: deps $(LIBS) $(B)/bin/vmstatd $(B)/bin/hvrun $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BIN)
+all: deps $(LIBS) $(B)/bin/vmstatd $(B)/bin/vmstatctl $(B)/bin/hvrun $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BIN)
 
 deps:
 	@scripts/deps.sh build
@@ -89,6 +89,10 @@ $(B)/bin/vmstatd: $(B)/vmstatd/main.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
+$(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcurl jansson)
+
 $(B)/bin/hvrun: $(B)/vmstatd/hvrun.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
@@ -112,6 +116,9 @@ $(B)/tests/suite.o: tests/suite.c tests/suite.h
 $(B)/tests/integration/test_%: $(B)/tests/integration/test_%.o $(B)/tests/integration/daemon_helper.o $(B)/tests/suite.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(shell $(PKG_CONFIG) --libs libcurl)
 
+# runs vs_http, the sampler and a VM in-process
+$(B)/tests/integration/test_control: $(LIBS)
+
 # libFuzzer target for the router and query parsing (clang); the corpus is copied, not grown in git
 $(FUZZ_BIN): tests/fuzz/fuzz_router.c vmstatd/router.c vmstatd/router.h
 	@mkdir -p $(dir $@)
@@ -124,7 +131,7 @@ fuzz: deps $(FUZZ_BIN)
 unit: $(UNIT_BINS)
 	@scripts/run-tests.sh $(UNIT_BINS)
 
-integration: $(B)/bin/vmstatd $(INTEG_BINS)
+integration: $(B)/bin/vmstatd $(B)/bin/vmstatctl $(INTEG_BINS)
 	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(INTEG_BINS)
 
 check: deps all
@@ -152,8 +159,9 @@ bench: deps all
 run: deps $(B)/bin/vmstatd
 	$(B)/bin/vmstatd
 
-install:
-	@echo "install: nothing to install until the daemon lands (issue 5)"
+PREFIX ?= /usr/local
+install: deps $(B)/bin/vmstatd $(B)/bin/vmstatctl
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(B)" scripts/install.sh
 
 clean:
 	rm -rf build

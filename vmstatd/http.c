@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -29,13 +31,23 @@ struct rendered {
         struct vs_buf body[2][2];
 };
 
+/* one libmicrohttpd daemon per listening socket; the request handler's cls */
+struct listener {
+        struct vs_http *h;
+        struct MHD_Daemon *d;
+        int fd;
+        bool own_fd;
+        bool control; /* the control socket: actions allowed */
+};
+
 struct vs_http {
         struct vs_http_config cfg;
         struct vs_sampler *sampler;
-        struct MHD_Daemon *daemons[MAX_LISTENERS];
-        int fds[MAX_LISTENERS];
-        bool own_fd[MAX_LISTENERS];
+        struct listener l[MAX_LISTENERS + 1]; /* TCP first, the control socket last */
         size_t n;
+        char control_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+        dev_t control_dev; /* the socket file we bound, removed on stop if still ours */
+        ino_t control_ino;
         pthread_mutex_t lock; /* only around swapping and grabbing `current` */
         struct rendered *current;
 };
@@ -137,23 +149,26 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
         return queue(c, status, resp, "application/json");
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
+/* allow: the Allow header of a 405, NULL otherwise */
+static enum MHD_Result respond_error_allow(struct MHD_Connection *c, unsigned status, const char *msg,
+                                           const char *allow) {
         json_t *j = vs_json_error((int) status, msg);
-        if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-                char *text = j ? vs_json_dump(j, true) : NULL;
-                json_decref(j);
-                if (!text)
-                        return MHD_NO;
-                struct MHD_Response *resp =
-                        MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-                if (!resp) {
-                        free(text);
-                        return MHD_NO;
-                }
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-                return queue(c, status, resp, "application/json");
+        char *text = j ? vs_json_dump(j, true) : NULL;
+        json_decref(j);
+        if (!text)
+                return MHD_NO;
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+        if (!resp) {
+                free(text);
+                return MHD_NO;
         }
-        return respond_json(c, status, j);
+        if (allow)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        return queue(c, status, resp, "application/json");
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
+        return respond_error_allow(c, status, msg, NULL);
 }
 
 static enum MHD_Result respond_static(struct MHD_Connection *c, const char *body, const char *type) {
@@ -242,6 +257,40 @@ static enum MHD_Result serve_sample(struct vs_http *h, struct MHD_Connection *c,
         return ret;
 }
 
+static unsigned action_status(int r) {
+        switch (r) {
+        case -ENOENT:
+                return MHD_HTTP_NOT_FOUND;
+        case -EBUSY:
+        case -EALREADY:
+                return MHD_HTTP_CONFLICT;
+        case -EINVAL:
+                return MHD_HTTP_BAD_REQUEST;
+        default: /* the daemon failed at something it should be able to do */
+                return MHD_HTTP_INTERNAL_SERVER_ERROR;
+        }
+}
+
+/* POST /vms/<name>/<verb> on the control socket: {"vm", "action", "state", "message"} */
+static enum MHD_Result serve_action(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
+        const char *verb = vs_verb_name(rt->verb);
+        char msg[256] = "";
+        if (!h->cfg.action)
+                return respond_error(c, MHD_HTTP_NOT_IMPLEMENTED, "this daemon carries out no control actions");
+        int r = h->cfg.action(h->cfg.opaque, rt->vm, verb, msg, sizeof(msg));
+        msg[sizeof(msg) - 1] = 0;
+        if (r < 0) {
+                if (!msg[0])
+                        snprintf(msg, sizeof(msg), "%s %s: %s", verb, rt->vm, strerror(-r));
+                return respond_error(c, action_status(r), msg);
+        }
+        if (!msg[0])
+                snprintf(msg, sizeof(msg), "VM %s is %s", rt->vm, vs_verb_result_state(rt->verb));
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "vm", rt->vm, "action", verb, "state",
+                              vs_verb_result_state(rt->verb), "message", msg);
+        return respond_json(c, MHD_HTTP_OK, j);
+}
+
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
         (void) cls;
         (void) c;
@@ -293,7 +342,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         static int seen;
-        struct vs_http *h = cls;
+        struct listener *l = cls;
+        struct vs_http *h = l->h;
         struct vs_route rt;
         (void) version;
         (void) upload_data;
@@ -319,12 +369,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *con_cls = &seen;
                 return MHD_YES;
         }
-        if (*upload_data_size) { /* a body on a read-only API: read and drop it */
+        if (*upload_data_size) { /* no route takes a body: read and drop it */
                 *upload_data_size = 0;
                 return MHD_YES;
         }
         vs_route_parse(method, vs_request_path(url), MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last"),
-                       h->cfg.history, &rt);
+                       h->cfg.history, l->control, &rt);
         switch (rt.kind) {
         case VS_ROUTE_ROOT:
                 return respond_static(c, landing_page, "text/html; charset=utf-8");
@@ -334,8 +384,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return serve_console(h, c, rt.vm);
         case VS_ROUTE_HISTORY:
                 return serve_history(h, c, &rt);
+        case VS_ROUTE_ACTION:
+                return serve_action(h, c, &rt);
         case VS_ROUTE_ERROR:
-                return respond_error(c, (unsigned) rt.status, rt.error);
+                return respond_error_allow(c, (unsigned) rt.status, rt.error, rt.allow);
         default:
                 return serve_sample(h, c, &rt);
         }
@@ -392,26 +444,108 @@ static int listen_on(const char *spec, int *ret_fd, char *why) {
         return 0;
 }
 
-static int start_daemon(struct vs_http *h, int fd) {
+/* The control socket's file, if any: a socket that refuses connections is stale and goes; a
+ * live one means another daemon; anything else is not ours to remove. */
+static int remove_stale_socket(const struct sockaddr_un *sa, char *why) {
+        struct stat st;
+        if (lstat(sa->sun_path, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: %s", sa->sun_path, strerror(errno));
+                return -errno;
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: exists and is not a socket", sa->sun_path);
+                return -EEXIST;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0) {
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket: %s", strerror(errno));
+                return -errno;
+        }
+        int r = connect(probe, (const struct sockaddr *) sa, sizeof(*sa)) == 0 ? 0 : -errno;
+        close(probe);
+        if (r == 0) {
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: another vmstatd is listening on it", sa->sun_path);
+                return -EADDRINUSE;
+        }
+        if (r != -ECONNREFUSED) { /* e.g. EACCES: not provably stale */
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: %s", sa->sun_path, strerror(-r));
+                return r;
+        }
+        if (unlink(sa->sun_path) < 0 && errno != ENOENT) {
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: removing the stale socket: %s", sa->sun_path,
+                         strerror(errno));
+                return -errno;
+        }
+        return 0;
+}
+
+/* A listening AF_UNIX socket at path with mode 0660 (the group may connect). */
+static int listen_unix(struct vs_http *h, const char *path, int *ret_fd, char *why) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
+        if (strlen(path) >= sizeof(sa.sun_path) || !*path) {
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket '%s': expected a path of 1 to %zu bytes", path,
+                         sizeof(sa.sun_path) - 1);
+                return -ENAMETOOLONG;
+        }
+        strcpy(sa.sun_path, path);
+        int r = remove_stale_socket(&sa, why);
+        if (r < 0)
+                return r;
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket: %s", strerror(errno));
+                return -errno;
+        }
+        /* the file is created with the socket inode's mode less the umask: never wider than
+         * 0660; chmod then makes it exactly 0660 without touching the process-wide umask */
+        if (fchmod(fd, 0660) < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                r = -errno;
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: %s", path, strerror(-r));
+                close(fd);
+                return r;
+        }
+        if (chmod(path, 0660) < 0 || lstat(path, &st) < 0 || listen(fd, 64) < 0) {
+                r = -errno;
+                snprintf(why, VS_HTTP_WHY_LEN, "control socket %s: %s", path, strerror(-r));
+                unlink(path);
+                close(fd);
+                return r;
+        }
+        strcpy(h->control_path, path);
+        h->control_dev = st.st_dev;
+        h->control_ino = st.st_ino;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int start_daemon(struct vs_http *h, int fd, bool own_fd, bool control) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
+        struct listener *l = &h->l[h->n];
         /* poll, not epoll: with 0.9.75's epoll loop, connections that send half a request and
          * close stayed open until the timeout and used up the per-IP limit */
         unsigned flags = MHD_USE_POLL_INTERNAL_THREAD;
-        if (getsockname(fd, (struct sockaddr *) &ss, &len) == 0 && ss.ss_family == AF_INET6)
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return -errno;
+        if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_DUAL_STACK;
-        struct MHD_Daemon *d = MHD_start_daemon(
-                flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        /* AF_UNIX peers have no address: a per-IP limit would be one shared bucket, so none */
+        unsigned per_ip = ss.ss_family == AF_UNIX ? 0 : h->cfg.per_ip_limit ? h->cfg.per_ip_limit : 64;
+        *l = (struct listener) { .h = h, .fd = fd, .own_fd = own_fd, .control = control };
+        l->d = MHD_start_daemon(
+                flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
                 h->cfg.threads ? h->cfg.threads : 2, MHD_OPTION_CONNECTION_TIMEOUT,
                 h->cfg.timeout_s ? h->cfg.timeout_s : 10, MHD_OPTION_CONNECTION_LIMIT,
-                h->cfg.connection_limit ? h->cfg.connection_limit : 256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                h->cfg.per_ip_limit ? h->cfg.per_ip_limit : 64, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
-                MHD_OPTION_STRICT_FOR_CLIENT, 1 /* e.g. HTTP/1.1 without Host: 400 */, MHD_OPTION_UNESCAPE_CALLBACK,
-                unescape, NULL, MHD_OPTION_END);
-        if (!d)
+                h->cfg.connection_limit ? h->cfg.connection_limit : 256, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384, MHD_OPTION_STRICT_FOR_CLIENT,
+                1 /* e.g. HTTP/1.1 without Host: 400 */, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        if (!l->d) {
+                *l = (struct listener) { 0 };
                 return -EIO;
-        h->daemons[h->n] = d;
-        h->fds[h->n] = fd;
+        }
         h->n++;
         return 0;
 }
@@ -430,22 +564,29 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
                 vs_http_publish(h, s);
                 vs_sample_unref(s);
         }
-        if (cfg->n_listen + cfg->n_fds > MAX_LISTENERS || cfg->n_listen + cfg->n_fds == 0) {
+        size_t n_tcp = cfg->n_listen + cfg->n_fds;
+        if (n_tcp > MAX_LISTENERS || n_tcp + (cfg->control_socket != NULL) == 0) {
                 snprintf(why, VS_HTTP_WHY_LEN, "between 1 and %d listen addresses", MAX_LISTENERS);
                 r = -EINVAL;
         }
         for (size_t i = 0; r == 0 && i < cfg->n_fds; i++)
-                if ((r = start_daemon(h, cfg->fds[i])) < 0)
+                if ((r = start_daemon(h, cfg->fds[i], false, false)) < 0)
                         snprintf(why, VS_HTTP_WHY_LEN, "serving the passed socket fd %d failed", cfg->fds[i]);
         for (size_t i = 0; r == 0 && i < cfg->n_listen; i++) {
                 int fd;
                 if ((r = listen_on(cfg->listen[i], &fd, why)) < 0)
                         break;
-                h->own_fd[h->n] = true;
-                if ((r = start_daemon(h, fd)) < 0) {
+                if ((r = start_daemon(h, fd, true, false)) < 0) {
                         close(fd);
-                        h->own_fd[h->n] = false;
                         snprintf(why, VS_HTTP_WHY_LEN, "starting the HTTP server on %s failed", cfg->listen[i]);
+                }
+        }
+        if (r == 0 && cfg->control_socket) {
+                int fd;
+                if ((r = listen_unix(h, cfg->control_socket, &fd, why)) == 0 && (r = start_daemon(h, fd, true, true)) < 0) {
+                        close(fd);
+                        snprintf(why, VS_HTTP_WHY_LEN, "starting the HTTP server on the control socket %s failed",
+                                 cfg->control_socket);
                 }
         }
         if (r < 0) {
@@ -460,10 +601,14 @@ void vs_http_stop(struct vs_http *h) {
         if (!h)
                 return;
         for (size_t i = 0; i < h->n; i++) {
-                MHD_stop_daemon(h->daemons[i]);
-                if (h->own_fd[i])
-                        close(h->fds[i]);
+                MHD_stop_daemon(h->l[i].d);
+                if (h->l[i].own_fd)
+                        close(h->l[i].fd);
         }
+        struct stat st; /* the socket file goes unless another daemon has replaced it since */
+        if (h->control_path[0] && lstat(h->control_path, &st) == 0 && st.st_dev == h->control_dev &&
+            st.st_ino == h->control_ino)
+                unlink(h->control_path);
         rendered_unref(h->current);
         pthread_mutex_destroy(&h->lock);
         free(h);
@@ -472,7 +617,7 @@ void vs_http_stop(struct vs_http *h) {
 int vs_http_port(const struct vs_http *h) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        if (!h->n || getsockname(h->fds[0], (struct sockaddr *) &ss, &len) < 0)
+        if (!h->n || h->l[0].control || getsockname(h->l[0].fd, (struct sockaddr *) &ss, &len) < 0)
                 return -1;
         return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
                                               : ((struct sockaddr_in *) &ss)->sin_port);

@@ -1,6 +1,8 @@
-/* The HTTP API (libmicrohttpd): /metrics and the JSON routes, read-only, rendered from the
- * latest published sample. /metrics bodies (text, OpenMetrics, each plain and gzip) are
- * rendered once per sample by the publish hook and served as the same bytes to every scrape. */
+/* The HTTP API (libmicrohttpd): /metrics and the JSON routes, rendered from the latest
+ * published sample. /metrics bodies (text, OpenMetrics, each plain and gzip) are rendered once
+ * per sample by the publish hook and served as the same bytes to every scrape. TCP listeners
+ * are read-only; the control socket (AF_UNIX, mode 0660) serves the same reads plus
+ * POST /vms/<name>/{start,stop,pause,resume}. */
 #ifndef VMSTATD_HTTP_H
 #define VMSTATD_HTTP_H
 
@@ -25,18 +27,26 @@ struct vs_http_config {
         struct vs_render_opts render;
         /* console tails come from whoever owns the VMs: bytes copied, -ENOENT for no such VM */
         long (*console_tail)(void *opaque, const char *vm, char *buf, size_t max);
+        /* control socket path, NULL = none: a stale socket file is replaced, the file is
+         * removed on stop */
+        const char *control_socket;
+        /* carries out verb (start, stop, pause, resume) on vm for the control socket: 0, or
+         * -ENOENT no such VM, -EBUSY / -EALREADY wrong state, -EINVAL; msg gets a sentence
+         * either way. NULL: actions answer 501. */
+        int (*action)(void *opaque, const char *vm, const char *verb, char *msg, size_t msg_len);
         void *opaque;
 };
 
 struct vs_http;
 
-/* Binds (or adopts) every listen socket and starts serving. -errno with why filled. */
+/* Binds (or adopts) every listen socket and the control socket and starts serving. -errno with
+ * why filled. */
 int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, struct vs_http **ret,
                   char why[VS_HTTP_WHY_LEN]);
 void vs_http_stop(struct vs_http *h);
 /* The sampler's publish hook: renders the /metrics bodies of a new sample. */
 void vs_http_publish(void *http, struct vs_sample *sample);
-/* The port the first listener is bound to (for tests that listen on port 0). */
+/* The port the first TCP listener is bound to (for tests that listen on port 0); -1 if none. */
 int vs_http_port(const struct vs_http *h);
 
 #endif

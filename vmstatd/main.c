@@ -1,6 +1,6 @@
 /* vmstatd: runs the configured KVM guests and serves the truth about them over HTTP.
- * For now the configuration is the embedded default (VM b13, 2 vCPUs, builtin:demo) plus
- * command-line flags; config files, systemd and the control socket come next. */
+ * One sd-event loop owns signals, the drift-free sample timer and the watchdog; HTTP runs in
+ * libmicrohttpd's threads, guests in their vCPU threads. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -8,40 +8,55 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
-#include "devices/devices.h"
+#include "config.h"
 #include "http.h"
 #include "kvm.h"
 #include "log.h"
+#include "manager.h"
 #include "sampler.h"
-#include "vm.h"
 
 #define VMSTATD_VERSION "0.1.0"
-#define MAX_LISTEN 16
 
+/* what the command line says; it overrides the configuration file */
 struct options {
-        const char *listen[MAX_LISTEN];
+        const char *config_dir;
+        bool check_config;
+        const char *listen[VS_CONF_MAX_LISTEN];
         size_t n_listen;
         uint64_t interval_ns;
         unsigned history;
         int enable[CL_MAX_COLLECTORS];
         bool histograms;
+        const char *control_socket;
 };
 
 struct daemon {
+        struct options opt;
+        struct vs_conf conf;
         struct hv_kvm *kvm;
-        struct hv_vm *vm; /* the embedded default */
+        struct vs_sampler *sampler;
+        struct vs_manager *manager;
+        struct vs_http *http;
+        sd_event *event;
+        uint64_t start_ns;       /* sample deadlines are start + k * interval */
+        uint64_t last_sample_ns;
+        uint64_t watchdog_usec;  /* 0 = no watchdog */
 };
 
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: vmstatd [OPTIONS]\n"
                 "Runs KVM guests and exports vm-exit counters, runstate times and CPU ready/steal.\n\n"
+                "  --config DIR              configuration directory (default " VS_CONF_DEFAULT_DIR ")\n"
+                "  --check-config            validate the configuration, print a summary, exit\n"
                 "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:9400)\n"
                 "  --interval DURATION       sampling interval, >= 100ms (default 5s)\n"
                 "  --history N               samples kept per VM (default 720)\n"
+                "  --control-socket PATH     control API socket (default /run/vmstatd/control.sock)\n"
                 "  --collector.NAME          enable a collector\n"
                 "  --no-collector.NAME       disable a collector\n"
                 "  --collector.histograms    also export exit-handling and KVM histograms\n"
@@ -49,68 +64,57 @@ static void usage(FILE *f) {
         for (size_t i = 0; i < collector_registry_len; i++)
                 fprintf(f, " %s%s", collector_registry[i]->name,
                         collector_registry[i]->enabled_by_default ? "" : " (off by default)");
-        fprintf(f, "\n");
-}
-
-/* "5s", "500ms", "2m", "1.5s"; 0 on error */
-static uint64_t parse_duration(const char *s) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end == s || v <= 0)
-                return 0;
-        if (strcmp(end, "ms") == 0)
-                return (uint64_t) (v * 1e6);
-        if (strcmp(end, "s") == 0 || *end == 0)
-                return (uint64_t) (v * 1e9);
-        if (strcmp(end, "m") == 0)
-                return (uint64_t) (v * 60e9);
-        return 0;
+        fprintf(f, "\n\nWithout a configuration it runs the embedded default: VM b13, 2 vCPUs, builtin:demo.\n");
 }
 
 static int set_collector(struct options *o, const char *name, int on) {
+        const struct collector_ops *ops = collector_find(name);
+        if (!ops) {
+                fprintf(stderr, "vmstatd: unknown collector '%s' (see --help)\n", name);
+                return -EINVAL;
+        }
         for (size_t i = 0; i < collector_registry_len; i++)
-                if (strcmp(collector_registry[i]->name, name) == 0) {
+                if (collector_registry[i] == ops)
                         o->enable[i] = on;
-                        return 0;
-                }
-        fprintf(stderr, "vmstatd: unknown collector '%s' (see --help)\n", name);
-        return -EINVAL;
+        return 0;
 }
 
 /* 1 = exit 0 (help/version), 0 = run, -1 = usage error */
 static int parse_args(int argc, char **argv, struct options *o) {
         for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+                const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
                 if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
                         usage(stdout);
                         return 1;
                 } else if (strcmp(a, "--version") == 0) {
                         printf("vmstatd " VMSTATD_VERSION "\n");
                         return 1;
+                } else if (strcmp(a, "--check-config") == 0) {
+                        o->check_config = true;
+                } else if (strcmp(a, "--config") == 0 && val) {
+                        o->config_dir = argv[++i];
+                } else if (strcmp(a, "--control-socket") == 0 && val) {
+                        o->control_socket = argv[++i];
                 } else if (strcmp(a, "--listen") == 0 && val) {
-                        if (o->n_listen == MAX_LISTEN) {
-                                fprintf(stderr, "vmstatd: at most %d --listen addresses\n", MAX_LISTEN);
+                        if (o->n_listen == VS_CONF_MAX_LISTEN) {
+                                fprintf(stderr, "vmstatd: at most %d --listen addresses\n", VS_CONF_MAX_LISTEN);
                                 return -1;
                         }
-                        o->listen[o->n_listen++] = val;
-                        i++;
+                        o->listen[o->n_listen++] = argv[++i];
                 } else if (strcmp(a, "--interval") == 0 && val) {
-                        o->interval_ns = parse_duration(val);
+                        o->interval_ns = vs_parse_duration(argv[++i]);
                         if (o->interval_ns < VS_MIN_INTERVAL_NS) {
                                 fprintf(stderr, "vmstatd: --interval '%s': expected a duration of at least 100ms (e.g. 5s)\n", val);
                                 return -1;
                         }
-                        i++;
                 } else if (strcmp(a, "--history") == 0 && val) {
                         char *end;
-                        unsigned long n = strtoul(val, &end, 10);
+                        unsigned long n = strtoul(argv[++i], &end, 10);
                         if (*end || n < 1 || n > 100000) {
                                 fprintf(stderr, "vmstatd: --history '%s': expected 1..100000\n", val);
                                 return -1;
                         }
                         o->history = (unsigned) n;
-                        i++;
                 } else if (strcmp(a, "--collector.histograms") == 0) {
                         o->histograms = true;
                 } else if (strncmp(a, "--collector.", 12) == 0) {
@@ -124,32 +128,129 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         return -1;
                 }
         }
-        if (o->n_listen == 0)
-                o->listen[o->n_listen++] = "127.0.0.1:9400";
         return 0;
 }
 
-static long console_tail(void *opaque, const char *vm, char *buf, size_t max) {
-        struct daemon *d = opaque;
-        if (!d->vm || strcmp(d->vm->name, vm) != 0)
-                return -ENOENT;
-        return (long) hv_console_tail(d->vm->console, buf, max);
+/* the command line wins over the file */
+static void apply_options(const struct options *o, struct vs_conf *c) {
+        if (o->n_listen) {
+                c->n_listen = o->n_listen;
+                for (size_t i = 0; i < o->n_listen; i++)
+                        c->listen[i] = o->listen[i];
+        }
+        if (o->interval_ns)
+                c->interval_ns = o->interval_ns;
+        if (o->history)
+                c->history = o->history;
+        for (unsigned i = 0; i < CL_MAX_COLLECTORS; i++)
+                if (o->enable[i] >= 0)
+                        c->enable[i] = o->enable[i];
+        c->histograms |= o->histograms;
+        if (o->control_socket)
+                snprintf(c->control_socket, sizeof(c->control_socket), "%s", o->control_socket);
 }
 
-static int start_default_vm(struct daemon *d, struct vs_sampler *s) {
-        struct hv_vm_config cfg = { .name = "b13", .vcpus = 2, .ram_bytes = 64 << 20 };
-        int r = hv_vm_create(d->kvm, &cfg, &d->vm);
+static int load_config(struct daemon *d, struct vs_conf *ret) {
+        char err[VS_CONF_ERR_LEN];
+        int r = vs_conf_load(d->opt.config_dir ? d->opt.config_dir : VS_CONF_DEFAULT_DIR, ret, err);
         if (r < 0) {
-                vs_log(LOG_ERR, "VM b13: creating: %s", strerror(-r));
+                vs_log(LOG_ERR, "configuration: %s", err);
+                sd_notifyf(0, "STATUS=configuration error: %s", err);
                 return r;
         }
-        if ((r = hv_boot_builtin(d->vm, &(struct hv_builtin) { .guest = "demo" })) < 0 ||
-            (r = vs_sampler_add_vm(s, d->vm)) < 0 || (r = hv_vm_start(d->vm)) < 0) {
-                vs_log(LOG_ERR, "VM b13: starting builtin:demo: %s", strerror(-r));
-                return r;
-        }
-        vs_log(LOG_INFO, "no configuration: running the embedded default, VM b13 (2 vCPUs, 64 MiB, builtin:demo)");
+        apply_options(&d->opt, ret);
         return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------------------- */
+
+static void notify_status(struct daemon *d, const char *prefix) {
+        struct vs_manager_counts n;
+        struct vs_sample *s = vs_sampler_latest(d->sampler);
+        vs_manager_counts(d->manager, &n);
+        sd_notifyf(0, "%sSTATUS=%u VMs (%u running, %u paused, %u stopped, %u crashed), %u vCPUs, ready %.1f%%, "
+                   "sample took %.1f ms", prefix, n.vms, n.running, n.paused, n.stopped, n.crashed, n.vcpus,
+                   s ? 100 * s->host_ready_ratio : 0.0, s ? (double) s->duration_ns / 1e6 : 0.0);
+        vs_sample_unref(s);
+}
+
+static uint64_t next_deadline_usec(struct daemon *d) {
+        uint64_t interval = vs_sampler_interval_ns(d->sampler);
+        uint64_t k = (hv_now_ns() - d->start_ns) / interval + 1; /* missed deadlines are skipped */
+        return (d->start_ns + k * interval) / 1000;
+}
+
+static int on_sample_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        (void) usec;
+        vs_sampler_sample(d->sampler); /* the publish hook renders /metrics */
+        d->last_sample_ns = hv_now_ns();
+        vs_manager_tick(d->manager);
+        notify_status(d, d->watchdog_usec ? "WATCHDOG=1\n" : "");
+        sd_event_source_set_time(src, next_deadline_usec(d));
+        return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+}
+
+/* With intervals longer than half the watchdog timeout the sample timer alone would miss it:
+ * this pings in between, but only while the sampler keeps up. */
+static int on_watchdog_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        uint64_t allowed = vs_sampler_interval_ns(d->sampler) + d->watchdog_usec * 500;
+        if (hv_now_ns() - d->last_sample_ns < allowed)
+                sd_notify(0, "WATCHDOG=1");
+        sd_event_source_set_time(src, usec + d->watchdog_usec / 2);
+        return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+}
+
+/* *dst = *src for a configuration: listen[] entries that point into src's own buffer must
+ * point into dst's (the ones from --listen point into argv and stay). */
+static void conf_move(struct vs_conf *dst, struct vs_conf *src) {
+        *dst = *src;
+        for (size_t i = 0; i < dst->n_listen; i++) {
+                uintptr_t p = (uintptr_t) src->listen[i], base = (uintptr_t) src->listen_buf;
+                if (p >= base && p < base + sizeof(src->listen_buf))
+                        dst->listen[i] = dst->listen_buf[(p - base) / sizeof(src->listen_buf[0])];
+        }
+}
+
+static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_conf *b) {
+        bool listen = a->n_listen != b->n_listen;
+        for (size_t i = 0; !listen && i < a->n_listen; i++)
+                listen = strcmp(a->listen[i], b->listen[i]) != 0;
+        return listen || a->interval_ns != b->interval_ns || a->history != b->history ||
+               memcmp(a->enable, b->enable, sizeof(a->enable)) != 0 || a->histograms != b->histograms ||
+               strcmp(a->control_socket, b->control_socket) != 0;
+}
+
+static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        struct daemon *d = userdata;
+        struct vs_conf next;
+        (void) src;
+        (void) si;
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) (hv_now_ns() / 1000));
+        vs_log(LOG_INFO, "SIGHUP: reloading the configuration");
+        if (load_config(d, &next) < 0) { /* rejected whole: the old set keeps running */
+                char status[VS_CONF_ERR_LEN + 64];
+                snprintf(status, sizeof(status), "READY=1\nSTATUS=reload rejected, old configuration kept");
+                sd_notify(0, status);
+                return 0;
+        }
+        if (daemon_settings_changed(&d->conf, &next))
+                vs_log(LOG_WARNING, "listen, interval, history, collectors and control_socket changes take "
+                                    "effect at the next restart");
+        int failed = vs_manager_apply(d->manager, &next);
+        vs_conf_free(&d->conf);
+        conf_move(&d->conf, &next);
+        vs_log(failed ? LOG_WARNING : LOG_INFO, "reloaded: %zu VMs configured, %d failed to start", d->conf.n_vms,
+               failed);
+        notify_status(d, "READY=1\n");
+        return 0;
+}
+
+static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        (void) userdata;
+        vs_log(LOG_INFO, "%s: stopping", strsignal((int) si->ssi_signo));
+        return sd_event_exit(sd_event_source_get_event(src), 0);
 }
 
 static void raise_nofile(void) {
@@ -160,20 +261,119 @@ static void raise_nofile(void) {
         }
 }
 
-int main(int argc, char **argv) {
-        struct options o = { 0 };
-        struct daemon d = { 0 };
-        struct vs_sampler *s = NULL;
-        struct vs_http *http = NULL;
+/* The control socket's directory comes from systemd (RuntimeDirectory=vmstatd); without it
+ * the read-only API still serves and the log says why control is off. */
+static const char *control_socket_path(const struct vs_conf *c) {
+        char dir[sizeof(c->control_socket)];
+        if (!c->control_socket[0])
+                return NULL;
+        snprintf(dir, sizeof(dir), "%s", c->control_socket);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir)
+                *slash = 0;
+        if (access(dir, W_OK) != 0) {
+                vs_log(LOG_WARNING, "control API off: cannot create %s (%s: %s); set control_socket or "
+                                    "--control-socket", c->control_socket, dir, strerror(errno));
+                return NULL;
+        }
+        return c->control_socket;
+}
+
+static int start(struct daemon *d) {
         char why[VS_HTTP_WHY_LEN > HV_WHY_LEN ? VS_HTTP_WHY_LEN : HV_WHY_LEN];
+        int r;
+
+        vs_log_set_level(d->conf.log_level);
+        if (d->conf.embedded)
+                vs_log(LOG_INFO, "no configuration in %s: running the embedded default, VM b13 (2 vCPUs, 64 MiB, "
+                                 "builtin:demo)", d->opt.config_dir ? d->opt.config_dir : VS_CONF_DEFAULT_DIR);
+        if ((r = hv_kvm_open(NULL, &d->kvm, why)) < 0) {
+                vs_log(LOG_ERR, "%s", why);
+                sd_notifyf(0, "STATUS=%s", why);
+                return r;
+        }
+        struct vs_sampler_config scfg = { .interval_ns = d->conf.interval_ns, .history = d->conf.history };
+        memcpy(scfg.enable, d->conf.enable, sizeof(scfg.enable));
+        if ((r = vs_sampler_new(&scfg, &d->sampler)) < 0 || (r = vs_manager_new(d->kvm, d->sampler, &d->manager)) < 0) {
+                vs_log(LOG_ERR, "sampler: %s", strerror(-r));
+                return r;
+        }
+        size_t n_coll;
+        const struct collector *coll = vs_sampler_collectors(d->sampler, &n_coll);
+        for (size_t i = 0; i < n_coll; i++)
+                if (coll[i].enabled && coll[i].init_error)
+                        vs_log(LOG_WARNING, "collector %s: %s", coll[i].ops->name, coll[i].error);
+        vs_manager_apply(d->manager, &d->conf); /* failures are logged per VM; the daemon serves the rest */
+        d->start_ns = hv_now_ns();
+        vs_sampler_sample(d->sampler); /* /metrics has a body from the first scrape on */
+        d->last_sample_ns = hv_now_ns();
+
+        int fds[16], n_fds = sd_listen_fds(1);
+        for (int i = 0; i < n_fds && i < 16; i++)
+                fds[i] = SD_LISTEN_FDS_START + i;
+        struct vs_http_config hcfg = {
+                .listen = n_fds > 0 ? NULL : d->conf.listen,
+                .n_listen = n_fds > 0 ? 0 : d->conf.n_listen,
+                .fds = fds,
+                .n_fds = n_fds > 0 ? (size_t) (n_fds < 16 ? n_fds : 16) : 0,
+                .history = d->conf.history,
+                .render = { .histograms = d->conf.histograms },
+                .console_tail = vs_manager_console_tail,
+                .opaque = d->manager,
+                .control_socket = control_socket_path(&d->conf),
+                .action = vs_manager_action,
+        };
+        if ((r = vs_http_start(&hcfg, d->sampler, &d->http, why)) < 0) {
+                vs_log(LOG_ERR, "%s", why);
+                sd_notifyf(0, "STATUS=%s", why);
+                return r;
+        }
+        vs_sampler_set_publish_hook(d->sampler, vs_http_publish, d->http);
+        if (n_fds > 0)
+                vs_log(LOG_INFO, "serving %d socket(s) passed by systemd", n_fds);
+        for (size_t i = 0; n_fds <= 0 && i < d->conf.n_listen; i++)
+                vs_log(LOG_INFO, "listening on http://%s/ (metrics at /metrics)", d->conf.listen[i]);
+        if (hcfg.control_socket)
+                vs_log(LOG_INFO, "control API on %s", hcfg.control_socket);
+        return 0;
+}
+
+static int run_loop(struct daemon *d) {
+        int r = sd_event_default(&d->event);
+        if (r < 0)
+                return r;
+        sd_event_add_signal(d->event, NULL, SIGTERM, on_stop_signal, d);
+        sd_event_add_signal(d->event, NULL, SIGINT, on_stop_signal, d);
+        sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
+        r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, next_deadline_usec(d), 1000, on_sample_timer, d);
+        if (r >= 0 && sd_watchdog_enabled(0, &d->watchdog_usec) > 0)
+                r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, hv_now_ns() / 1000 + d->watchdog_usec / 2,
+                                      1000, on_watchdog_timer, d);
+        else
+                d->watchdog_usec = 0;
+        if (r < 0)
+                return r;
+        notify_status(d, "READY=1\n");
+        return sd_event_loop(d->event);
+}
+
+int main(int argc, char **argv) {
+        struct daemon d = { 0 };
         sigset_t sigs;
-        int r, sig;
+        int r;
 
         for (unsigned i = 0; i < CL_MAX_COLLECTORS; i++)
-                o.enable[i] = -1;
-        if ((r = parse_args(argc, argv, &o)) != 0)
+                d.opt.enable[i] = -1;
+        if ((r = parse_args(argc, argv, &d.opt)) != 0)
                 return r > 0 ? 0 : 2;
-        /* signals are handled synchronously by this thread; every other thread inherits the mask */
+        if (load_config(&d, &d.conf) < 0)
+                return 1;
+        if (d.opt.check_config) {
+                vs_conf_print(&d.conf, stdout);
+                vs_conf_free(&d.conf);
+                return 0;
+        }
+        /* the loop takes these as signalfd events; every thread started later inherits the mask */
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGINT);
         sigaddset(&sigs, SIGTERM);
@@ -182,54 +382,21 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
 
-        if ((r = hv_kvm_open(NULL, &d.kvm, why)) < 0) {
-                vs_log(LOG_ERR, "%s", why);
-                return 1;
+        r = start(&d);
+        if (r >= 0)
+                r = run_loop(&d);
+        sd_notify(0, "STOPPING=1");
+        if (d.sampler)
+                vs_sampler_set_publish_hook(d.sampler, NULL, NULL);
+        vs_http_stop(d.http);                  /* stop accepting */
+        if (d.manager) {
+                vs_manager_stop_all(d.manager); /* bounded: kicks every vCPU at once */
+                vs_sampler_sample(d.sampler);   /* one final sample with every VM stopped */
         }
-        struct vs_sampler_config scfg = { .interval_ns = o.interval_ns, .history = o.history };
-        memcpy(scfg.enable, o.enable, sizeof(scfg.enable));
-        if ((r = vs_sampler_new(&scfg, &s)) < 0) {
-                vs_log(LOG_ERR, "sampler: %s", strerror(-r));
-                return 1;
-        }
-        size_t n_coll;
-        const struct collector *coll = vs_sampler_collectors(s, &n_coll);
-        for (size_t i = 0; i < n_coll; i++)
-                if (coll[i].enabled && coll[i].init_error)
-                        vs_log(LOG_WARNING, "collector %s: %s", coll[i].ops->name, coll[i].error);
-        if (start_default_vm(&d, s) < 0)
-                goto out;
-        vs_sampler_sample(s); /* /metrics has a body from the first scrape on */
-
-        struct vs_http_config hcfg = {
-                .listen = o.listen, .n_listen = o.n_listen, .history = o.history ? o.history : VS_DEFAULT_HISTORY,
-                .render = { .histograms = o.histograms }, .console_tail = console_tail, .opaque = &d,
-        };
-        if ((r = vs_http_start(&hcfg, s, &http, why)) < 0) {
-                vs_log(LOG_ERR, "%s", why);
-                goto out;
-        }
-        vs_sampler_set_publish_hook(s, vs_http_publish, http);
-        if ((r = vs_sampler_start(s)) < 0) {
-                vs_log(LOG_ERR, "sampler thread: %s", strerror(-r));
-                goto out;
-        }
-        for (size_t i = 0; i < o.n_listen; i++)
-                vs_log(LOG_INFO, "listening on http://%s/ (metrics at /metrics)", o.listen[i]);
-
-        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-                vs_log(LOG_NOTICE, "SIGHUP: nothing to reload without a configuration");
-        vs_log(LOG_INFO, "%s: stopping", strsignal(sig));
-        r = 0;
-out:
-        vs_sampler_stop(s);
-        vs_http_stop(http);
-        if (d.vm) {
-                hv_vm_stop(d.vm);
-                vs_sampler_remove_vm(s, d.vm);
-                hv_vm_destroy(d.vm);
-        }
-        vs_sampler_free(s);
+        vs_manager_free(d.manager);
+        vs_sampler_free(d.sampler);
         hv_kvm_free(d.kvm);
+        sd_event_unref(d.event);
+        vs_conf_free(&d.conf);
         return r < 0 ? 1 : 0;
 }

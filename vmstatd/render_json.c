@@ -351,6 +351,7 @@ json_t *vs_json_vm(const struct vs_sample *s, const struct vs_vm_sample *vm) {
 
         ok &= set(o, "name", text_json(vm->name));
         ok &= set(o, "id", uint_json(vm->id));
+        ok &= set(o, "restarts", json_integer(vm->restarts));
         ok &= set_state(o, &vm->raw);
         ok &= set(config, "vcpus", json_integer(vm->vcpus));
         ok &= set(config, "memory_bytes", uint_json(vm->raw.ram_bytes));

@@ -351,7 +351,7 @@ static void host_families(struct prom *p, const struct vs_sample *s) {
 /* ---- per VM and per vCPU: a table of families ------------------------------------------------------------ */
 
 enum metric {
-        M_VM_STATE, M_VM_START, M_VM_READY, M_VM_MEMORY, M_VM_RESIDENT,
+        M_VM_STATE, M_VM_START, M_VM_READY, M_VM_MEMORY, M_VM_RESIDENT, M_VM_RESTARTS,
         M_RUNSTATE, M_READY, M_STEAL, M_EXITS, M_RUNS, M_IMMEDIATE, M_UNHANDLED, M_CPU,
         M_RUN_DELAY, M_TIMESLICES, M_MIGRATIONS, M_SWITCHES, M_INSTRUCTIONS, M_CYCLES,
 };
@@ -402,6 +402,8 @@ static const struct table_family table[] = {
         { "vmstatd_vm_memory_bytes", F_GAUGE, M_VM_MEMORY, false, CL_HAVE_EXECUTOR, NULL, 1, NULL, "Guest RAM size." },
         { "vmstatd_vm_resident_memory_bytes", F_GAUGE, M_VM_RESIDENT, false, CL_HAVE_MEMORY, NULL, 1, NULL,
           "Guest RAM resident in host memory (mincore)." },
+        { "vmstatd_vm_restarts_total", F_COUNTER, M_VM_RESTARTS, false, CL_HAVE_EXECUTOR, NULL, 1, NULL,
+          "Automatic restarts of the VM after crashes (restart=on-crash)." },
         { "vmstatd_vcpu_runstate_seconds_total", F_COUNTER, M_RUNSTATE, true, CL_HAVE_EXECUTOR, "state", HV_RS__COUNT,
           rs_label, "Time in each Xen runstate; the four sum to the vCPU's lifetime exactly." },
         { "vmstatd_vcpu_ready_ratio", F_GAUGE, M_READY, true, CL_HAVE_EXECUTOR, NULL, 1, NULL,
@@ -450,6 +452,7 @@ static struct num metric_value(const struct vs_vm_sample *vm, int cpu, enum metr
         case M_VM_READY: return REAL(vm->ready_ratio);
         case M_VM_MEMORY: return UINT(vm->raw.ram_bytes);
         case M_VM_RESIDENT: return UINT(vm->raw.resident_bytes);
+        case M_VM_RESTARTS: return UINT(vm->restarts);
         case M_RUNSTATE: return REAL(seconds(c->runstate_ns[k]));
         case M_READY: return REAL(c->ready_ratio);
         case M_STEAL: return REAL(k ? c->steal_xen_ratio : c->steal_kvm_ratio);

@@ -14,10 +14,46 @@ bool vs_vm_name_valid(const char *s) {
         return n > 0;
 }
 
+static const char *const verbs[] = {
+        [VS_VERB_START] = "start",
+        [VS_VERB_STOP] = "stop",
+        [VS_VERB_PAUSE] = "pause",
+        [VS_VERB_RESUME] = "resume",
+};
+
+static const char *const verb_states[] = {
+        [VS_VERB_START] = "running",
+        [VS_VERB_STOP] = "stopped",
+        [VS_VERB_PAUSE] = "paused",
+        [VS_VERB_RESUME] = "running",
+};
+
+const char *vs_verb_name(enum vs_verb v) {
+        return (unsigned) v < sizeof(verbs) / sizeof(verbs[0]) ? verbs[v] : "unknown";
+}
+
+const char *vs_verb_result_state(enum vs_verb v) {
+        return (unsigned) v < sizeof(verb_states) / sizeof(verb_states[0]) ? verb_states[v] : "unknown";
+}
+
 static void fail(struct vs_route *r, int status, const char *error) {
         r->kind = VS_ROUTE_ERROR;
         r->status = status;
         r->error = error;
+}
+
+static void not_allowed(struct vs_route *r, const char *error, const char *allow) {
+        fail(r, 405, error);
+        r->allow = allow;
+}
+
+static bool verb_parse(const char *s, size_t len, enum vs_verb *ret) {
+        for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+                if (strlen(verbs[v]) == len && memcmp(s, verbs[v], len) == 0) {
+                        *ret = (enum vs_verb) v;
+                        return true;
+                }
+        return false;
 }
 
 /* a decimal number without sign, spaces or leading zeros, at most max */
@@ -74,12 +110,26 @@ static void route_vm(const char *rest, const char *last_arg, unsigned max_last, 
                 r->kind = VS_ROUTE_HISTORY;
         } else if (len == 7 && memcmp(seg, "console", 7) == 0 && *rest == 0) {
                 r->kind = VS_ROUTE_CONSOLE;
+        } else if (*rest == 0 && verb_parse(seg, len, &r->verb)) {
+                r->kind = VS_ROUTE_ACTION;
         } else {
                 fail(r, 404, "no such route");
         }
 }
 
-void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last,
+/* Actions are POSTs on the control socket. Over TCP a POST is told the API is read-only there
+ * and a GET finds nothing; on the control socket a GET is told to POST. */
+static void check_action_method(const char *method, bool control, struct vs_route *r) {
+        bool post = strcmp(method, "POST") == 0;
+        if (control && !post)
+                not_allowed(r, "actions are POST requests", "POST");
+        else if (!control && post)
+                not_allowed(r, "read-only: actions are accepted only on the control socket", "GET, HEAD");
+        else if (!control)
+                fail(r, 404, "no such route");
+}
+
+void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last, bool control,
                     struct vs_route *r) {
         memset(r, 0, sizeof(*r));
         bool readable = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -95,9 +145,11 @@ void vs_route_parse(const char *method, const char *path, const char *last_arg, 
                 route_vm(path + 4, last_arg, max_last, r);
         else
                 fail(r, 404, "no such route");
+        if (r->kind == VS_ROUTE_ACTION)
+                check_action_method(method, control, r);
         /* a known resource asked with another method is 405; unknown ones stay 404 */
-        if (!readable && r->kind != VS_ROUTE_ERROR)
-                fail(r, 405, "only GET and HEAD are allowed");
+        else if (!readable && r->kind != VS_ROUTE_ERROR)
+                not_allowed(r, "only GET and HEAD are allowed", "GET, HEAD");
 }
 
 /* q of the best entry of an Accept-style header matching media (type or type/subtype);

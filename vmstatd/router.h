@@ -1,5 +1,6 @@
 /* Request routing: method, decoded path and the `last` query argument to a route or an error.
- * Pure (no I/O), so it can be fuzzed on its own. */
+ * Pure (no I/O), so it can be fuzzed on its own. The read routes are the same on every
+ * listener; POST /vms/<name>/{start,stop,pause,resume} exists only on the control socket. */
 #ifndef VMSTATD_ROUTER_H
 #define VMSTATD_ROUTER_H
 
@@ -17,7 +18,15 @@ enum vs_route_kind {
         VS_ROUTE_HISTORY,
         VS_ROUTE_CONSOLE,
         VS_ROUTE_HEALTHZ,
+        VS_ROUTE_ACTION,  /* POST /vms/<name>/<verb>, control socket only */
         VS_ROUTE_ERROR,
+};
+
+enum vs_verb {
+        VS_VERB_START,
+        VS_VERB_STOP,
+        VS_VERB_PAUSE,
+        VS_VERB_RESUME,
 };
 
 struct vs_route {
@@ -25,14 +34,21 @@ struct vs_route {
         char vm[33];
         unsigned vcpu;
         unsigned last;         /* history points asked for */
+        enum vs_verb verb;     /* VS_ROUTE_ACTION */
         int status;            /* VS_ROUTE_ERROR: 400, 404, 405 */
         const char *error;     /* VS_ROUTE_ERROR: a sentence for the client */
+        const char *allow;     /* status 405: the Allow header's value */
 };
 
-/* last_arg is the raw value of ?last= or NULL; max_last bounds it (the history size). */
-void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last,
+/* last_arg is the raw value of ?last= or NULL; max_last bounds it (the history size).
+ * control: the request came through the control socket (actions allowed). */
+void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last, bool control,
                     struct vs_route *ret);
 bool vs_vm_name_valid(const char *s);
+/* "start", "stop", "pause", "resume" */
+const char *vs_verb_name(enum vs_verb v);
+/* The VM state a successful action leaves behind: "running", "stopped", "paused". */
+const char *vs_verb_result_state(enum vs_verb v);
 
 /* The path of an origin-form ("/x") or absolute-form ("http://host:port/x") request target. */
 const char *vs_request_path(const char *target);

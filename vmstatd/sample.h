@@ -40,6 +40,7 @@ struct vs_vcpu_sample {
 struct vs_vm_sample {
         char name[33];
         uint64_t id;                        /* changes when the VM is re-created (restart) */
+        unsigned restarts;                  /* automatic restarts after crashes (supervisor) */
         uint64_t start_time_ns;             /* CLOCK_REALTIME the VM started, 0 if not yet */
         unsigned vcpus;
         struct cl_vm_raw raw;               /* cumulative inputs of every collector */

@@ -13,6 +13,7 @@
 struct vm_ctx {
         struct cl_vm cl;
         uint64_t id;
+        unsigned restarts;
         unsigned vcpus;
         struct hv_runstate_acc *acc; /* [vcpus] */
         pthread_mutex_t hist_lock;   /* only for the ring's memcpy */
@@ -310,6 +311,14 @@ int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm) {
         return r;
 }
 
+void vs_sampler_set_restarts(struct vs_sampler *s, struct hv_vm *vm, unsigned restarts) {
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_ctx; i++)
+                if (s->ctx[i]->cl.hv == vm)
+                        s->ctx[i]->restarts = restarts;
+        pthread_mutex_unlock(&s->lock);
+}
+
 void vs_sampler_remove_vm(struct vs_sampler *s, struct hv_vm *vm) {
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_ctx; i++)
@@ -360,6 +369,7 @@ static struct vs_sample *sample_new(struct vs_sampler *s) {
                 struct vs_vm_sample *vm = &sample->vms[v];
                 memcpy(vm->name, ctx->cl.hv->name, sizeof(vm->name));
                 vm->id = ctx->id;
+                vm->restarts = ctx->restarts;
                 vm->start_time_ns = ctx->cl.hv->started_realtime_ns;
                 vm->vcpus = ctx->vcpus;
                 vm->raw.n_vcpus = ctx->vcpus;

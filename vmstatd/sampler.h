@@ -46,6 +46,8 @@ void vs_sampler_free(struct vs_sampler *s);
 /* Starts sampling a VM; its accounting starts at the VM's creation. -EEXIST if a VM of that
  * name is sampled already. */
 int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm);
+/* How many times the supervisor restarted the VM of this name (shown in its samples). */
+void vs_sampler_set_restarts(struct vs_sampler *s, struct hv_vm *vm, unsigned restarts);
 /* Stops sampling it; the next sample no longer lists it. */
 void vs_sampler_remove_vm(struct vs_sampler *s, struct hv_vm *vm);
 

@@ -30,6 +30,8 @@ extern const uint8_t hv_guest_image_end[];
  * an unknown entry, -E2BIG when it does not fit the VM's RAM. */
 int hv_boot_flat(struct hv_vm *vm, const void *image, size_t len, const char *entry,
                  const struct hv_guest_params *params);
+/* The parameter block b describes (defaults filled in); b->guest is not looked at. */
+int hv_builtin_params(const struct hv_builtin *b, struct hv_guest_params *ret);
 /* hv_boot_flat with the built-in image and params derived from b. */
 int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b);
 /* Fills ret with up to max built-in guest names; returns how many there are. */

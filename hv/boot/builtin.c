@@ -16,7 +16,7 @@ int hv_builtin_names(const char **ret, size_t max) {
         return (int) n;
 }
 
-int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b) {
+int hv_builtin_params(const struct hv_builtin *b, struct hv_guest_params *ret) {
         struct hv_guest_params p = {
                 .count = b->count,
                 .port = b->port ? b->port : HV_PORT_POST,
@@ -28,7 +28,16 @@ int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b) {
                 /* the in-kernel LAPIC counts at 1 GHz: at divide-by-1 one count is 1 ns */
                 .tick_count = (b->tick_us ? b->tick_us : 1000) * 1000u,
         };
-        if (!b->guest || p.duty_pct > 100 || p.port > 0xffff || b->tick_us > 1000000)
+        if (p.duty_pct > 100 || p.port > 0xffff || b->tick_us > 1000000)
                 return -EINVAL;
+        *ret = p;
+        return 0;
+}
+
+int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b) {
+        struct hv_guest_params p;
+        int r = hv_builtin_params(b, &p);
+        if (r < 0 || !b->guest)
+                return r < 0 ? r : -EINVAL;
         return hv_boot_flat(vm, hv_guest_image, (size_t) (hv_guest_image_end - hv_guest_image), b->guest, &p);
 }

@@ -54,6 +54,17 @@ size_t hv_console_tail(const struct hv_console *c, char *buf, size_t max) {
         return (size_t) n;
 }
 
+size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, size_t max) {
+        uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+        uint64_t oldest = head > c->mask + 1 ? head - (c->mask + 1) : 0;
+        if (*pos < oldest)
+                *pos = oldest;
+        size_t n = 0;
+        for (; *pos < head && n < max; (*pos)++, n++)
+                buf[n] = atomic_load_explicit(&((_Atomic char *) c->buf)[*pos & c->mask], memory_order_relaxed);
+        return n;
+}
+
 uint64_t hv_console_total(const struct hv_console *c) {
         return atomic_load_explicit(&c->head, memory_order_relaxed);
 }

@@ -14,6 +14,9 @@ void hv_console_free(struct hv_console *c);
 void hv_console_write(struct hv_console *c, const uint8_t *data, size_t len);
 /* Copies the last bytes (at most max) into buf; returns how many. */
 size_t hv_console_tail(const struct hv_console *c, char *buf, size_t max);
+/* Copies bytes from absolute offset *pos on (moved up to the oldest byte still in the ring
+ * if older ones were overwritten), at most max; advances *pos past what it copied. */
+size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, size_t max);
 /* Bytes written since creation (they may since have been overwritten). */
 uint64_t hv_console_total(const struct hv_console *c);
 

@@ -1,10 +1,36 @@
 /* libFuzzer target: the router, ?last= and Accept/Accept-Encoding parsing never crash, never read out of
- * bounds, and always produce a consistent route for any method, path and ?last= value. */
+ * bounds, and always produce a consistent route for any method, path and ?last= value, on a TCP
+ * listener and on the control socket alike. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "router.h"
+
+static void check_route(const char *method, const char *path, const char *last, bool control) {
+        struct vs_route r;
+        bool readable = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        vs_route_parse(method, path, *last ? last : NULL, 720, control, &r);
+        if (r.kind == VS_ROUTE_ERROR && r.status != 400 && r.status != 404 && r.status != 405)
+                abort();
+        if (r.kind == VS_ROUTE_ERROR && !r.error)
+                abort();
+        if (r.kind == VS_ROUTE_ERROR && (r.status == 405) != (r.allow != NULL))
+                abort();
+        /* the only writes are actions, and only POSTs on the control socket */
+        if (r.kind == VS_ROUTE_ACTION && (!control || strcmp(method, "POST") != 0))
+                abort();
+        if (r.kind != VS_ROUTE_ERROR && r.kind != VS_ROUTE_ACTION && !readable)
+                abort();
+        if ((r.kind == VS_ROUTE_VM || r.kind == VS_ROUTE_VCPU || r.kind == VS_ROUTE_HISTORY ||
+             r.kind == VS_ROUTE_CONSOLE || r.kind == VS_ROUTE_ACTION) && !vs_vm_name_valid(r.vm))
+                abort();
+        if (r.kind == VS_ROUTE_ACTION && strcmp(vs_verb_name(r.verb), "unknown") == 0)
+                abort();
+        if (r.kind == VS_ROUTE_HISTORY && (r.last < 1 || r.last > 720))
+                abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* four NUL-separated fields: method, path, last, an Accept-style header value */
@@ -24,17 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(copy);
         path = vs_request_path(path);
         vs_accept_gzip(accept);
-        struct vs_route r;
-        vs_route_parse(method, path, *last ? last : NULL, 720, &r);
-        if (r.kind == VS_ROUTE_ERROR && r.status != 400 && r.status != 404 && r.status != 405)
-                abort();
-        if (r.kind != VS_ROUTE_ERROR && strcmp(method, "GET") && strcmp(method, "HEAD"))
-                abort();
-        if ((r.kind == VS_ROUTE_VM || r.kind == VS_ROUTE_VCPU || r.kind == VS_ROUTE_HISTORY ||
-             r.kind == VS_ROUTE_CONSOLE) && !vs_vm_name_valid(r.vm))
-                abort();
-        if (r.kind == VS_ROUTE_HISTORY && (r.last < 1 || r.last > 720))
-                abort();
+        check_route(method, path, last, false);
+        check_route(method, path, last, true);
         free(buf);
         return 0;
 }

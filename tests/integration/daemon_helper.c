@@ -61,8 +61,15 @@ bool test_daemon_start(struct test_daemon *d, const char *const *args) {
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
         const char *argv[32] = { bin, "--listen", listen, "--interval", "200ms" };
         size_t n = 5;
-        for (size_t i = 0; args && args[i] && n < 31; i++)
+        bool has_config = false;
+        for (size_t i = 0; args && args[i] && n < 31; i++) {
+                has_config |= strcmp(args[i], "--config") == 0;
                 argv[n++] = args[i];
+        }
+        if (!has_config && n < 29) { /* hermetic: the host's /etc/vmstatd stays out of tests */
+                argv[n++] = "--config";
+                argv[n++] = "/nonexistent-vmstatd-test";
+        }
         argv[n] = NULL;
         d->pid = fork();
         ck_assert_int_ge(d->pid, 0);

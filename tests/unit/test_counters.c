@@ -60,6 +60,13 @@ START_TEST(console_ring_wraps) {
         ck_assert(memcmp(buf, " wonderful world", 16) == 0);
         ck_assert_uint_eq(hv_console_tail(c, buf, 5), 5);
         ck_assert(memcmp(buf, "world", 5) == 0);
+        uint64_t pos = 0; /* the oldest 5 bytes were overwritten: reading starts after them */
+        ck_assert_uint_eq(hv_console_read(c, &pos, buf, 4), 4);
+        ck_assert_uint_eq(pos, 9);
+        ck_assert(memcmp(buf, " won", 4) == 0);
+        ck_assert_uint_eq(hv_console_read(c, &pos, buf, sizeof(buf)), 12);
+        ck_assert(memcmp(buf, "derful world", 12) == 0);
+        ck_assert_uint_eq(hv_console_read(c, &pos, buf, sizeof(buf)), 0);
         hv_console_free(c);
         hv_console_free(NULL);
 }

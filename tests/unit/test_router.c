@@ -1,14 +1,21 @@
-/* vmstatd/router.c: every route, and the errors for everything else. */
+/* vmstatd/router.c: every route, the control socket's actions, and the errors for everything
+ * else. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kvm_helper.h"
 #include "router.h"
 
-static struct vs_route route(const char *method, const char *path, const char *last) {
+static struct vs_route route_on(bool control, const char *method, const char *path, const char *last) {
         struct vs_route r;
-        vs_route_parse(method, path, last, 720, &r);
+        vs_route_parse(method, path, last, 720, control, &r);
         return r;
+}
+
+/* over TCP */
+static struct vs_route route(const char *method, const char *path, const char *last) {
+        return route_on(false, method, path, last);
 }
 
 START_TEST(routes) {
@@ -32,11 +39,18 @@ START_TEST(routes) {
 }
 END_TEST
 
-static void expect_error(const char *method, const char *path, const char *last, int status) {
-        struct vs_route r = route(method, path, last);
-        ck_assert_msg(r.kind == VS_ROUTE_ERROR && r.status == status, "%s %s ?last=%s: kind %d status %d, expected %d",
-                      method, path, last ? last : "", r.kind, r.status, status);
+static void expect_error_on(bool control, const char *method, const char *path, const char *last, int status) {
+        struct vs_route r = route_on(control, method, path, last);
+        ck_assert_msg(r.kind == VS_ROUTE_ERROR && r.status == status,
+                      "%s %s %s ?last=%s: kind %d status %d, expected %d", control ? "control" : "tcp", method, path,
+                      last ? last : "", r.kind, r.status, status);
         ck_assert_ptr_nonnull(r.error);
+        ck_assert_msg((status == 405) == (r.allow != NULL), "%s %s: Allow '%s' with status %d", method, path,
+                      r.allow ? r.allow : "(none)", status);
+}
+
+static void expect_error(const char *method, const char *path, const char *last, int status) {
+        expect_error_on(false, method, path, last, status);
 }
 
 START_TEST(errors) {
@@ -62,6 +76,55 @@ START_TEST(errors) {
         expect_error("GET", "/vms/b13/history", "", 400);
         expect_error("GET", "/vms/b13/history", "99999999999999999999", 400);
         expect_error("GET", "", NULL, 404);
+}
+END_TEST
+
+START_TEST(control_reads_like_tcp) {
+        const char *paths[] = { "/", "/metrics", "/vms", "/healthz", "/vms/b13", "/vms/b13/vcpus/1",
+                                "/vms/b13/history", "/vms/b13/console" };
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                struct vs_route tcp = route("GET", paths[i], NULL), ctl = route_on(true, "GET", paths[i], NULL);
+                ck_assert_msg(tcp.kind == ctl.kind && tcp.kind != VS_ROUTE_ERROR, "%s: tcp %d control %d", paths[i],
+                              tcp.kind, ctl.kind);
+                ck_assert_int_eq(route_on(true, "HEAD", paths[i], NULL).kind, tcp.kind);
+                expect_error_on(true, "POST", paths[i], NULL, 405);
+                ck_assert_str_eq(route_on(true, "POST", paths[i], NULL).allow, "GET, HEAD");
+        }
+}
+END_TEST
+
+START_TEST(control_actions) {
+        const char *verbs[] = { "start", "stop", "pause", "resume" };
+        const char *states[] = { "running", "stopped", "paused", "running" };
+        for (int v = 0; v < 4; v++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/vms/web-1_a/%s", verbs[v]);
+                struct vs_route r = route_on(true, "POST", path, NULL);
+                ck_assert_int_eq(r.kind, VS_ROUTE_ACTION);
+                ck_assert_str_eq(r.vm, "web-1_a");
+                ck_assert_str_eq(vs_verb_name(r.verb), verbs[v]);
+                ck_assert_str_eq(vs_verb_result_state(r.verb), states[v]);
+                /* the TCP port stays read-only: POST is 405 with the read methods, GET finds nothing */
+                expect_error_on(false, "POST", path, NULL, 405);
+                ck_assert_str_eq(route("POST", path, NULL).allow, "GET, HEAD");
+                expect_error_on(false, "GET", path, NULL, 404);
+                /* on the control socket, reading an action is told to POST */
+                expect_error_on(true, "GET", path, NULL, 405);
+                ck_assert_str_eq(route_on(true, "GET", path, NULL).allow, "POST");
+                expect_error_on(true, "DELETE", path, NULL, 405);
+        }
+        expect_error_on(true, "POST", "/vms/b13/reboot", NULL, 404);
+        expect_error_on(true, "POST", "/vms/b13/pause/", NULL, 404);
+        expect_error_on(true, "POST", "/vms/b13/pause/x", NULL, 404);
+        expect_error_on(true, "POST", "/vms/b13/Pause", NULL, 404);
+        expect_error_on(true, "POST", "/vms/b13/pauses", NULL, 404);
+        expect_error_on(true, "POST", "/vms/b13/paus", NULL, 404);
+        expect_error_on(true, "POST", "/vms/B13/pause", NULL, 404);
+        expect_error_on(true, "POST", "/vms//pause", NULL, 404);
+        expect_error_on(true, "POST", "/vms/pause", NULL, 405); /* the VM named "pause" */
+        expect_error_on(true, "POST", "/vms", NULL, 405);
+        expect_error_on(true, "POST", "/nosuch", NULL, 404);
+        ck_assert_str_eq(vs_verb_name((enum vs_verb) 99), "unknown");
 }
 END_TEST
 
@@ -118,6 +181,8 @@ int main(void) {
         TCase *tc = tcase_create("router");
         tcase_add_test(tc, routes);
         tcase_add_test(tc, errors);
+        tcase_add_test(tc, control_reads_like_tcp);
+        tcase_add_test(tc, control_actions);
         tcase_add_test(tc, vm_names);
         tcase_add_test(tc, negotiation);
         tcase_add_test(tc, targets_and_escapes);

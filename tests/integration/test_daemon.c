@@ -1,0 +1,288 @@
+/* The daemon's life: configuration, sd_notify, watchdog, reload, supervision, SIGTERM. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_helper.h"
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static char *make_dir(void) {
+        char tmpl[] = "/tmp/vmstatd-conf-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        ck_assert_ptr_nonnull(d);
+        char vmsd[256];
+        snprintf(vmsd, sizeof(vmsd), "%s/vms.d", d);
+        ck_assert_int_eq(mkdir(vmsd, 0755), 0);
+        return strdup(d);
+}
+
+static void write_vm(const char *dir, const char *name, const char *body) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(body, f);
+        fclose(f);
+}
+
+static void remove_vm(const char *dir, const char *name) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
+        ck_assert_int_eq(unlink(path), 0);
+}
+
+static json_t *get_json(struct test_daemon *d, const char *path) {
+        struct test_response r = test_http(d, "GET", path, NULL);
+        json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+        test_response_free(&r);
+        return j;
+}
+
+/* whether the VM exists, without keeping its JSON */
+static bool vm_exists(struct test_daemon *d, const char *name) {
+        char path[64];
+        snprintf(path, sizeof(path), "/vms/%s", name);
+        json_t *j = get_json(d, path);
+        json_decref(j);
+        return j != NULL;
+}
+
+static json_t *vm_json(struct test_daemon *d, const char *name) {
+        char path[64];
+        snprintf(path, sizeof(path), "/vms/%s", name);
+        return get_json(d, path);
+}
+
+static double num(json_t *j, const char *key) {
+        return json_number_value(json_object_get(j, key));
+}
+
+static long long exits_io_out(json_t *vm) {
+        return json_integer_value(json_object_get(json_object_get(json_array_get(json_object_get(vm, "vcpus"), 0), "exits"), "io_out"));
+}
+
+#define DEMO "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:demo\n"
+
+/* ---- sd_notify ------------------------------------------------------------------------------------------ */
+
+static int notify_fd;
+static char notify_path[108];
+
+static void notify_listen(void) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        snprintf(notify_path, sizeof(notify_path), "/tmp/vmstatd-notify-%d", getpid());
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", notify_path);
+        unlink(notify_path);
+        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ck_assert_int_ge(notify_fd, 0);
+        ck_assert_int_eq(bind(notify_fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        setenv("NOTIFY_SOCKET", notify_path, 1);
+}
+
+/* appends every datagram received so far, one message per line, "|" between fields */
+static void notify_drain(char *log, size_t size) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = recv(notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+                buf[n] = 0;
+                for (char *p = buf; *p; p++)
+                        if (*p == '\n')
+                                *p = '|';
+                strncat(log, buf, size - strlen(log) - 2);
+                strcat(log, "\n");
+        }
+}
+
+START_TEST(notify_protocol) {
+        static char log[65536];
+        struct test_daemon d;
+        const char *args[] = { "--config", "/nonexistent-vmstatd-test", NULL };
+        log[0] = 0;
+        notify_listen();
+        setenv("WATCHDOG_USEC", "400000", 1); /* pings at least every 200 ms */
+        if (!test_daemon_start(&d, args))
+                return;
+        sleep_ms(700);
+        notify_drain(log, sizeof(log));
+        char *ready = strstr(log, "READY=1");
+        ck_assert_msg(ready, "no READY=1 in:\n%s", log);
+        ck_assert_msg(strstr(log, "STATUS=1 VMs (1 running"), "no STATUS in:\n%s", log);
+        unsigned pings = 0;
+        for (char *p = log; (p = strstr(p, "WATCHDOG=1")); p++)
+                pings++;
+        ck_assert_msg(pings >= 2, "%u watchdog pings in 700 ms:\n%s", pings, log);
+
+        log[0] = 0;
+        kill(d.pid, SIGHUP);
+        sleep_ms(400);
+        notify_drain(log, sizeof(log));
+        char *reloading = strstr(log, "RELOADING=1|MONOTONIC_USEC=");
+        ck_assert_msg(reloading && strstr(reloading, "READY=1"), "reload messages out of order:\n%s", log);
+
+        log[0] = 0;
+        test_daemon_stop(&d);
+        notify_drain(log, sizeof(log));
+        ck_assert_msg(strstr(log, "STOPPING=1"), "no STOPPING=1:\n%s", log);
+        unsetenv("NOTIFY_SOCKET");
+        unsetenv("WATCHDOG_USEC");
+        close(notify_fd);
+        unlink(notify_path);
+}
+END_TEST
+
+/* ---- reload --------------------------------------------------------------------------------------------- */
+
+START_TEST(reload_add_remove_change_keep) {
+        struct test_daemon d;
+        char *dir = make_dir();
+        write_vm(dir, "keep", DEMO);
+        write_vm(dir, "gone", DEMO);
+        write_vm(dir, "change", DEMO);
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        sleep_ms(400);
+        json_t *keep0 = vm_json(&d, "keep"), *change0 = vm_json(&d, "change");
+        ck_assert_ptr_nonnull(keep0);
+        ck_assert(vm_exists(&d, "gone"));
+
+        remove_vm(dir, "gone");
+        write_vm(dir, "change", "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
+        write_vm(dir, "added", DEMO);
+        kill(d.pid, SIGHUP);
+        sleep_ms(800);
+
+        json_t *keep1 = vm_json(&d, "keep"), *change1 = vm_json(&d, "change"), *added = vm_json(&d, "added");
+        ck_assert_ptr_nonnull(keep1);
+        ck_assert_str_eq(json_string_value(json_object_get(keep1, "start_time")),
+                         json_string_value(json_object_get(keep0, "start_time")));
+        ck_assert_int_eq(num(keep1, "id"), num(keep0, "id"));
+        ck_assert_int_gt(exits_io_out(keep1), exits_io_out(keep0)); /* untouched and still running */
+        ck_assert(!vm_exists(&d, "gone"));
+        ck_assert_uint_eq(json_array_size(json_object_get(change1, "vcpus")), 2);
+        ck_assert_int_ne(num(change1, "id"), num(change0, "id"));
+        ck_assert_ptr_nonnull(added);
+        ck_assert_str_eq(json_string_value(json_object_get(added, "state")), "running");
+
+        /* a bad new configuration is rejected whole */
+        write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
+        remove_vm(dir, "added");
+        kill(d.pid, SIGHUP);
+        sleep_ms(500);
+        json_t *still = vm_json(&d, "added"), *keep2 = vm_json(&d, "keep");
+        ck_assert_ptr_nonnull(still);
+        ck_assert(!vm_exists(&d, "broken"));
+        ck_assert_int_eq(num(keep2, "id"), num(keep0, "id"));
+        json_decref(keep0);
+        json_decref(keep1);
+        json_decref(keep2);
+        json_decref(change0);
+        json_decref(change1);
+        json_decref(added);
+        json_decref(still);
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
+/* ---- supervision ---------------------------------------------------------------------------------------- */
+
+START_TEST(crashed_vm_restarts_with_backoff) {
+        struct test_daemon d;
+        char *dir = make_dir();
+        write_vm(dir, "crashy", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\nrestart = on-crash\n");
+        write_vm(dir, "steady", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\n");
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        sleep_ms(4500); /* crash at 0, restart after 1 s, crash, after 2 s more, crash: 2 restarts */
+        json_t *c = vm_json(&d, "crashy"), *s = vm_json(&d, "steady");
+        ck_assert_int_ge(num(c, "restarts"), 2);
+        ck_assert_int_le(num(c, "restarts"), 3); /* backoff doubles: not one a second */
+        ck_assert_int_eq(num(s, "restarts"), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "crashed");
+        ck_assert_str_eq(json_string_value(json_object_get(s, "reason")), "shutdown"); /* still served */
+        struct test_response m = test_http(&d, "GET", "/metrics", NULL);
+        ck_assert_ptr_nonnull(strstr(m.body, "vmstatd_vm_restarts_total{vm=\"crashy\"}"));
+        test_response_free(&m);
+        json_decref(c);
+        json_decref(s);
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
+START_TEST(sigterm_with_four_vms) {
+        struct test_daemon d;
+        char *dir = make_dir();
+        const char *names[] = { "vm1", "vm2", "vm3", "vm4" };
+        for (int i = 0; i < 4; i++)
+                write_vm(dir, names[i], "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        sleep_ms(300);
+        json_t *vms = get_json(&d, "/vms");
+        ck_assert_uint_eq(json_array_size(json_object_get(vms, "vms")), 4);
+        json_decref(vms);
+        char task[64];
+        snprintf(task, sizeof(task), "/proc/%d/task", d.pid);
+        test_daemon_stop(&d); /* exit 0 within 2 s, no sanitizer report */
+        ck_assert_int_ne(access(task, F_OK), 0); /* nothing of it is left */
+        ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1); /* and it had no children */
+        free(dir);
+}
+END_TEST
+
+static int run(const char *cmd, char *out, size_t size) {
+        FILE *p = popen(cmd, "r");
+        size_t n = fread(out, 1, size - 1, p);
+        out[n] = 0;
+        return WEXITSTATUS(pclose(p));
+}
+
+START_TEST(check_config_exit_codes) {
+        const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
+        char *dir = make_dir(), cmd[1024], out[8192];
+        write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\n");
+        snprintf(cmd, sizeof(cmd), "%s --check-config --config %s 2>&1", bin, dir);
+        ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+        ck_assert_msg(strstr(out, "web") && strstr(out, "builtin:duty"), "summary: %s", out);
+        write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\ncolour = blue\n");
+        ck_assert_int_eq(run(cmd, out, sizeof(out)), 1);
+        ck_assert_msg(strstr(out, "web.vm:5") && strstr(out, "colour"), "error: %s", out);
+        snprintf(cmd, sizeof(cmd), "%s --check-config --config /nonexistent-vmstatd-test 2>&1", bin);
+        ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+        ck_assert_msg(strstr(out, "b13"), "embedded default summary: %s", out);
+        snprintf(cmd, sizeof(cmd), "%s --bogus 2>&1", bin);
+        ck_assert_int_eq(run(cmd, out, sizeof(out)), 2);
+        free(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("daemon");
+        TCase *tc = tcase_create("daemon");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, notify_protocol);
+        tcase_add_test(tc, reload_add_remove_change_keep);
+        tcase_add_test(tc, crashed_vm_restarts_with_backoff);
+        tcase_add_test(tc, sigterm_with_four_vms);
+        tcase_add_test(tc, check_config_exit_codes);
+        suite_add_tcase(s, tc);
+        return test_run_suite(s);
+}

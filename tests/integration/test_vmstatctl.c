@@ -1,0 +1,583 @@
+/* vmstatctl against a real vmstatd: list, stats, --json and the usage and reachability errors
+ * over the read-only HTTP port (--url) and the control socket; top under a pseudo-terminal
+ * (util-linux `script` for two refreshes, forkpty for q, signals and the terminal's restored
+ * modes); pause and resume over the control socket. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_helper.h"
+
+static struct test_daemon d;
+static bool up;
+static char sock_dir[64], sock[128];
+static bool have_control; /* the daemon has --control-socket */
+static char ctl_bin[512];
+
+struct run {
+        int status; /* exit status, or 128 + signal */
+        char *out, *err;
+};
+
+static char *slurp_fd(int fd) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        char chunk[4096];
+        ssize_t n;
+        lseek(fd, 0, SEEK_SET);
+        while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+                fwrite(chunk, 1, (size_t) n, m);
+        fclose(m);
+        close(fd);
+        return buf;
+}
+
+static int tmpfile_fd(void) {
+        char path[] = "/tmp/vmstatctl-test-XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        unlink(path);
+        return fd;
+}
+
+/* runs vmstatctl with the given arguments (NULL-terminated), stdin /dev/null */
+static struct run ctl_argv(const char *const *args) {
+        const char *argv[32] = { ctl_bin };
+        size_t n = 1;
+        for (; args[n - 1] && n < 31; n++)
+                argv[n] = args[n - 1];
+        argv[n] = NULL;
+        int out = tmpfile_fd(), err = tmpfile_fd();
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY);
+                dup2(null, 0);
+                dup2(out, 1);
+                dup2(err, 2);
+                execv(ctl_bin, (char *const *) argv);
+                _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        struct run r = { .status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st) };
+        r.out = slurp_fd(out);
+        r.err = slurp_fd(err);
+        ck_assert_msg(!strstr(r.err, "Sanitizer") && !strstr(r.err, "runtime error"), "sanitizer report: %s", r.err);
+        return r;
+}
+
+#define ctl(...) ctl_argv((const char *const[]) { __VA_ARGS__, NULL })
+
+static void run_free(struct run *r) {
+        free(r->out);
+        free(r->err);
+}
+
+static void assert_run(const struct run *r, int status, const char *what) {
+        ck_assert_msg(r->status == status, "vmstatctl %s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, r->status,
+                      status, r->out, r->err);
+}
+
+static void find_bin(void) {
+        const char *env = getenv("VMSTATCTL_BIN");
+        if (env) {
+                snprintf(ctl_bin, sizeof(ctl_bin), "%s", env);
+                return;
+        }
+        char daemon[512]; /* next to the daemon under test: build/bin or build/san/bin */
+        snprintf(daemon, sizeof(daemon), "%s", getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd");
+        snprintf(ctl_bin, sizeof(ctl_bin), "%s/vmstatctl", dirname(daemon));
+}
+
+static bool daemon_has_control_socket(void) {
+        char cmd[600], line[512];
+        bool found = false;
+        snprintf(cmd, sizeof(cmd), "%s --help 2>&1", getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd");
+        FILE *p = popen(cmd, "r");
+        while (p && fgets(line, sizeof(line), p))
+                found |= strstr(line, "--control-socket") != NULL;
+        if (p)
+                pclose(p);
+        return found;
+}
+
+static void setup(void) {
+        find_bin();
+        ck_assert_msg(access(ctl_bin, X_OK) == 0, "%s: %s (build it: make build/bin/vmstatctl)", ctl_bin, strerror(errno));
+        have_control = daemon_has_control_socket();
+        const char *args[] = { "--control-socket", sock, NULL };
+        if (have_control) {
+                strcpy(sock_dir, "/tmp/vmstatctl-sock-XXXXXX");
+                ck_assert_ptr_nonnull(mkdtemp(sock_dir));
+                snprintf(sock, sizeof(sock), "%s/control.sock", sock_dir);
+        } else {
+                fprintf(stderr, "SKIP: vmstatd --help lists no --control-socket: control socket cases skipped\n");
+        }
+        up = test_daemon_start(&d, have_control ? args : NULL);
+}
+
+static void teardown(void) {
+        if (up)
+                test_daemon_stop(&d);
+        if (have_control)
+                rmdir(sock_dir);
+}
+
+#define REQUIRE_UP() \
+        if (!up)     \
+        return
+#define REQUIRE_CONTROL()                                                                   \
+        if (!up)                                                                            \
+                return;                                                                     \
+        if (!have_control) {                                                                \
+                fprintf(stderr, "SKIP: %s: needs vmstatd --control-socket\n", __func__);    \
+                return;                                                                     \
+        }
+
+static unsigned count(const char *hay, const char *needle) {
+        unsigned n = 0;
+        for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+/* the line of out that starts with prefix (after blanks), or NULL */
+static const char *line_starting(const char *out, const char *prefix) {
+        for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                const char *q = p + strspn(p, " ");
+                if (strncmp(q, prefix, strlen(prefix)) == 0)
+                        return q;
+        }
+        return NULL;
+}
+
+START_TEST(list_over_http) {
+        REQUIRE_UP();
+        struct run r = ctl("--url", d.base, "list");
+        assert_run(&r, 0, "list");
+        const char *cols[] = { "NAME", "STATE", "VCPUS", "MEMORY", "UPTIME", "READY%", "STEAL%", "EXITS/s" };
+        for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+                ck_assert_msg(strstr(r.out, cols[i]), "no %s column: %s", cols[i], r.out);
+        const char *b13 = line_starting(r.out, "b13 ");
+        ck_assert_msg(b13, "no b13 row: %s", r.out);
+        char name[40], state[16], mem[16];
+        unsigned vcpus;
+        ck_assert_int_eq(sscanf(b13, "%39s %15s %u %15s", name, state, &vcpus, mem), 4);
+        ck_assert_str_eq(state, "running");
+        ck_assert_uint_eq(vcpus, 2);
+        ck_assert_str_eq(mem, "64M");
+        ck_assert_str_eq(r.err, "");
+        run_free(&r);
+}
+END_TEST
+
+START_TEST(json_is_the_servers) {
+        REQUIRE_UP();
+        struct run r = ctl("--url", d.base, "--json", "list");
+        assert_run(&r, 0, "--json list");
+        json_t *j = json_loads(r.out, 0, NULL);
+        ck_assert_msg(j, "list --json is not JSON: %s", r.out);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "vms"), 0), "name")), "b13");
+        ck_assert(json_is_number(json_object_get(j, "interval_seconds")));
+        json_decref(j);
+        run_free(&r);
+
+        r = ctl("--url", d.base, "stats", "b13", "--json"); /* options after the command too */
+        assert_run(&r, 0, "stats b13 --json");
+        j = json_loads(r.out, 0, NULL);
+        ck_assert_msg(j, "stats --json is not JSON: %s", r.out);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "b13");
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "vcpus")), 2);
+        json_decref(j);
+        run_free(&r);
+
+        r = ctl("--url", d.base, "--json", "top", "--iterations", "1"); /* one document per VM */
+        assert_run(&r, 0, "--json top --iterations 1");
+        j = json_loads(r.out, 0, NULL);
+        ck_assert_msg(j, "top --json is not one JSON document: %s", r.out);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "b13");
+        json_decref(j);
+        run_free(&r);
+}
+END_TEST
+
+/* the value column of "  name  value ..." in section vcpu N */
+static long long stat_value(const char *out, unsigned vcpu, const char *name) {
+        char header[32];
+        snprintf(header, sizeof(header), "vcpu %u ", vcpu);
+        const char *sec = strstr(out, header);
+        ck_assert_msg(sec, "no section '%s': %s", header, out);
+        char key[64];
+        snprintf(key, sizeof(key), "%s ", name); /* "runs", not "runstate_seconds..." */
+        const char *line = line_starting(sec, key);
+        ck_assert_msg(line, "no %s in vcpu %u", name, vcpu);
+        long long v;
+        ck_assert_msg(sscanf(line + strlen(key), " %lld", &v) == 1, "%s: not a number: %.*s", name,
+                      (int) strcspn(line, "\n"), line);
+        return v;
+}
+
+/* vCPU 0's KVM_RUN calls in the latest sample */
+static long long served_runs(void) {
+        struct test_response resp = test_http(&d, "GET", "/vms/b13", NULL);
+        json_t *j = json_loadb(resp.body, resp.len, 0, NULL);
+        long long runs = json_integer_value(json_object_get(json_array_get(json_object_get(j, "vcpus"), 0), "runs"));
+        json_decref(j);
+        test_response_free(&resp);
+        return runs;
+}
+
+START_TEST(stats_lists_every_counter) {
+        REQUIRE_UP();
+        for (int i = 0; i < 50 && served_runs() == 0; i++) { /* the first sample may precede the first exit */
+                struct timespec ts = { 0, 100 * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        struct run r = ctl("--url", d.base, "stats", "b13");
+        assert_run(&r, 0, "stats b13");
+        ck_assert_msg(strstr(r.out, "VM b13: running, 2 vCPUs"), "%s", r.out);
+        ck_assert_msg(strstr(r.out, "DESCRIPTION"), "%s", r.out);
+        ck_assert_uint_eq(count(r.out, "\nvcpu "), 2);
+        const char *names[] = { "runstate_seconds.running", "runstate_seconds.runnable", "runstate_seconds.blocked",
+                                "runstate_seconds.offline", "ready_pct", "steal_pct.kvm", "steal_pct.xen",
+                                "exits.io_out", "exits.mmio_read", "exits.hlt", "exits.unknown", "runs",
+                                "immediate_exits", "unhandled.io", "unhandled.mmio", "exit_handling.count" };
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                char key[64];
+                snprintf(key, sizeof(key), "  %s ", names[i]);
+                ck_assert_msg(count(r.out, key) == 2, "%s: %u lines, expected one per vCPU", names[i], count(r.out, key));
+        }
+        /* every counter line has a description after its columns */
+        const char *io_out = line_starting(strstr(r.out, "vcpu 0 "), "exits.io_out");
+        ck_assert_msg(strstr(io_out, "KVM_EXIT_IO") < strchr(io_out, '\n'), "%.*s", (int) strcspn(io_out, "\n"), io_out);
+        ck_assert_msg(strstr(r.out, "  kvm."), "no KVM stats lines: %s", r.out); /* from the stats fd */
+        /* the numbers are the daemon's: exits sum to runs, and they only grow */
+        long long runs = stat_value(r.out, 0, "runs"), sum = 0;
+        const char *reasons[] = { "io_in", "io_out", "mmio_read", "mmio_write", "hlt", "intr", "shutdown",
+                                  "system_event", "internal_error", "fail_entry", "hypercall", "msr", "debug",
+                                  "irq_window", "unknown" };
+        for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+                char key[64];
+                snprintf(key, sizeof(key), "exits.%s", reasons[i]);
+                sum += stat_value(r.out, 0, key);
+        }
+        ck_assert_int_gt(runs, 0);
+        ck_assert_int_eq(sum, runs);
+        ck_assert_int_ge(served_runs(), runs);
+        run_free(&r);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2) {
+        REQUIRE_UP();
+        struct {
+                const char *args[6];
+                const char *says;
+        } cases[] = {
+                { { NULL }, "Usage:" },
+                { { "frob" }, "unknown command 'frob'" },
+                { { "stats" }, "vmstatctl stats NAME" },
+                { { "pause" }, "vmstatctl pause NAME" },
+                { { "stats", "B13" }, "'B13' is not a VM name" },
+                { { "stats", "../x" }, "is not a VM name" },
+                { { "list", "extra" }, "too many arguments" },
+                { { "--url", "http://127.0.0.1:1", "pause", "b13" }, "actions go over the control socket only" },
+                { { "top", "--iterations", "0" }, "--iterations '0'" },
+                { { "list", "--iterations", "2" }, "--iterations is for top" },
+                { { "--bogus", "list" }, "Try 'vmstatctl --help'" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct run r = ctl_argv(cases[i].args);
+                char what[128];
+                snprintf(what, sizeof(what), "case %zu (%s)", i, cases[i].args[0] ? cases[i].args[0] : "no args");
+                assert_run(&r, 2, what);
+                ck_assert_msg(strstr(r.err, cases[i].says), "%s: stderr '%s', expected '%s'", what, r.err, cases[i].says);
+                run_free(&r);
+        }
+        struct run h = ctl("--help");
+        assert_run(&h, 0, "--help");
+        ck_assert_msg(strstr(h.out, "stats NAME") && strstr(h.out, "--socket"), "%s", h.out);
+        run_free(&h);
+}
+END_TEST
+
+START_TEST(unreachable_daemon_exit_1) {
+        REQUIRE_UP();
+        struct run r = ctl("--socket", "/nonexistent/vmstatd.sock", "list");
+        assert_run(&r, 1, "list on a missing socket");
+        ck_assert_str_eq(r.err, "vmstatctl: cannot reach vmstatd at /nonexistent/vmstatd.sock: No such file or directory "
+                                "(is vmstatd running? are you in group vmstatd?)\n");
+        run_free(&r);
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", test_free_port());
+        r = ctl("--url", url, "stats", "b13");
+        assert_run(&r, 1, "stats on a closed port");
+        ck_assert_msg(strstr(r.err, "cannot reach vmstatd at http://127.0.0.1:") && strstr(r.err, "Connection refused"),
+                      "%s", r.err);
+        run_free(&r);
+        r = ctl("--url", d.base, "stats", "nosuch");
+        assert_run(&r, 1, "stats nosuch");
+        ck_assert_str_eq(r.err, "vmstatctl: stats nosuch: no such VM\n");
+        run_free(&r);
+}
+END_TEST
+
+/* `script` gives top a pty as stdin and stdout, as a person's terminal */
+START_TEST(top_two_refreshes_under_script) {
+        REQUIRE_UP();
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "script -qfec '%s --url %s top --iterations 2' /dev/null </dev/null", ctl_bin, d.base);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        FILE *p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        char *out = calloc(1, 1 << 20);
+        size_t n = fread(out, 1, (1 << 20) - 1, p);
+        int st = pclose(p);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        out[n] = 0;
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "script: status %d: %s", st, out);
+        ck_assert_msg(count(out, "\033[H\033[2J") == 2, "%u screen clears, expected 2: %s", count(out, "\033[H\033[2J"), out);
+        ck_assert_msg(count(out, "%RDY") == 2, "%u headers with %%RDY, expected 2: %s", count(out, "%RDY"), out);
+        const char *cols[] = { "%RUN", "%BLK", "%OFF", "EXITS/s", "IO_OUT", "MMIO_R" };
+        for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+                ck_assert_msg(strstr(out, cols[i]), "no %s: %s", cols[i], out);
+        ck_assert_msg(strstr(out, "b13"), "%s", out);
+        ck_assert_msg(strstr(out, "\033[?25h"), "the cursor was not shown again: %s", out);
+        ck_assert_msg(!strstr(out, "Sanitizer") && !strstr(out, "runtime error"), "sanitizer report: %s", out);
+        double s = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        /* the daemon samples every 200 ms: top refreshes once a second, not faster */
+        ck_assert_msg(s >= 0.9 && s < 5, "two refreshes took %.2f s", s);
+        free(out);
+}
+END_TEST
+
+struct pty_child {
+        pid_t pid;
+        int master;
+        char *out;
+        size_t len;
+};
+
+static struct pty_child top_in_pty(const char *const *extra) {
+        struct pty_child c = { 0 };
+        const char *argv[16] = { ctl_bin, "--url", d.base, "top" };
+        size_t n = 4;
+        for (size_t i = 0; extra && extra[i]; i++)
+                argv[n++] = extra[i];
+        struct winsize ws = { .ws_row = 40, .ws_col = 200 };
+        c.pid = forkpty(&c.master, NULL, NULL, &ws);
+        ck_assert_int_ge(c.pid, 0);
+        if (c.pid == 0) {
+                execv(ctl_bin, (char *const *) argv);
+                _exit(127);
+        }
+        c.out = calloc(1, 1 << 20);
+        return c;
+}
+
+/* reads the child's terminal until needle has appeared `times` times or ms pass */
+static bool pty_wait_for(struct pty_child *c, const char *needle, unsigned times, int ms) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                if (count(c->out, needle) >= times)
+                        return true;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                int left = ms - (int) ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+                struct pollfd p = { .fd = c->master, .events = POLLIN };
+                if (left <= 0 || poll(&p, 1, left) <= 0)
+                        return false;
+                ssize_t k = read(c->master, c->out + c->len, (1 << 20) - 1 - c->len);
+                if (k <= 0)
+                        return count(c->out, needle) >= times;
+                c->len += (size_t) k;
+                c->out[c->len] = 0;
+        }
+}
+
+/* waits up to ms for the child, reading what it writes; its status or -1 */
+static int pty_reap(struct pty_child *c, int ms) {
+        int st;
+        for (int i = 0; i < ms / 10; i++) {
+                pty_wait_for(c, "\001never\001", 1, 10); /* returns at once once the pty hangs up */
+                if (waitpid(c->pid, &st, WNOHANG) == c->pid)
+                        return st;
+                struct timespec ts = { 0, 10 * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, &st, 0);
+        return -1;
+}
+
+/* after vmstatctl left, the terminal is canonical with echo again (the master sees the
+ * slave's modes) */
+static void assert_terminal_restored(const struct pty_child *c) {
+        struct termios t;
+        ck_assert_int_eq(tcgetattr(c->master, &t), 0);
+        ck_assert_msg((t.c_lflag & (ICANON | ECHO)) == (ICANON | ECHO), "terminal left with lflag %#x", t.c_lflag);
+        ck_assert_msg(strstr(c->out, "\033[?25h"), "cursor not shown again");
+        ck_assert_msg(!strstr(c->out, "Sanitizer") && !strstr(c->out, "runtime error"), "sanitizer report: %s", c->out);
+}
+
+START_TEST(top_quits_on_q_at_once) {
+        REQUIRE_UP();
+        const char *args[] = { "--iterations", "1000", NULL };
+        struct pty_child c = top_in_pty(args);
+        ck_assert_msg(pty_wait_for(&c, "%RDY", 1, 5000), "no first frame: %s", c.out);
+        struct termios t; /* while it runs: keys without Enter, without echo */
+        ck_assert_int_eq(tcgetattr(c.master, &t), 0);
+        ck_assert_uint_eq(t.c_lflag & (ICANON | ECHO), 0);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ck_assert_int_eq(write(c.master, "q", 1), 1);
+        int st = pty_reap(&c, 3000);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, c.out);
+        ck_assert_msg(s < 0.5, "q took %.2f s to quit (the refresh is 1 s)", s);
+        assert_terminal_restored(&c);
+        close(c.master);
+        free(c.out);
+}
+END_TEST
+
+START_TEST(top_restores_the_terminal_on_signals) {
+        REQUIRE_UP();
+        int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+                struct pty_child c = top_in_pty(NULL);
+                ck_assert_msg(pty_wait_for(&c, "%RDY", 1, 5000), "no first frame: %s", c.out);
+                kill(c.pid, sigs[i]);
+                int st = pty_reap(&c, 3000);
+                ck_assert_msg(st != -1, "vmstatctl top ignored %s", strsignal(sigs[i]));
+                if (sigs[i] == SIGINT) /* ^C is how a person quits: exit 0 */
+                        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGINT: status %#x", st);
+                else /* others: die of the signal once the terminal is back */
+                        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i], "%s: status %#x", strsignal(sigs[i]), st);
+                assert_terminal_restored(&c);
+                close(c.master);
+                free(c.out);
+        }
+}
+END_TEST
+
+START_TEST(top_one_vm_over_the_socket) {
+        REQUIRE_CONTROL();
+        struct run r = ctl("--socket", sock, "top", "b13", "--iterations", "1");
+        assert_run(&r, 0, "top b13 --iterations 1");
+        ck_assert_msg(strstr(r.out, "%RDY") && line_starting(r.out, "b13 "), "%s", r.out);
+        ck_assert_msg(strstr(r.out, "\033[2J") == NULL, "escape codes into a pipe: %s", r.out);
+        run_free(&r);
+        r = ctl("--socket", sock, "top", "nosuch", "--iterations", "1");
+        assert_run(&r, 1, "top nosuch");
+        ck_assert_str_eq(r.err, "vmstatctl: top nosuch: no such VM\n");
+        run_free(&r);
+}
+END_TEST
+
+/* list over the socket until b13 shows state (the daemon samples every 200 ms) */
+static void wait_listed_state(const char *state) {
+        char last[4096] = "";
+        for (int i = 0; i < 50; i++) {
+                struct run r = ctl("--socket", sock, "list");
+                assert_run(&r, 0, "list over the socket");
+                const char *row = line_starting(r.out, "b13 ");
+                char name[40], st[16];
+                bool match = row && sscanf(row, "%39s %15s", name, st) == 2 && strcmp(st, state) == 0;
+                snprintf(last, sizeof(last), "%s", r.out);
+                run_free(&r);
+                if (match)
+                        return;
+                struct timespec ts = { 0, 100 * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        ck_abort_msg("b13 never listed as %s: %s", state, last);
+}
+
+START_TEST(pause_and_resume) {
+        REQUIRE_CONTROL();
+        struct run r = ctl("--socket", sock, "pause", "b13");
+        assert_run(&r, 0, "pause b13");
+        ck_assert_msg(r.out[0] && r.err[0] == 0, "stdout '%s' stderr '%s'", r.out, r.err);
+        run_free(&r);
+        wait_listed_state("paused");
+
+        r = ctl("--socket", sock, "pause", "b13"); /* already paused: the server says why */
+        assert_run(&r, 1, "pause b13 twice");
+        ck_assert_msg(strncmp(r.err, "vmstatctl: pause b13: ", 22) == 0 && strlen(r.err) > 23, "%s", r.err);
+        run_free(&r);
+
+        r = ctl("--socket", sock, "--json", "resume", "b13");
+        assert_run(&r, 0, "--json resume b13");
+        json_t *j = json_loads(r.out, 0, NULL);
+        ck_assert_msg(j, "not JSON: %s", r.out);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "vm")), "b13");
+        ck_assert_str_eq(json_string_value(json_object_get(j, "action")), "resume");
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "running");
+        json_decref(j);
+        run_free(&r);
+        wait_listed_state("running");
+
+        r = ctl("--socket", sock, "resume", "nosuch");
+        assert_run(&r, 1, "resume nosuch");
+        ck_assert_msg(strncmp(r.err, "vmstatctl: resume nosuch: ", 26) == 0 && strlen(r.err) > 27, "%s", r.err);
+        run_free(&r);
+
+        /* reads work over the socket too */
+        r = ctl("--socket", sock, "stats", "b13");
+        assert_run(&r, 0, "stats over the socket");
+        ck_assert_uint_eq(count(r.out, "\nvcpu "), 2);
+        run_free(&r);
+}
+END_TEST
+
+START_TEST(stop_and_start) {
+        REQUIRE_CONTROL();
+        struct run r = ctl("--socket", sock, "stop", "b13");
+        assert_run(&r, 0, "stop b13");
+        run_free(&r);
+        wait_listed_state("stopped");
+        r = ctl("--socket", sock, "start", "b13");
+        assert_run(&r, 0, "start b13");
+        run_free(&r);
+        wait_listed_state("running");
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("vmstatctl");
+        TCase *tc = tcase_create("vmstatctl");
+        tcase_set_timeout(tc, 60);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, list_over_http);
+        tcase_add_test(tc, json_is_the_servers);
+        tcase_add_test(tc, stats_lists_every_counter);
+        tcase_add_test(tc, usage_errors_exit_2);
+        tcase_add_test(tc, unreachable_daemon_exit_1);
+        tcase_add_test(tc, top_two_refreshes_under_script);
+        tcase_add_test(tc, top_quits_on_q_at_once);
+        tcase_add_test(tc, top_restores_the_terminal_on_signals);
+        tcase_add_test(tc, top_one_vm_over_the_socket);
+        tcase_add_test(tc, pause_and_resume);
+        tcase_add_test(tc, stop_and_start);
+        suite_add_tcase(s, tc);
+        return test_run_suite(s);
+}

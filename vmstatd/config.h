@@ -1,0 +1,70 @@
+/* Configuration: /etc/vmstatd/vmstatd.conf ([daemon]) and /etc/vmstatd/vms.d/<name>.vm, read
+ * with inih. Every error names the file, the line, the key and what was expected. */
+#ifndef VMSTATD_CONFIG_H
+#define VMSTATD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "boot/boot.h"
+#include "collector.h"
+
+#define VS_CONF_MAX_LISTEN 16
+#define VS_CONF_ERR_LEN 512
+#define VS_CONF_DEFAULT_DIR "/etc/vmstatd"
+
+enum vs_restart { VS_RESTART_NO, VS_RESTART_ON_CRASH };
+
+struct vs_vm_conf {
+        char name[33];          /* the file stem, [a-z0-9_-]{1,32} */
+        char path[512];         /* the file it came from ("" for the embedded default) */
+        unsigned vcpus;         /* 1..64, default 1 */
+        uint64_t memory;        /* bytes, default 64M; sizes like 256M, 1G */
+        /* guest = builtin:<name> [key=value ...] (count, port, duty, period, tick_us), or
+         * flat:<path> entry=<name> (an image in the built-in format) */
+        char guest[512];        /* as written, for summaries and change detection */
+        struct hv_builtin builtin;
+        char builtin_name[16];  /* builtin.guest points here */
+        char image[512];        /* flat image path, "" for builtin */
+        char image_entry[16];
+        bool autostart;         /* default true */
+        enum vs_restart restart; /* default no */
+        uint64_t cpus_mask;     /* host CPU pinning, cpus=0-1,3; 0 = no pinning */
+        char console_log[512];  /* file the console is copied to, "" = none */
+};
+
+struct vs_conf {
+        const char *listen[VS_CONF_MAX_LISTEN]; /* point into listen_buf */
+        char listen_buf[VS_CONF_MAX_LISTEN][128];
+        size_t n_listen;                       /* default: 127.0.0.1:9400 */
+        uint64_t interval_ns;                  /* default 5 s, >= 100 ms */
+        unsigned history;                      /* default 720 */
+        int enable[CL_MAX_COLLECTORS];         /* collectors = executor,kvm,-perf ... ; -1 default */
+        bool histograms;
+        int log_level;                         /* syslog priority: err, warning, notice, info, debug */
+        char control_socket[256];              /* default /run/vmstatd/control.sock */
+        char console_dir[256];                 /* default "" (no console log files) */
+        struct vs_vm_conf *vms;
+        size_t n_vms;
+        bool embedded;                         /* no configuration found: the embedded default */
+};
+
+/* The embedded default: VM b13, 2 vCPUs, 64 MiB, builtin:demo, listen 127.0.0.1:9400. */
+void vs_conf_default(struct vs_conf *ret);
+/* Loads dir/vmstatd.conf (optional) and every dir/vms.d/<name>.vm. A missing dir gives the embedded
+ * default; -errno with err filled ("b13.vm:7: memory: '12X' is not a size (e.g. 256M)") on
+ * any error, ret untouched then. */
+int vs_conf_load(const char *dir, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
+void vs_conf_free(struct vs_conf *c);
+/* Everything that needs a restart of the VM when changed. */
+bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b);
+const struct vs_vm_conf *vs_conf_find_vm(const struct vs_conf *c, const char *name);
+/* A human summary, as --check-config prints it. */
+void vs_conf_print(const struct vs_conf *c, FILE *f);
+/* "5s", "500ms", "2m"; 0 on error. "256M", "1G", "4096"; 0 on error. */
+uint64_t vs_parse_duration(const char *s);
+uint64_t vs_parse_size(const char *s);
+
+#endif

@@ -1,0 +1,43 @@
+/* The supervisor: runs the VMs of a configuration, applies a new configuration (reload),
+ * restarts crashed VMs with exponential backoff, carries out control actions. Every VM it
+ * runs is sampled; a stopped or crashed VM stays sampled (its counters stay served) until it
+ * is started again or removed from the configuration. Thread-safe. */
+#ifndef VMSTATD_MANAGER_H
+#define VMSTATD_MANAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "sampler.h"
+
+struct vs_manager;
+
+int vs_manager_new(struct hv_kvm *kvm, struct vs_sampler *sampler, struct vs_manager **ret);
+/* Stops every VM (all kicked at once, then joined); they stay sampled. */
+void vs_manager_stop_all(struct vs_manager *m);
+/* Stops and releases every VM. */
+void vs_manager_free(struct vs_manager *m);
+
+/* Makes the running set match conf: added VMs start (if autostart), removed VMs stop and go,
+ * changed VMs restart, unchanged ones are not touched. Returns how many VMs failed to start
+ * (each logged); never fails as a whole. */
+int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf);
+
+/* verb: start, stop, pause, resume. -ENOENT no such VM, -EALREADY / -EBUSY wrong state,
+ * -EINVAL unknown verb; msg says what happened or why not. */
+int vs_manager_action(void *m, const char *vm, const char *verb, char *msg, size_t msg_len);
+
+/* Called every sample: restarts crashed VMs whose backoff has passed, copies console output
+ * to log files. */
+void vs_manager_tick(struct vs_manager *m);
+
+/* The control/HTTP layer's console source: bytes copied, -ENOENT for no such VM. */
+long vs_manager_console_tail(void *m, const char *vm, char *buf, size_t max);
+
+struct vs_manager_counts {
+        unsigned vms, running, paused, stopped, crashed, vcpus;
+};
+void vs_manager_counts(struct vs_manager *m, struct vs_manager_counts *ret);
+
+#endif
