@@ -157,7 +157,7 @@ bench: deps all
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 run: deps $(B)/bin/vmstatd
-	$(B)/bin/vmstatd
+	$(B)/bin/vmstatd --no-config
 
 PREFIX ?= /usr/local
 install: deps $(B)/bin/vmstatd $(B)/bin/vmstatctl

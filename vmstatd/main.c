@@ -25,6 +25,7 @@
 struct options {
         const char *config_dir;
         bool check_config;
+        bool no_config;
         const char *listen[VS_CONF_MAX_LISTEN];
         size_t n_listen;
         uint64_t interval_ns;
@@ -52,6 +53,7 @@ static void usage(FILE *f) {
                 "Usage: vmstatd [OPTIONS]\n"
                 "Runs KVM guests and exports vm-exit counters, runstate times and CPU ready/steal.\n\n"
                 "  --config DIR              configuration directory (default " VS_CONF_DEFAULT_DIR ")\n"
+                "  --no-config               ignore any configuration: run the embedded default\n"
                 "  --check-config            validate the configuration, print a summary, exit\n"
                 "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:9400)\n"
                 "  --interval DURATION       sampling interval, >= 100ms (default 5s)\n"
@@ -89,6 +91,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 } else if (strcmp(a, "--version") == 0) {
                         printf("vmstatd " VMSTATD_VERSION "\n");
                         return 1;
+                } else if (strcmp(a, "--no-config") == 0) {
+                        o->no_config = true;
                 } else if (strcmp(a, "--check-config") == 0) {
                         o->check_config = true;
                 } else if (strcmp(a, "--config") == 0 && val) {
@@ -152,6 +156,11 @@ static void apply_options(const struct options *o, struct vs_conf *c) {
 
 static int load_config(struct daemon *d, struct vs_conf *ret) {
         char err[VS_CONF_ERR_LEN];
+        if (d->opt.no_config) {
+                vs_conf_default(ret);
+                apply_options(&d->opt, ret);
+                return 0;
+        }
         int r = vs_conf_load(d->opt.config_dir ? d->opt.config_dir : VS_CONF_DEFAULT_DIR, ret, err);
         if (r < 0) {
                 vs_log(LOG_ERR, "configuration: %s", err);
@@ -285,8 +294,9 @@ static int start(struct daemon *d) {
 
         vs_log_set_level(d->conf.log_level);
         if (d->conf.embedded)
-                vs_log(LOG_INFO, "no configuration in %s: running the embedded default, VM b13 (2 vCPUs, 64 MiB, "
-                                 "builtin:demo)", d->opt.config_dir ? d->opt.config_dir : VS_CONF_DEFAULT_DIR);
+                vs_log(LOG_INFO, "%s%s: running the embedded default, VM b13 (2 vCPUs, 64 MiB, builtin:demo)",
+                       d->opt.no_config ? "--no-config" : "no configuration in ",
+                       d->opt.no_config ? "" : d->opt.config_dir ? d->opt.config_dir : VS_CONF_DEFAULT_DIR);
         if ((r = hv_kvm_open(NULL, &d->kvm, why)) < 0) {
                 vs_log(LOG_ERR, "%s", why);
                 sd_notifyf(0, "STATUS=%s", why);

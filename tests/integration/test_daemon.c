@@ -262,6 +262,10 @@ START_TEST(check_config_exit_codes) {
         snprintf(cmd, sizeof(cmd), "%s --check-config --config %s 2>&1", bin, dir);
         ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
         ck_assert_msg(strstr(out, "web") && strstr(out, "builtin:duty"), "summary: %s", out);
+        snprintf(cmd, sizeof(cmd), "%s --check-config --no-config --config %s 2>&1", bin, dir);
+        ck_assert_int_eq(run(cmd, out, sizeof(out)), 0); /* make run's mode: the embedded default only */
+        ck_assert_msg(strstr(out, "b13") && !strstr(out, "web"), "--no-config summary: %s", out);
+        snprintf(cmd, sizeof(cmd), "%s --check-config --config %s 2>&1", bin, dir);
         write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\ncolour = blue\n");
         ck_assert_int_eq(run(cmd, out, sizeof(out)), 1);
         ck_assert_msg(strstr(out, "web.vm:5") && strstr(out, "colour"), "error: %s", out);
