@@ -25,23 +25,33 @@ int test_free_port(void) {
         return ntohs(a.sin_port);
 }
 
-static void sleep_ms(unsigned ms) {
+void test_sleep_ms(unsigned ms) {
         struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+uint64_t test_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+char *test_read_all(FILE *f) {
+        char *buf = NULL, chunk[4096];
+        size_t len = 0, n;
+        FILE *m = open_memstream(&buf, &len);
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                fwrite(chunk, 1, n, m);
+        fclose(m);
+        return buf;
 }
 
 static char *slurp(const char *path) {
         FILE *f = fopen(path, "re");
         if (!f)
                 return strdup("");
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                fwrite(chunk, 1, n, m);
-        fclose(m);
+        char *buf = test_read_all(f);
         fclose(f);
         return buf;
 }
@@ -90,7 +100,7 @@ bool test_daemon_start(struct test_daemon *d, const char *const *args) {
                         char *log = slurp(d->log_path);
                         ck_abort_msg("%s exited early (status %d): %s", bin, st, log);
                 }
-                sleep_ms(50);
+                test_sleep_ms(50);
         }
         char *log = slurp(d->log_path);
         kill(d->pid, SIGKILL);
@@ -102,7 +112,7 @@ void test_daemon_stop(struct test_daemon *d) {
         int st = -1;
         kill(d->pid, SIGTERM);
         for (int i = 0; i < 40 && waitpid(d->pid, &st, WNOHANG) == 0; i++) /* 2 s */
-                sleep_ms(50);
+                test_sleep_ms(50);
         if (st == -1) {
                 kill(d->pid, SIGKILL);
                 waitpid(d->pid, &st, 0);

@@ -8,6 +8,8 @@
 #include "tests/suite.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct test_daemon {
@@ -39,5 +41,9 @@ void test_response_free(struct test_response *r);
 /* the value of a response header (case-insensitive), malloc'd, or NULL */
 char *test_header(const struct test_response *r, const char *name);
 int test_free_port(void);
+void test_sleep_ms(unsigned ms);
+uint64_t test_now_ms(void); /* CLOCK_MONOTONIC */
+/* everything f yields until EOF, malloc'd and NUL-terminated */
+char *test_read_all(FILE *f);
 
 #endif

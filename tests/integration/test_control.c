@@ -37,11 +37,6 @@ struct fixture {
 static struct fixture F;
 static bool up;
 
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
 static struct hv_vm *new_vm(struct hv_kvm *kvm) {
         struct hv_vm_config cfg = { .name = "b13", .vcpus = 2, .ram_bytes = 16 << 20 };
         struct hv_vm *vm;
@@ -326,7 +321,7 @@ START_TEST(paused_vm_runs_no_more) {
         REQUIRE_UP();
         json_decref(act(F.sock, "b13", "pause", 200));
         ck_assert_int_eq(vs_sampler_sample(F.sampler), 0);
-        sleep_ms(150);
+        test_sleep_ms(150);
         ck_assert_int_eq(vs_sampler_sample(F.sampler), 0);
         struct test_response r = request(F.sock, "GET", "/vms/b13", false);
         json_t *j = body_json(&r, "/vms/b13");
@@ -485,7 +480,7 @@ static void daemon_wait_state(const char *sock, const char *want) {
                 state = daemon_state(sock);
                 if (strcmp(state, want) == 0)
                         break;
-                sleep_ms(100);
+                test_sleep_ms(100);
         }
         ck_assert_msg(strcmp(state, want) == 0, "GET /vms/b13: state %s, expected %s", state, want);
         free(state);

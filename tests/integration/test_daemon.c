@@ -15,11 +15,6 @@
 
 #include "daemon_helper.h"
 
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
 static char *make_dir(void) {
         char tmpl[] = "/tmp/vmstatd-conf-XXXXXX";
         char *d = mkdtemp(tmpl);
@@ -116,7 +111,7 @@ START_TEST(notify_protocol) {
         setenv("WATCHDOG_USEC", "400000", 1); /* pings at least every 200 ms */
         if (!test_daemon_start(&d, args))
                 return;
-        sleep_ms(700);
+        test_sleep_ms(700);
         notify_drain(log, sizeof(log));
         char *ready = strstr(log, "READY=1");
         ck_assert_msg(ready, "no READY=1 in:\n%s", log);
@@ -128,7 +123,7 @@ START_TEST(notify_protocol) {
 
         log[0] = 0;
         kill(d.pid, SIGHUP);
-        sleep_ms(400);
+        test_sleep_ms(400);
         notify_drain(log, sizeof(log));
         char *reloading = strstr(log, "RELOADING=1|MONOTONIC_USEC=");
         ck_assert_msg(reloading && strstr(reloading, "READY=1"), "reload messages out of order:\n%s", log);
@@ -155,7 +150,7 @@ START_TEST(reload_add_remove_change_keep) {
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        sleep_ms(400);
+        test_sleep_ms(400);
         json_t *keep0 = vm_json(&d, "keep"), *change0 = vm_json(&d, "change");
         ck_assert_ptr_nonnull(keep0);
         ck_assert(vm_exists(&d, "gone"));
@@ -164,7 +159,7 @@ START_TEST(reload_add_remove_change_keep) {
         write_vm(dir, "change", "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
         write_vm(dir, "added", DEMO);
         kill(d.pid, SIGHUP);
-        sleep_ms(800);
+        test_sleep_ms(800);
 
         json_t *keep1 = vm_json(&d, "keep"), *change1 = vm_json(&d, "change"), *added = vm_json(&d, "added");
         ck_assert_ptr_nonnull(keep1);
@@ -182,7 +177,7 @@ START_TEST(reload_add_remove_change_keep) {
         write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
         remove_vm(dir, "added");
         kill(d.pid, SIGHUP);
-        sleep_ms(500);
+        test_sleep_ms(500);
         json_t *still = vm_json(&d, "added"), *keep2 = vm_json(&d, "keep");
         ck_assert_ptr_nonnull(still);
         ck_assert(!vm_exists(&d, "broken"));
@@ -209,7 +204,7 @@ START_TEST(crashed_vm_restarts_with_backoff) {
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        sleep_ms(4500); /* crash at 0, restart after 1 s, crash, after 2 s more, crash: 2 restarts */
+        test_sleep_ms(4500); /* crash at 0, restart after 1 s, crash, after 2 s more, crash: 2 restarts */
         json_t *c = vm_json(&d, "crashy"), *s = vm_json(&d, "steady");
         ck_assert_int_ge(num(c, "restarts"), 2);
         ck_assert_int_le(num(c, "restarts"), 3); /* backoff doubles: not one a second */
@@ -235,7 +230,7 @@ START_TEST(sigterm_with_four_vms) {
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        sleep_ms(300);
+        test_sleep_ms(300);
         json_t *vms = get_json(&d, "/vms");
         ck_assert_uint_eq(json_array_size(json_object_get(vms, "vms")), 4);
         json_decref(vms);

@@ -71,17 +71,6 @@ static char *extra_text;
 static size_t extra_len;
 static unsigned n_extra;
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
 static void fail_extra(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail_extra(const char *fmt, ...) {
         va_list ap;
@@ -155,7 +144,7 @@ static void conn_close(struct conn *c, bool complete) {
 /* more bytes by the deadline; false on timeout or end of stream (c->eof) */
 static bool conn_fill(struct conn *c, uint64_t deadline) {
         while (!c->eof) {
-                uint64_t now = now_ms();
+                uint64_t now = test_now_ms();
                 struct pollfd p = { .fd = c->fd, .events = POLLIN };
                 int r = poll(&p, 1, now < deadline ? (int) (deadline - now) : 0);
                 if (r < 0 && errno == EINTR)
@@ -277,7 +266,7 @@ static int timed_get(const char *path, uint64_t *ret_ms) {
         char req[256];
         struct conn c = { .fd = tcp_open() };
         struct reply r;
-        uint64_t t0 = now_ms();
+        uint64_t t0 = test_now_ms();
         if (c.fd < 0) {
                 *ret_ms = 0;
                 return CLOSED;
@@ -285,7 +274,7 @@ static int timed_get(const char *path, uint64_t *ret_ms) {
         int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n" HOST "Connection: close\r\n\r\n", path);
         send_all(c.fd, req, (size_t) n);
         read_reply(&c, false, t0 + 3000, &r);
-        *ret_ms = now_ms() - t0;
+        *ret_ms = test_now_ms() - t0;
         conn_close(&c, r.status > 0);
         return r.status;
 }
@@ -348,7 +337,7 @@ static void run_pipelined(struct hcase *k, unsigned n) {
                 if (c.fd >= 0)
                         send_all(c.fd, all, k->len * batch);
                 free(all);
-                uint64_t deadline = now_ms() + REPLY_MS;
+                uint64_t deadline = test_now_ms() + REPLY_MS;
                 for (; i < batch && c.fd >= 0; i++) {
                         read_reply(&c, k->head, deadline, &r);
                         check_reply(k, &r);
@@ -382,7 +371,7 @@ static void run_grouped(struct hcase *k, unsigned n) {
                         if (c[i].fd >= 0)
                                 send_all(c[i].fd, k->req, k->len);
                 }
-                uint64_t deadline = now_ms() + (k->mode == STALL ? 100 : REPLY_MS);
+                uint64_t deadline = test_now_ms() + (k->mode == STALL ? 100 : REPLY_MS);
                 for (unsigned i = 0; i < g; i++) {
                         if (c[i].fd < 0) {
                                 k->ran++;
@@ -395,7 +384,7 @@ static void run_grouped(struct hcase *k, unsigned n) {
                         answered[i] = r.status > 0;
                 }
                 /* RFC 9112 6.3: after answering a request whose framing smells of smuggling, close */
-                uint64_t close_deadline = now_ms() + 1000;
+                uint64_t close_deadline = test_now_ms() + 1000;
                 for (unsigned i = 0; k->must_close && i < g; i++) {
                         if (!answered[i] || !expected[i]) /* a wrong answer is counted once */
                                 continue;
@@ -728,8 +717,8 @@ static void slowloris(void) {
                 opened += (fds[i] = tcp_open()) >= 0;
         if (opened < SLOW_CONNS)
                 fail_extra("slowloris: only %u of %d connections opened", opened, SLOW_CONNS);
-        end = now_ms() + SLOW_MS;
-        for (unsigned k = 0; now_ms() < end; k++, sent++) {
+        end = test_now_ms() + SLOW_MS;
+        for (unsigned k = 0; test_now_ms() < end; k++, sent++) {
                 char b = sent < sizeof(partial) - 1 ? partial[sent] : 'a';
                 for (int i = 0; i < SLOW_CONNS; i++)
                         if (fds[i] >= 0)
@@ -742,7 +731,7 @@ static void slowloris(void) {
                 if (st != 200 && failed++ < 3)
                         fail_extra("slowloris: GET %s while %d connections dripped: %d (expected 200)",
                                    k % 2 ? "/healthz" : "/metrics", SLOW_CONNS, st);
-                sleep_ms(100);
+                test_sleep_ms(100);
         }
         /* none of them may have been answered: their requests are not complete */
         for (int i = 0; i < SLOW_CONNS; i++) {
@@ -772,8 +761,8 @@ static void half_close_flood(void) {
                 send_all(fd, partial, sizeof(partial) - 1);
                 close(fd);
         }
-        sleep_ms(200);
-        uint64_t ms, t0 = now_ms();
+        test_sleep_ms(200);
+        uint64_t ms, t0 = test_now_ms();
         int st = timed_get("/healthz", &ms);
         if (st == 200 && ms < FAST_MS)
                 return;
@@ -782,12 +771,12 @@ static void half_close_flood(void) {
                    "in %llu ms (expected 200 within %d ms): the daemon still holds the closed connections and the "
                    "per-IP limit turns everyone away",
                    FLOOD_CONNS, describe(st, d, sizeof(d)), (unsigned long long) ms, FAST_MS);
-        while (now_ms() - t0 < 12000 && st != 200) { /* let the connection timeout clean up */
-                sleep_ms(500);
+        while (test_now_ms() - t0 < 12000 && st != 200) { /* let the connection timeout clean up */
+                test_sleep_ms(500);
                 st = timed_get("/healthz", &ms);
         }
         fprintf(stderr, "test_hostile: half-close flood: /healthz back to 200 after %llu ms\n",
-                (unsigned long long) (now_ms() - t0));
+                (unsigned long long) (test_now_ms() - t0));
 }
 
 static int idle_open(void) {
@@ -849,11 +838,11 @@ START_TEST(hostile_clients) {
         port = d.port;
         extra_failures = open_memstream(&extra_text, &extra_len);
         build_cases();
-        uint64_t t0 = now_ms();
+        uint64_t t0 = test_now_ms();
         int idle = idle_open();
 
         run_cases();
-        fprintf(stderr, "test_hostile: cases done in %llu ms\n", (unsigned long long) (now_ms() - t0));
+        fprintf(stderr, "test_hostile: cases done in %llu ms\n", (unsigned long long) (test_now_ms() - t0));
         uint64_t ms;
         int st = timed_get("/healthz", &ms);
         if (st != 200 || ms >= FAST_MS)
@@ -871,7 +860,7 @@ START_TEST(hostile_clients) {
         test_response_free(&r);
         report(&bad_cases);
         fclose(extra_failures);
-        fprintf(stderr, "test_hostile: %llu ms in all\n", (unsigned long long) (now_ms() - t0));
+        fprintf(stderr, "test_hostile: %llu ms in all\n", (unsigned long long) (test_now_ms() - t0));
         test_daemon_stop(&d);
         for (size_t i = 0; i < N_CASES; i++)
                 free(cases[i].owned);

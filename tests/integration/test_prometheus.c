@@ -52,17 +52,6 @@ static void note_fail(struct failures *fl, const char *fmt, ...) {
         fl->n++;
 }
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
 /* ---- a Prometheus server of our own ------------------------------------------------------------ */
 
 struct prom {
@@ -143,7 +132,7 @@ static void prom_stop(struct prom *p) {
         if (p->pid > 0) {
                 kill(p->pid, SIGTERM);
                 for (int i = 0; i < 200 && waitpid(p->pid, &st, WNOHANG) == 0; i++) /* 10 s */
-                        sleep_ms(50);
+                        test_sleep_ms(50);
                 if (kill(p->pid, 0) == 0) {
                         kill(p->pid, SIGKILL);
                         waitpid(p->pid, &st, 0);
@@ -298,10 +287,10 @@ START_TEST(prometheus_scrapes_both_formats) {
         fl.f = open_memstream(&fl.text, &fl.len);
         prom_start(&p, d.port);
 
-        uint64_t t0 = now_ms();
+        uint64_t t0 = test_now_ms();
         bool ready = false;
-        while (!ready && now_ms() - t0 < PROM_WAIT_MS) {
-                sleep_ms(500);
+        while (!ready && test_now_ms() - t0 < PROM_WAIT_MS) {
+                test_sleep_ms(500);
                 ready = job_ready(&p, jobs[0]) && job_ready(&p, jobs[1]);
                 int st;
                 if (waitpid(p.pid, &st, WNOHANG) == p.pid) {
@@ -312,7 +301,7 @@ START_TEST(prometheus_scrapes_both_formats) {
         }
         if (ready)
                 fprintf(stderr, "test_prometheus: both jobs up with every series after %llu ms\n",
-                        (unsigned long long) (now_ms() - t0));
+                        (unsigned long long) (test_now_ms() - t0));
         else
                 note_fail(&fl, "not every job was up with its 8 runstate series within %d ms", PROM_WAIT_MS);
         for (size_t k = 0; k < N_JOBS; k++)

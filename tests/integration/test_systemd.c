@@ -55,30 +55,16 @@ static char *run(const char *cmd, int *ret_status) {
         FILE *p = popen(full, "r");
         free(full);
         ck_assert_msg(p, "popen %s: %s", cmd, strerror(errno));
-        char *out = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&out, &len);
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-                fwrite(chunk, 1, n, m);
-        fclose(m);
+        char *out = test_read_all(p);
         int st = pclose(p);
         *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
         return out;
 }
 
 static char *slurp(const char *path) {
-        char *out = NULL;
-        size_t len = 0;
         FILE *f = fopen(path, "re");
         ck_assert_msg(f, "%s: %s", path, strerror(errno));
-        FILE *m = open_memstream(&out, &len);
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                fwrite(chunk, 1, n, m);
-        fclose(m);
+        char *out = test_read_all(f);
         fclose(f);
         return out;
 }

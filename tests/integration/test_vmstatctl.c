@@ -34,16 +34,10 @@ struct run {
 };
 
 static char *slurp_fd(int fd) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char chunk[4096];
-        ssize_t n;
         lseek(fd, 0, SEEK_SET);
-        while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-                fwrite(chunk, 1, (size_t) n, m);
-        fclose(m);
-        close(fd);
+        FILE *f = fdopen(fd, "r");
+        char *buf = test_read_all(f);
+        fclose(f); /* closes fd */
         return buf;
 }
 

@@ -101,6 +101,11 @@ START_TEST(invariant_100_samples) {
 }
 END_TEST
 
+static double median3(double a, double b, double c) {
+        double lo = a < b ? a : b, hi = a < b ? b : a;
+        return c < lo ? lo : c > hi ? hi : c;
+}
+
 /* Three spinning vCPUs sharing one host CPU each wait 2/3 of the time; one alone does not. */
 START_TEST(ready_under_contention) {
         REQUIRE_KVM(kvm);
@@ -112,17 +117,31 @@ START_TEST(ready_under_contention) {
                 pin(crowd->vcpus[i], 1);
         pin(alone->vcpus[0], 0);
         test_sleep_ms(300);
+        /* the median of three 1 s windows: one window disturbed by other work on this shared
+         * machine does not decide the outcome */
+        double ready[4][3];
+        struct vs_sample *smp = NULL;
         ck_assert_int_eq(vs_sampler_sample(s), 0);
-        test_sleep_ms(2000);
-        ck_assert_int_eq(vs_sampler_sample(s), 0);
-        struct vs_sample *smp = vs_sampler_latest(s);
-        for (unsigned i = 0; i < 3; i++) {
-                double ready = vcpu_of(smp, "crowd", i)->ready_ratio;
-                ck_assert_msg(ready >= 0.55 && ready <= 0.78, "crowded vCPU %u: ready %.1f%%", i, 100 * ready);
+        for (int w = 0; w < 3; w++) {
+                test_sleep_ms(1000);
+                ck_assert_int_eq(vs_sampler_sample(s), 0);
+                vs_sample_unref(smp);
+                smp = vs_sampler_latest(s);
+                for (unsigned i = 0; i < 3; i++)
+                        ready[i][w] = vcpu_of(smp, "crowd", i)->ready_ratio;
+                ready[3][w] = vcpu_of(smp, "alone", 0)->ready_ratio;
         }
-        double ready = vcpu_of(smp, "alone", 0)->ready_ratio;
-        ck_assert_msg(ready < 0.10, "lone vCPU: ready %.1f%%", 100 * ready);
-        ck_assert_double_eq(vcpu_of(smp, "alone", 0)->steal_kvm_ratio, ready);
+        for (unsigned i = 0; i < 4; i++) {
+                const double *r = ready[i];
+                double med = median3(r[0], r[1], r[2]);
+                if (i < 3)
+                        ck_assert_msg(med >= 0.55 && med <= 0.78, "crowded vCPU %u: ready %.1f%% (windows %.1f %.1f %.1f)",
+                                      i, 100 * med, 100 * r[0], 100 * r[1], 100 * r[2]);
+                else
+                        ck_assert_msg(med < 0.10, "lone vCPU: ready %.1f%% (windows %.1f %.1f %.1f)", 100 * med,
+                                      100 * r[0], 100 * r[1], 100 * r[2]);
+        }
+        ck_assert_double_eq(vcpu_of(smp, "alone", 0)->steal_kvm_ratio, vcpu_of(smp, "alone", 0)->ready_ratio);
         const struct vs_vm_sample *vm = vs_sample_find_vm(smp, "crowd");
         ck_assert_double_eq_tol(vm->ready_ratio,
                                 (double) vm->delta_ns[HV_RS_RUNNABLE] / (double) vm->w_ns, 1e-12);
