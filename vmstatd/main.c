@@ -154,8 +154,7 @@ static void apply_options(const struct options *o, struct vs_conf *c) {
                 snprintf(c->control_socket, sizeof(c->control_socket), "%s", o->control_socket);
 }
 
-static int load_config(struct daemon *d, struct vs_conf *ret) {
-        char err[VS_CONF_ERR_LEN];
+static int load_config(struct daemon *d, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]) {
         if (d->opt.no_config) {
                 vs_conf_default(ret);
                 apply_options(&d->opt, ret);
@@ -164,7 +163,6 @@ static int load_config(struct daemon *d, struct vs_conf *ret) {
         int r = vs_conf_load(d->opt.config_dir ? d->opt.config_dir : VS_CONF_DEFAULT_DIR, ret, err);
         if (r < 0) {
                 vs_log(LOG_ERR, "configuration: %s", err);
-                sd_notifyf(0, "STATUS=configuration error: %s", err);
                 return r;
         }
         apply_options(&d->opt, ret);
@@ -234,14 +232,13 @@ static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_con
 static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
         struct daemon *d = userdata;
         struct vs_conf next;
+        char err[VS_CONF_ERR_LEN];
         (void) src;
         (void) si;
         sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) (hv_now_ns() / 1000));
         vs_log(LOG_INFO, "SIGHUP: reloading the configuration");
-        if (load_config(d, &next) < 0) { /* rejected whole: the old set keeps running */
-                char status[VS_CONF_ERR_LEN + 64];
-                snprintf(status, sizeof(status), "READY=1\nSTATUS=reload rejected, old configuration kept");
-                sd_notify(0, status);
+        if (load_config(d, &next, err) < 0) { /* rejected whole: the old set keeps running */
+                sd_notifyf(0, "READY=1\nSTATUS=reload rejected, old configuration kept: %s", err);
                 return 0;
         }
         if (daemon_settings_changed(&d->conf, &next))
@@ -376,8 +373,11 @@ int main(int argc, char **argv) {
                 d.opt.enable[i] = -1;
         if ((r = parse_args(argc, argv, &d.opt)) != 0)
                 return r > 0 ? 0 : 2;
-        if (load_config(&d, &d.conf) < 0)
+        char err[VS_CONF_ERR_LEN];
+        if (load_config(&d, &d.conf, err) < 0) {
+                sd_notifyf(0, "STATUS=configuration error: %s", err);
                 return 1;
+        }
         if (d.opt.check_config) {
                 vs_conf_print(&d.conf, stdout);
                 vs_conf_free(&d.conf);

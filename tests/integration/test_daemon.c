@@ -105,7 +105,9 @@ static void notify_drain(char *log, size_t size) {
 START_TEST(notify_protocol) {
         static char log[65536];
         struct test_daemon d;
-        const char *args[] = { "--config", "/nonexistent-vmstatd-test", NULL };
+        char *dir = make_dir();
+        write_vm(dir, "b13", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:demo\n");
+        const char *args[] = { "--config", dir, NULL };
         log[0] = 0;
         notify_listen();
         setenv("WATCHDOG_USEC", "400000", 1); /* pings at least every 200 ms */
@@ -128,12 +130,21 @@ START_TEST(notify_protocol) {
         char *reloading = strstr(log, "RELOADING=1|MONOTONIC_USEC=");
         ck_assert_msg(reloading && strstr(reloading, "READY=1"), "reload messages out of order:\n%s", log);
 
+        log[0] = 0; /* a rejected reload says why in STATUS */
+        write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
+        kill(d.pid, SIGHUP);
+        test_sleep_ms(400);
+        notify_drain(log, sizeof(log));
+        ck_assert_msg(strstr(log, "STATUS=reload rejected, old configuration kept: broken.vm:2: memory: '12X'"),
+                      "rejected reload status:\n%s", log);
+
         log[0] = 0;
         test_daemon_stop(&d);
         notify_drain(log, sizeof(log));
         ck_assert_msg(strstr(log, "STOPPING=1"), "no STOPPING=1:\n%s", log);
         unsetenv("NOTIFY_SOCKET");
         unsetenv("WATCHDOG_USEC");
+        free(dir);
         close(notify_fd);
         unlink(notify_path);
 }
