@@ -161,6 +161,29 @@ struct test_response test_http(const struct test_daemon *d, const char *method, 
         return r;
 }
 
+static size_t discard(char *p, size_t size, size_t n, void *opaque) {
+        (void) p;
+        (void) opaque;
+        return size * n;
+}
+
+void test_assert_keepalive(const char *url, const char *unix_socket) {
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        if (unix_socket)
+                curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_socket);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        for (int i = 0; i < 3; i++) {
+                long connects = -1, status = 0;
+                ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+                ck_assert_int_eq(status, 200);
+                ck_assert_int_eq(connects, i == 0 ? 1 : 0);
+        }
+        curl_easy_cleanup(c);
+}
+
 void test_response_free(struct test_response *r) {
         free(r->body);
         free(r->headers);

@@ -38,6 +38,9 @@ void test_daemon_stop(struct test_daemon *d);
 struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
                                const char *const *headers);
 void test_response_free(struct test_response *r);
+/* Three GETs of url on one curl handle (over unix_socket if non-NULL) answer 200 and reuse the
+ * first connection: libmicrohttpd 0.9.75 closes it when the response is queued too early. */
+void test_assert_keepalive(const char *url, const char *unix_socket);
 /* the value of a response header (case-insensitive), malloc'd, or NULL */
 char *test_header(const struct test_response *r, const char *name);
 int test_free_port(void);

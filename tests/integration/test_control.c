@@ -268,21 +268,7 @@ END_TEST
 /* keep-alive works over AF_UNIX too (libmicrohttpd's accept path differs from TCP's) */
 START_TEST(keepalive_on_the_control_socket) {
         REQUIRE_UP();
-        CURL *c = curl_easy_init();
-        FILE *null = fopen("/dev/null", "we");
-        curl_easy_setopt(c, CURLOPT_URL, "http://localhost/vms/b13");
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, F.sock);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, null);
-        for (int i = 0; i < 3; i++) {
-                long status = 0, connects = -1;
-                ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-                ck_assert_int_eq(status, 200);
-                ck_assert_int_eq(connects, i == 0 ? 1 : 0);
-        }
-        curl_easy_cleanup(c);
-        fclose(null);
+        test_assert_keepalive("http://localhost/vms/b13", F.sock);
 }
 END_TEST
 

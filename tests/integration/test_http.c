@@ -118,29 +118,12 @@ START_TEST(metrics_gzip) {
 }
 END_TEST
 
-static size_t discard(char *p, size_t size, size_t n, void *opaque) {
-        (void) p;
-        (void) opaque;
-        return size * n;
-}
-
 /* libmicrohttpd 0.9.75 closes the connection if the response is queued on the first call */
 START_TEST(keepalive_reused) {
         REQUIRE_UP();
         char url[128];
         snprintf(url, sizeof(url), "%s/metrics", d.base);
-        CURL *c = curl_easy_init();
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-        for (int i = 0; i < 3; i++) {
-                long connects = -1, status = 0;
-                ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-                ck_assert_int_eq(status, 200);
-                ck_assert_int_eq(connects, i == 0 ? 1 : 0);
-        }
-        curl_easy_cleanup(c);
+        test_assert_keepalive(url, NULL);
 }
 END_TEST
 
