@@ -37,7 +37,8 @@ static int vm_setup_kvm(struct hv_vm *vm) {
                 return -errno;
         if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
                 return -errno;
-        struct kvm_pit_config pit = { .flags = 0 };
+        /* the in-kernel PIT also answers port 0x61 (speaker/gate), which Linux polls to calibrate */
+        struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
         if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
                 return -errno;
         vm->stats_fd = ioctl(vm->fd, KVM_GET_STATS_FD, NULL);
@@ -68,7 +69,8 @@ static int vm_setup_ram(struct hv_vm *vm) {
 
 static int vm_setup_devices(struct hv_vm *vm, size_t console_bytes) {
         int (*const attach[])(struct hv_vm *) = {
-                hv_console_attach, hv_exitport_attach, hv_i8042_attach, hv_post_attach, hv_scratch_attach,
+                hv_console_attach, hv_exitport_attach, hv_i8042_attach, hv_post_attach,
+                hv_rtc_attach, hv_scratch_attach, hv_serial_attach,
         };
         int r = hv_console_new(console_bytes, &vm->console);
         if (r < 0)

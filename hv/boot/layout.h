@@ -21,6 +21,24 @@
 #define HV_TSS_IDENTITY_ADDR 0xfffbc000 /* KVM_SET_IDENTITY_MAP_ADDR page, then 3 TSS pages */
 #define HV_TSS_ADDR          0xfffbd000
 
+/* Linux guests (the boot protocol's zero page and friends; see hv/boot/linux.c) */
+#define HV_LINUX_BOOT_GDT    0x500    /* null, null, code64 (0x10), data (0x18): Linux's __BOOT_CS/DS */
+#define HV_LINUX_ZERO_PAGE   0x7000   /* struct boot_params, RSI at entry */
+#define HV_LINUX_STACK_TOP   0x8000   /* boot stack, below the page tables */
+#define HV_LINUX_CMDLINE     0x20000
+#define HV_LINUX_CMDLINE_MAX 0x10000  /* the kernel's own cmdline_size is usually smaller */
+#define HV_EBDA_ADDR         0x9fc00  /* e820: usable RAM below it, reserved up to 640 KiB */
+#define HV_BIOS_ADDR         0xe0000  /* e820: reserved up to 1 MiB; the ACPI tables live here */
+#define HV_BIOS_END          0x100000
+#define HV_ACPI_RSDP_ADDR    0xe0000  /* on a 16-byte boundary in the BIOS area, where OSes scan */
+#define HV_ACPI_SIZE         0x20000  /* RSDP, XSDT, FADT, DSDT, MADT, all inside the BIOS area */
+#define HV_LINUX_KERNEL_ADDR 0x100000 /* bzImage: the protected-mode kernel is loaded at 1 MiB */
+#define HV_LINUX_MIN_RAM     0x4000000 /* 64 MiB */
+#define HV_IOAPIC_ADDR       0xfec00000ULL
+#define HV_LINUX_IRQ_SERIAL  4        /* COM1, ISA IRQ 4 (KVM_IRQ_LINE) */
+#define HV_PORT_SERIAL       0x3f8    /* COM1 16550A */
+#define HV_PORT_RTC          0x70     /* CMOS/RTC index, data at 0x71 */
+
 /* GDT selectors */
 #define HV_SEL_KCODE 0x08
 #define HV_SEL_KDATA 0x10

@@ -2,8 +2,12 @@
 #ifndef HV_DEVICES_H
 #define HV_DEVICES_H
 
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 
 struct hv_vm;
 
@@ -24,7 +28,9 @@ int hv_console_attach(struct hv_vm *vm);
 int hv_exitport_attach(struct hv_vm *vm);
 int hv_i8042_attach(struct hv_vm *vm);
 int hv_post_attach(struct hv_vm *vm);
+int hv_rtc_attach(struct hv_vm *vm);
 int hv_scratch_attach(struct hv_vm *vm);
+int hv_serial_attach(struct hv_vm *vm);
 
 static inline uint64_t hv_io_get(const uint8_t *data, uint32_t len) {
         uint64_t v = 0;
@@ -36,6 +42,14 @@ static inline uint64_t hv_io_get(const uint8_t *data, uint32_t len) {
 static inline void hv_io_put(uint8_t *data, uint32_t len, uint64_t v) {
         for (uint32_t i = 0; i < len && i < 8; i++)
                 data[i] = (uint8_t) (v >> (8 * i));
+}
+
+/* Drives ISA interrupt line irq of the in-kernel PIC and IOAPIC. The lines are edge
+ * triggered: the guest sees an interrupt on each 0 -> 1 change, so callers pass levels
+ * (tracking their own) rather than pulses. */
+static inline int hv_irq_line(int vm_fd, uint32_t irq, bool level) {
+        struct kvm_irq_level l = { .irq = irq, .level = level };
+        return ioctl(vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
 #endif

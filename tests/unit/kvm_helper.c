@@ -30,6 +30,24 @@ struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, cons
         return vm;
 }
 
+struct hv_vm *test_bare_vm(struct hv_kvm *kvm, const char *name) {
+        struct hv_vm_config cfg = { .name = name, .vcpus = 1, .ram_bytes = 16 << 20 };
+        struct hv_vm *vm;
+        int r = hv_vm_create(kvm, &cfg, &vm);
+        ck_assert_msg(r == 0, "hv_vm_create(%s): %s", name, strerror(-r));
+        return vm;
+}
+
+uint8_t test_inb(struct hv_vm *vm, uint16_t port) {
+        uint8_t v = 0;
+        ck_assert_msg(hv_bus_access(&vm->pio, NULL, port, &v, 1, false), "port 0x%x unclaimed", port);
+        return v;
+}
+
+void test_outb(struct hv_vm *vm, uint16_t port, uint8_t v) {
+        ck_assert_msg(hv_bus_access(&vm->pio, NULL, port, &v, 1, true), "port 0x%x unclaimed", port);
+}
+
 void test_run_to_end(struct hv_vm *vm, int timeout_ms) {
         int r = hv_vm_start(vm);
         ck_assert_msg(r == 0, "hv_vm_start: %s", strerror(-r));

@@ -23,6 +23,11 @@ struct hv_kvm *test_kvm(void);
 
 /* Creates VM name with vcpus vCPUs and 16 MiB, loads the built-in guest b; asserts success. */
 struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, const struct hv_builtin *b);
+/* A created VM (1 vCPU, 16 MiB) with no guest loaded: for driving devices from the test. */
+struct hv_vm *test_bare_vm(struct hv_kvm *kvm, const char *name);
+/* One byte in or out of a port through the VM's bus; asserts a device claims it. */
+uint8_t test_inb(struct hv_vm *vm, uint16_t port);
+void test_outb(struct hv_vm *vm, uint16_t port, uint8_t v);
 /* Starts vm and waits (asserting it ends within timeout_ms) for it to stop or crash. */
 void test_run_to_end(struct hv_vm *vm, int timeout_ms);
 /* Asserts the VM stopped with the given exit code. */
