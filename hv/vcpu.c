@@ -330,6 +330,22 @@ static int dump_segment(char *buf, size_t len, const char *name, const struct kv
                         s->present);
 }
 
+/* "insn=f0 48 0f c7 4d 20 ..." at rip (through the guest's page tables), or nothing if rip
+ * does not translate into RAM: says which instruction an emulation failure stopped on. */
+static int dump_insn(struct hv_vcpu *v, uint64_t rip, char *buf, size_t len) {
+        enum { BYTES = 15 }; /* the longest x86 instruction */
+        struct kvm_translation t = { .linear_address = rip };
+        if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+                return 0;
+        const uint8_t *p = hv_vm_gpa(v->vm, t.physical_address, BYTES);
+        if (!p)
+                return 0;
+        int n = snprintf(buf, len, "insn=");
+        for (unsigned i = 0; i < BYTES; i++)
+                n += snprintf(buf + n, (size_t) n < len ? len - (size_t) n : 0, "%02x%s", p[i], i + 1 < BYTES ? " " : "\n");
+        return n;
+}
+
 int hv_vcpu_dump_regs(struct hv_vcpu *v, char *buf, size_t len) {
         struct kvm_regs r;
         struct kvm_sregs s;
@@ -352,5 +368,6 @@ int hv_vcpu_dump_regs(struct hv_vcpu *v, char *buf, size_t len) {
         };
         for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
                 n += (size_t) dump_segment(buf + n, n < len ? len - n : 0, segs[i].name, segs[i].seg);
+        dump_insn(v, r.rip, buf + n, n < len ? len - n : 0);
         return 0;
 }

@@ -29,6 +29,11 @@ declare -A commands=(
         [clang]=clang
         [promtool]=prometheus
         [prometheus]=prometheus
+        [iasl]=acpica-tools
+        [cpio]=cpio
+        [lz4]=lz4
+        [dpkg-deb]=dpkg
+        [apt-get]=apt
 )
 if [ "$what" = bench ]; then
         commands[qemu-system-x86_64]=qemu-system-x86

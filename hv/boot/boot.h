@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvm.h"
+
 struct hv_vm;
 struct hv_vcpu;
 struct hv_guest_params;
@@ -37,7 +39,47 @@ int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b);
 /* Fills ret with up to max built-in guest names; returns how many there are. */
 int hv_builtin_names(const char **ret, size_t max);
 
-/* KVM_SET_CPUID2 from the supported CPUID with this vCPU's APIC ID and the hypervisor bit. */
-int hv_cpuid_setup(struct hv_vcpu *v);
+/* CPUID features a guest can be made not to see (cpuid_hide= in a VM's config): some hosts
+ * (nested KVM on PVM) cannot emulate the instructions behind them at CPL0. */
+#define HV_CPUID_HIDE_CX16  (1u << 0) /* cmpxchg16b */
+#define HV_CPUID_HIDE_XSAVE (1u << 1) /* xsave/xrstor, and AVX which needs it */
+/* Identity map of the low 4 GiB at HV_PML4_ADDR (pagetables.c); CR3 = HV_PML4_ADDR. */
+void hv_boot_identity_map(struct hv_vm *vm);
+
+/* KVM_SET_CPUID2 from the supported CPUID with this vCPU's APIC ID, the VM's topology (one
+ * package, one thread per core), the hypervisor bit, KVM's paravirt leaves kept, and the
+ * HV_CPUID_HIDE_* features in hide cleared. -EOPNOTSUPP when KVM still shows one of those to
+ * the guest (nested KVM on PVM forces the host's leaf 1 features: XSAVE cannot be hidden). */
+int hv_cpuid_setup(struct hv_vcpu *v, unsigned hide);
+
+/* Linux guests (linux.c: the zero page and entry; bzimage.c and elf.c: the two image formats;
+ * e820.c; acpi.c; cpuid.c). */
+#define HV_LINUX_DEFAULT_CMDLINE                                                                     \
+        "console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp " \
+        "i8042.dumbkbd"
+struct hv_linux {
+        const char *kernel;  /* path: a bzImage (boot protocol >= 2.12, 64-bit entry) or an ELF vmlinux */
+        const char *initrd;  /* path, NULL for none */
+        const char *cmdline; /* NULL: HV_LINUX_DEFAULT_CMDLINE */
+        unsigned cpuid_hide; /* HV_CPUID_HIDE_* */
+};
+/* Loads kernel (and initrd) into a created VM, writes the zero page, e820 map and ACPI tables,
+ * and sets the boot vCPU up to enter the kernel in 64-bit mode; the others wait for INIT/SIPI.
+ * On failure returns -errno and why names the file and the problem ("vmlinuz: not a bzImage
+ * (no HdrS magic at 0x202)"). */
+int hv_boot_linux(struct hv_vm *vm, const struct hv_linux *l, char why[HV_WHY_LEN]);
+
+/* ACPI tables (acpi.c) for n_vcpus: RSDP at gpa, then XSDT, FADT (hardware-reduced), DSDT,
+ * MADT (a local APIC per vCPU, the IOAPIC, ISA interrupt source overrides), checksums set.
+ * buf is the host view of guest memory [gpa, gpa+len). Returns bytes used, -E2BIG, -EINVAL. */
+long hv_acpi_build(void *buf, size_t len, uint64_t gpa, unsigned n_vcpus);
+
+/* e820 (e820.c): the guest's memory map for ram_bytes of RAM, into at most max entries.
+ * Returns how many. Used by the zero page and compared by tests with what Linux prints. */
+struct hv_e820 {
+        uint64_t addr, size;
+        uint32_t type; /* 1 RAM, 2 reserved, 3 ACPI */
+};
+int hv_e820_map(uint64_t ram_bytes, struct hv_e820 *ret, int max);
 
 #endif

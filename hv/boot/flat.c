@@ -7,50 +7,18 @@
 
 #include "boot/boot.h"
 #include "boot/layout.h"
+#include "boot/x86.h"
 #include "guests/params.h"
 #include "vcpu.h"
 #include "vm.h"
 
-#define PTE_P 0x1ull
-#define PTE_RW 0x2ull
-#define PTE_US 0x4ull
-#define PTE_PS 0x80ull
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_OSFXSR (1ull << 9)
-#define CR4_OSXMMEXCPT (1ull << 10)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-
-#define GDT_KCODE 0x00af9b000000ffffull
-#define GDT_KDATA 0x00cf93000000ffffull
-#define GDT_UDATA 0x00cff3000000ffffull
-#define GDT_UCODE 0x00affb000000ffffull
 #define TSS_TYPE_BUSY 0xb
 #define TSS_LIMIT (HV_PERCPU_TSS_SIZE - 1)
 #define TSS_IOPB 104
 
 static uint64_t percpu(unsigned id) {
         return HV_PERCPU_ADDR + (uint64_t) id * HV_PERCPU_STRIDE;
-}
-
-static void build_page_tables(struct hv_vm *vm) {
-        uint64_t *pml4 = hv_vm_gpa(vm, HV_PML4_ADDR, 4096);
-        uint64_t *pdpt = hv_vm_gpa(vm, HV_PDPT_ADDR, 4096);
-        uint64_t *pd = hv_vm_gpa(vm, HV_PD_ADDR, 4096 * HV_PD_COUNT);
-
-        /* identity map of the low 4 GiB in 2 MiB pages, user-accessible: workloads run in ring 3 */
-        pml4[0] = HV_PDPT_ADDR | PTE_P | PTE_RW | PTE_US;
-        for (unsigned i = 0; i < HV_PD_COUNT; i++)
-                pdpt[i] = (HV_PD_ADDR + 4096ull * i) | PTE_P | PTE_RW | PTE_US;
-        for (uint64_t j = 0; j < 512ull * HV_PD_COUNT; j++)
-                pd[j] = (j << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
 }
 
 static void build_gdt(struct hv_vm *vm) {
@@ -98,24 +66,17 @@ static void build_percpu(struct hv_vm *vm, unsigned id) {
         memcpy(pc + PC_USTACK, &ustack, 8);
 }
 
-static struct kvm_segment segment(uint16_t sel, uint8_t type, uint8_t dpl, bool code64) {
-        return (struct kvm_segment) {
-                .base = 0, .limit = 0xffffffff, .selector = sel, .type = type, .present = 1, .dpl = dpl,
-                .db = !code64, .s = 1, .l = code64, .g = 1,
-        };
-}
-
 static int setup_vcpu(struct hv_vcpu *v, uint64_t entry) {
         struct kvm_sregs s;
         int r;
 
-        if ((r = hv_cpuid_setup(v)) < 0)
+        if ((r = hv_cpuid_setup(v, 0)) < 0)
                 return r;
         if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
                 return -errno;
-        s.cs = segment(HV_SEL_KCODE, 0xb, 0, true);
-        s.ss = segment(HV_SEL_KDATA, 0x3, 0, false);
-        s.ds = s.es = s.fs = s.gs = segment(HV_SEL_UDATA | 3, 0x3, 3, false);
+        s.cs = hv_flat_segment(HV_SEL_KCODE, 0xb, 0, true);
+        s.ss = hv_flat_segment(HV_SEL_KDATA, 0x3, 0, false);
+        s.ds = s.es = s.fs = s.gs = hv_flat_segment(HV_SEL_UDATA | 3, 0x3, 3, false);
         s.gs.base = percpu(v->id);
         s.tr = (struct kvm_segment) {
                 .base = percpu(v->id), .limit = TSS_LIMIT, .selector = HV_SEL_TSS0 + 16 * v->id,
@@ -189,7 +150,7 @@ int hv_boot_flat(struct hv_vm *vm, const void *image, size_t len, const char *en
                 if (vec[i].vector > 255 || vec[i].addr < HV_IMAGE_ADDR || vec[i].addr >= loaded_end)
                         return -EINVAL;
 
-        build_page_tables(vm);
+        hv_boot_identity_map(vm);
         build_gdt(vm);
         build_idt(vm, vec, n_vec);
         struct hv_guest_params *p = hv_vm_gpa(vm, HV_PARAMS_ADDR, sizeof(*p));

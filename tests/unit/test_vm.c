@@ -32,6 +32,8 @@ START_TEST(triplefault_crashes_alone) {
         ck_assert_int_eq(o.reason, HV_REASON_SHUTDOWN);
         ck_assert_int_eq(o.vcpu, 0);
         ck_assert_msg(strstr(o.regs, "rip=") && strstr(o.regs, "cr3=0000000000008000"), "register dump: %s", o.regs);
+        /* the bytes at rip: the ud2 that faulted with no IDT */
+        ck_assert_msg(strstr(o.regs, "insn=0f 0b "), "register dump: %s", o.regs);
         /* the crashed VM's counters stay readable */
         ck_assert_uint_eq(test_counters(bad, 0).exits[HV_EXIT_SHUTDOWN], 1);
 
