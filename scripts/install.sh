@@ -67,7 +67,7 @@ put 0644 "$src/systemd/vmstatd.tmpfiles" "$DESTDIR$TMPFILESDIR/vmstatd.conf"
 
 # examples only: an installed vmstatd.conf or *.vm is the administrator's, never overwritten
 install -d -m 0755 "$DESTDIR$SYSCONFDIR/vmstatd" "$DESTDIR$SYSCONFDIR/vmstatd/vms.d"
-for f in vmstatd.conf.example vms.d/b13.vm.example; do
+for f in vmstatd.conf.example vms.d/b13.vm.example vms.d/linux.vm.example; do
         if [ -f "$src/systemd/$f" ]; then
                 put 0644 "$src/systemd/$f" "$DESTDIR$SYSCONFDIR/vmstatd/$f"
         else

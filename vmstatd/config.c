@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "boot/layout.h"
 #include "router.h"
 
 #define KiB 1024ULL
@@ -55,6 +56,7 @@ struct file {
         struct vs_conf *conf;      /* [daemon] */
         bool listen_given;         /* the first listen replaces the default */
         struct vs_vm_conf *vm;     /* [vm] */
+        char memory_text[200];     /* memory as written, for the Linux minimum checked at the end */
 };
 
 /* ---- messages: "<file>:<line>: <key>: '<value>' <what was expected>" ----------------------------- */
@@ -392,6 +394,7 @@ static int set_memory(struct file *f, const char *key, const char *v) {
         if (bytes % (4 * KiB))
                 return bad(f, key, v, "is not a multiple of 4K");
         f->vm->memory = bytes;
+        snprintf(f->memory_text, sizeof(f->memory_text), "%s", v);
         return 0;
 }
 
@@ -495,6 +498,8 @@ static int set_guest(struct file *f, const char *key, const char *v) {
                 tok[n_tok++] = s;
         }
         bool flat = n_tok && strncmp(tok[0], "flat:", 5) == 0;
+        if (n_tok && strncmp(tok[0], "linux:", 6) == 0) /* as the summary shows a Linux guest */
+                return bad(f, key, v, "is not builtin:NAME or flat:/PATH entry=NAME (a Linux guest is kernel = /PATH)");
         if (!n_tok || (!flat && strncmp(tok[0], "builtin:", 8) != 0))
                 return bad(f, key, v, "is not builtin:NAME or flat:/PATH entry=NAME (e.g. builtin:demo)");
         if (flat) {
@@ -517,6 +522,56 @@ static int set_guest(struct file *f, const char *key, const char *v) {
         size_t o = 0;
         for (size_t i = 0; i < n_tok; i++)
                 o += (size_t) snprintf(vm->guest + o, sizeof(vm->guest) - o, "%s%s", i ? " " : "", tok[i]);
+        return 0;
+}
+
+/* Linux guests: the files are read when the VM boots (a kernel may be installed after the config). */
+static int set_kernel(struct file *f, const char *key, const char *v) {
+        return set_path(f, key, v, f->vm->kernel, sizeof(f->vm->kernel));
+}
+
+static int set_initrd(struct file *f, const char *key, const char *v) {
+        return set_path(f, key, v, f->vm->initrd, sizeof(f->vm->initrd));
+}
+
+/* The rest of the line, verbatim; a second cmdline line is appended after a space (as the Boot
+ * Loader Specification's options lines are), since one line holds less than a command line may. */
+static int set_cmdline(struct file *f, const char *key, const char *v) {
+        char *c = f->vm->cmdline;
+        size_t have = strlen(c), add = strlen(v) + (have ? 1 : 0);
+        if (!*v)
+                return fail(f, "%s: is empty (leave it out for the default)", key);
+        if (have + add > VS_CONF_CMDLINE_MAX)
+                return fail(f, "%s: too long (at most %d bytes, all cmdline lines joined)", key, VS_CONF_CMDLINE_MAX);
+        if (have)
+                c[have++] = ' ';
+        memcpy(c + have, v, strlen(v) + 1); /* fits: checked above */
+        return 0;
+}
+
+static const struct { const char *name; unsigned bit; } cpuid_features[] = {
+        { "cx16", HV_CPUID_HIDE_CX16 }, { "xsave", HV_CPUID_HIDE_XSAVE },
+};
+#define CPUID_FEATURES "cx16 or xsave"
+
+/* "cx16, xsave": names separated by commas and/or blanks. */
+static int set_cpuid_hide(struct file *f, const char *key, const char *v) {
+        char list[VS_CONF_ERR_LEN];
+        unsigned hide = 0;
+        snprintf(list, sizeof(list), "%s", v);
+        for (char *s = list, *save = NULL, *name; (name = strtok_r(s, ", \t", &save)); s = NULL) {
+                size_t i = 0;
+                while (i < sizeof(cpuid_features) / sizeof(cpuid_features[0]) && strcmp(name, cpuid_features[i].name) != 0)
+                        i++;
+                if (i == sizeof(cpuid_features) / sizeof(cpuid_features[0]))
+                        return bad(f, key, name, "is not a CPUID feature vmstatd can hide (" CPUID_FEATURES ")");
+                if (hide & cpuid_features[i].bit)
+                        return bad(f, key, name, "is listed twice");
+                hide |= cpuid_features[i].bit;
+        }
+        if (!hide)
+                return bad(f, key, v, "is not a list of CPUID features to hide (" CPUID_FEATURES ", or both)");
+        f->vm->cpuid_hide = hide;
         return 0;
 }
 
@@ -583,6 +638,10 @@ static const struct key vm_keys[] = {
         { "vcpus", set_vcpus, false },
         { "memory", set_memory, false },
         { "guest", set_guest, false },
+        { "kernel", set_kernel, false },
+        { "initrd", set_initrd, false },
+        { "cmdline", set_cmdline, true },
+        { "cpuid_hide", set_cpuid_hide, false },
         { "autostart", set_autostart, false },
         { "restart", set_restart, false },
         { "cpus", set_cpus, false },
@@ -791,6 +850,45 @@ static int load_daemon(int dir_fd, struct vs_conf *c, char *err) {
         return r;
 }
 
+static unsigned seen_on(const struct file *f, const char *key) {
+        for (size_t i = 0; i < f->n_keys; i++)
+                if (strcmp(f->keys[i].name, key) == 0)
+                        return f->seen[i];
+        return 0;
+}
+
+/* What holds between keys, checked once the whole file is read (keys come in any order); each
+ * error names the line of the key at fault. */
+static int check_vm(struct file *f) {
+        static const char *const linux_only[] = { "initrd", "cmdline", "cpuid_hide" };
+        struct vs_vm_conf *vm = f->vm;
+        unsigned guest = seen_on(f, "guest"), kernel = seen_on(f, "kernel"), memory = seen_on(f, "memory");
+        if (guest && kernel) {
+                bool k_last = kernel > guest;
+                f->line = k_last ? kernel : guest;
+                return fail(f, "%s: cannot be combined with %s (line %u): a VM boots a Linux kernel or a built-in "
+                            "or flat guest, not both", k_last ? "kernel" : "guest", k_last ? "guest" : "kernel",
+                            k_last ? guest : kernel);
+        }
+        for (size_t i = 0; !kernel && i < sizeof(linux_only) / sizeof(linux_only[0]); i++)
+                if ((f->line = seen_on(f, linux_only[i])))
+                        return fail(f, "%s: needs kernel = /PATH (initrd, cmdline and cpuid_hide are for Linux guests)",
+                                    linux_only[i]);
+        if (!kernel)
+                return 0;
+        if (!memory)
+                vm->memory = 256 * MiB;
+        else if (vm->memory < HV_LINUX_MIN_RAM) {
+                f->line = memory;
+                return bad(f, "memory", f->memory_text, "is too small for a Linux guest (at least %lluM)",
+                           (unsigned long long) (HV_LINUX_MIN_RAM / MiB));
+        }
+        if (!vm->cmdline[0])
+                snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", HV_LINUX_DEFAULT_CMDLINE);
+        snprintf(vm->guest, sizeof(vm->guest), "linux:%s", vm->kernel);
+        return 0;
+}
+
 static int load_vm(int vms_fd, const char *file, const char *dir, struct vs_vm_conf *vm, char *err) {
         char name[64];
         size_t n = strlen(file) - 3;
@@ -813,8 +911,11 @@ static int load_vm(int vms_fd, const char *file, const char *dir, struct vs_vm_c
         f.text = text;
         r = parse_text(&f);
         free(text);
+        if (r == 0)
+                r = check_vm(&f);
         if (r == 0 && !vm->guest[0]) {
-                snprintf(err, VS_CONF_ERR_LEN, "%s: guest: missing (e.g. guest = builtin:demo)", file);
+                snprintf(err, VS_CONF_ERR_LEN, "%s: guest: missing (e.g. guest = builtin:demo, or kernel = /boot/vmlinuz "
+                         "for a Linux guest)", file);
                 r = -EINVAL;
         }
         return r;
@@ -960,7 +1061,9 @@ bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b) {
                a->builtin.port == b->builtin.port && a->builtin.mmio_addr == b->builtin.mmio_addr &&
                a->builtin.duty_pct == b->builtin.duty_pct && a->builtin.period_ticks == b->builtin.period_ticks &&
                a->builtin.tick_us == b->builtin.tick_us && strcmp(a->image, b->image) == 0 &&
-               strcmp(a->image_entry, b->image_entry) == 0 && a->autostart == b->autostart &&
+               strcmp(a->image_entry, b->image_entry) == 0 && strcmp(a->kernel, b->kernel) == 0 &&
+               strcmp(a->initrd, b->initrd) == 0 && strcmp(a->cmdline, b->cmdline) == 0 &&
+               a->cpuid_hide == b->cpuid_hide && a->autostart == b->autostart &&
                a->restart == b->restart && a->cpus_mask == b->cpus_mask && strcmp(a->console_log, b->console_log) == 0;
 }
 
@@ -1014,6 +1117,18 @@ static void print_cpus(FILE *f, uint64_t mask) {
         }
 }
 
+/* The rest of a Linux guest (its kernel is in the guest column): one line each, cmdlines are long. */
+static void print_linux(FILE *f, const struct vs_vm_conf *vm) {
+        const char *sep = "";
+        fprintf(f, "\n  initrd: %s\n  cmdline: %s\n  cpuid_hide:", vm->initrd[0] ? vm->initrd : "none", vm->cmdline);
+        for (size_t i = 0; i < sizeof(cpuid_features) / sizeof(cpuid_features[0]); i++)
+                if (vm->cpuid_hide & cpuid_features[i].bit) {
+                        fprintf(f, "%s %s", sep, cpuid_features[i].name);
+                        sep = ",";
+                }
+        fprintf(f, "%s", vm->cpuid_hide ? "" : " none");
+}
+
 void vs_conf_print(const struct vs_conf *c, FILE *f) {
         char buf[32];
         const char *level = "?";
@@ -1044,6 +1159,8 @@ void vs_conf_print(const struct vs_conf *c, FILE *f) {
                 }
                 if (vm->console_log[0])
                         fprintf(f, ", console_log=%s", vm->console_log);
+                if (vm->kernel[0])
+                        print_linux(f, vm);
                 fprintf(f, "\n");
         }
 }

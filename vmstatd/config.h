@@ -14,6 +14,7 @@
 #define VS_CONF_MAX_LISTEN 16
 #define VS_CONF_ERR_LEN 512
 #define VS_CONF_DEFAULT_DIR "/etc/vmstatd"
+#define VS_CONF_CMDLINE_MAX 4095 /* bytes of a Linux command line, every cmdline line joined */
 
 enum vs_restart { VS_RESTART_NO, VS_RESTART_ON_CRASH };
 
@@ -21,7 +22,7 @@ struct vs_vm_conf {
         char name[33];          /* the file stem, [a-z0-9_-]{1,32} */
         char path[512];         /* the file it came from ("" for the embedded default) */
         unsigned vcpus;         /* 1..64, default 1 */
-        uint64_t memory;        /* bytes, default 64M; sizes like 256M, 1G */
+        uint64_t memory;        /* bytes, default 64M (256M for a Linux guest); sizes like 256M, 1G */
         /* guest = builtin:<name> [key=value ...] (count, port, duty, period, tick_us), or
          * flat:<path> entry=<name> (an image in the built-in format) */
         char guest[512];        /* as written, for summaries and change detection */
@@ -29,6 +30,13 @@ struct vs_vm_conf {
         char builtin_name[16];  /* builtin.guest points here */
         char image[512];        /* flat image path, "" for builtin */
         char image_entry[16];
+        /* Or a Linux guest (then guest is "linux:<kernel>"): kernel = /PATH, a bzImage or an ELF
+         * vmlinux, read when the VM boots, not here; initrd = /PATH; cmdline = ... (each cmdline
+         * line appended with a space; default HV_LINUX_DEFAULT_CMDLINE); cpuid_hide = cx16, xsave. */
+        char kernel[256];       /* "" for builtin and flat guests */
+        char initrd[256];       /* "" for none */
+        char cmdline[VS_CONF_CMDLINE_MAX + 1]; /* the effective one: the default filled in */
+        unsigned cpuid_hide;    /* HV_CPUID_HIDE_* */
         bool autostart;         /* default true */
         enum vs_restart restart; /* default no */
         uint64_t cpus_mask;     /* host CPU pinning, cpus=0-1,3; 0 = no pinning */

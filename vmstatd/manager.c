@@ -86,6 +86,17 @@ static int boot(struct hv_vm *vm, const struct vs_vm_conf *c) {
         return r;
 }
 
+/* why names the file and the problem; the loader fills it, this only covers one that did not. */
+static int boot_linux(struct hv_vm *vm, const struct vs_vm_conf *c, char why[HV_WHY_LEN]) {
+        struct hv_linux l = { .kernel = c->kernel, .initrd = c->initrd[0] ? c->initrd : NULL,
+                              .cmdline = c->cmdline[0] ? c->cmdline : NULL, .cpuid_hide = c->cpuid_hide };
+        why[0] = 0;
+        int r = hv_boot_linux(vm, &l, why);
+        if (r < 0 && !why[0])
+                snprintf(why, HV_WHY_LEN, "%.200s: %s", c->kernel, strerror(-r));
+        return r;
+}
+
 static void pin(struct entry *e) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -120,13 +131,19 @@ static void open_console_log(struct vs_manager *m, struct entry *e) {
 static int launch(struct vs_manager *m, struct entry *e) {
         struct hv_vm_config vc = { .name = e->conf.name, .vcpus = e->conf.vcpus, .ram_bytes = e->conf.memory };
         struct hv_vm *vm;
+        char why[HV_WHY_LEN];
         int r = hv_vm_create(m->kvm, &vc, &vm);
         if (r < 0) {
                 vs_log_vm(LOG_ERR, e->conf.name, "creating the VM (%u vCPUs, %llu MiB): %s", e->conf.vcpus,
                           (unsigned long long) (e->conf.memory >> 20), strerror(-r));
                 return r;
         }
-        if ((r = boot(vm, &e->conf)) < 0) {
+        if (e->conf.kernel[0] && (r = boot_linux(vm, &e->conf, why)) < 0) {
+                vs_log_vm(LOG_ERR, e->conf.name, "loading kernel: %s", why);
+                hv_vm_destroy(vm);
+                return r;
+        }
+        if (!e->conf.kernel[0] && (r = boot(vm, &e->conf)) < 0) {
                 vs_log_vm(LOG_ERR, e->conf.name, "loading guest %s: %s", e->conf.guest,
                           r == -ENOENT ? "no such entry in the image" : r == -EINVAL ? "not a valid guest image" : strerror(-r));
                 hv_vm_destroy(vm);

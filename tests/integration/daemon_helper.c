@@ -4,12 +4,14 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -200,4 +202,30 @@ char *test_header(const struct test_response *r, const char *name) {
                         return strndup(v, strcspn(v, "\r\n"));
                 }
         return NULL;
+}
+
+char *test_config_dir(void) {
+        char tmpl[] = "/tmp/vmstatd-conf-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        ck_assert_ptr_nonnull(d);
+        char vmsd[256];
+        snprintf(vmsd, sizeof(vmsd), "%s/vms.d", d);
+        ck_assert_int_eq(mkdir(vmsd, 0755), 0);
+        return strdup(d);
+}
+
+void test_write_vm(const char *dir, const char *name, const char *body) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(body, f);
+        fclose(f);
+}
+
+json_t *test_get_json(const struct test_daemon *d, const char *path) {
+        struct test_response r = test_http(d, "GET", path, NULL);
+        json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+        test_response_free(&r);
+        return j;
 }

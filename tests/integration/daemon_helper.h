@@ -46,6 +46,11 @@ char *test_header(const struct test_response *r, const char *name);
 int test_free_port(void);
 void test_sleep_ms(unsigned ms);
 uint64_t test_now_ms(void); /* CLOCK_MONOTONIC */
+/* A new config directory with an empty vms.d/ (malloc'd path); files written into it. */
+char *test_config_dir(void);
+void test_write_vm(const char *dir, const char *name, const char *body);
+/* GET path and parse its JSON body; NULL unless it answered 200 with valid JSON. */
+struct json_t *test_get_json(const struct test_daemon *d, const char *path);
 /* everything f yields until EOF, malloc'd and NUL-terminated */
 char *test_read_all(FILE *f);
 

@@ -15,43 +15,17 @@
 
 #include "daemon_helper.h"
 
-static char *make_dir(void) {
-        char tmpl[] = "/tmp/vmstatd-conf-XXXXXX";
-        char *d = mkdtemp(tmpl);
-        ck_assert_ptr_nonnull(d);
-        char vmsd[256];
-        snprintf(vmsd, sizeof(vmsd), "%s/vms.d", d);
-        ck_assert_int_eq(mkdir(vmsd, 0755), 0);
-        return strdup(d);
-}
-
-static void write_vm(const char *dir, const char *name, const char *body) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
-        FILE *f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs(body, f);
-        fclose(f);
-}
-
 static void remove_vm(const char *dir, const char *name) {
         char path[512];
         snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
         ck_assert_int_eq(unlink(path), 0);
 }
 
-static json_t *get_json(struct test_daemon *d, const char *path) {
-        struct test_response r = test_http(d, "GET", path, NULL);
-        json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
-        test_response_free(&r);
-        return j;
-}
-
 /* whether the VM exists, without keeping its JSON */
 static bool vm_exists(struct test_daemon *d, const char *name) {
         char path[64];
         snprintf(path, sizeof(path), "/vms/%s", name);
-        json_t *j = get_json(d, path);
+        json_t *j = test_get_json(d, path);
         json_decref(j);
         return j != NULL;
 }
@@ -59,7 +33,7 @@ static bool vm_exists(struct test_daemon *d, const char *name) {
 static json_t *vm_json(struct test_daemon *d, const char *name) {
         char path[64];
         snprintf(path, sizeof(path), "/vms/%s", name);
-        return get_json(d, path);
+        return test_get_json(d, path);
 }
 
 static double num(json_t *j, const char *key) {
@@ -105,8 +79,8 @@ static void notify_drain(char *log, size_t size) {
 START_TEST(notify_protocol) {
         static char log[65536];
         struct test_daemon d;
-        char *dir = make_dir();
-        write_vm(dir, "b13", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:demo\n");
+        char *dir = test_config_dir();
+        test_write_vm(dir, "b13", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:demo\n");
         const char *args[] = { "--config", dir, NULL };
         log[0] = 0;
         notify_listen();
@@ -131,7 +105,7 @@ START_TEST(notify_protocol) {
         ck_assert_msg(reloading && strstr(reloading, "READY=1"), "reload messages out of order:\n%s", log);
 
         log[0] = 0; /* a rejected reload says why in STATUS */
-        write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
+        test_write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
         kill(d.pid, SIGHUP);
         test_sleep_ms(400);
         notify_drain(log, sizeof(log));
@@ -154,10 +128,10 @@ END_TEST
 
 START_TEST(reload_add_remove_change_keep) {
         struct test_daemon d;
-        char *dir = make_dir();
-        write_vm(dir, "keep", DEMO);
-        write_vm(dir, "gone", DEMO);
-        write_vm(dir, "change", DEMO);
+        char *dir = test_config_dir();
+        test_write_vm(dir, "keep", DEMO);
+        test_write_vm(dir, "gone", DEMO);
+        test_write_vm(dir, "change", DEMO);
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
@@ -167,8 +141,8 @@ START_TEST(reload_add_remove_change_keep) {
         ck_assert(vm_exists(&d, "gone"));
 
         remove_vm(dir, "gone");
-        write_vm(dir, "change", "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
-        write_vm(dir, "added", DEMO);
+        test_write_vm(dir, "change", "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
+        test_write_vm(dir, "added", DEMO);
         kill(d.pid, SIGHUP);
         test_sleep_ms(800);
 
@@ -185,7 +159,7 @@ START_TEST(reload_add_remove_change_keep) {
         ck_assert_str_eq(json_string_value(json_object_get(added, "state")), "running");
 
         /* a bad new configuration is rejected whole */
-        write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
+        test_write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
         remove_vm(dir, "added");
         kill(d.pid, SIGHUP);
         test_sleep_ms(500);
@@ -209,9 +183,9 @@ END_TEST
 
 START_TEST(crashed_vm_restarts_with_backoff) {
         struct test_daemon d;
-        char *dir = make_dir();
-        write_vm(dir, "crashy", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\nrestart = on-crash\n");
-        write_vm(dir, "steady", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\n");
+        char *dir = test_config_dir();
+        test_write_vm(dir, "crashy", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\nrestart = on-crash\n");
+        test_write_vm(dir, "steady", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\n");
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
@@ -234,15 +208,15 @@ END_TEST
 
 START_TEST(sigterm_with_four_vms) {
         struct test_daemon d;
-        char *dir = make_dir();
+        char *dir = test_config_dir();
         const char *names[] = { "vm1", "vm2", "vm3", "vm4" };
         for (int i = 0; i < 4; i++)
-                write_vm(dir, names[i], "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
+                test_write_vm(dir, names[i], "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
         test_sleep_ms(300);
-        json_t *vms = get_json(&d, "/vms");
+        json_t *vms = test_get_json(&d, "/vms");
         ck_assert_uint_eq(json_array_size(json_object_get(vms, "vms")), 4);
         json_decref(vms);
         char task[64];
@@ -250,6 +224,61 @@ START_TEST(sigterm_with_four_vms) {
         test_daemon_stop(&d); /* exit 0 within 2 s, no sanitizer report */
         ck_assert_int_ne(access(task, F_OK), 0); /* nothing of it is left */
         ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1); /* and it had no children */
+        free(dir);
+}
+END_TEST
+
+/* ---- Linux guests -------------------------------------------------------------------------------------- */
+
+/* A kernel file that is no kernel fails its VM alone: logged with the VM's name, counted as
+ * stopped, while the daemon keeps serving and the other VM keeps running. */
+START_TEST(linux_bad_kernel_fails_alone) {
+        static char log[65536];
+        struct test_daemon d;
+        char *dir = test_config_dir(), kernel[256], body[1024];
+        unsigned char junk[8192];
+        snprintf(kernel, sizeof(kernel), "%s/vmlinuz", dir);
+        srand((unsigned) getpid());
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (unsigned char) rand();
+        FILE *f = fopen(kernel, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+        fclose(f);
+        snprintf(body, sizeof(body), "[vm]\nkernel = %s\ninitrd = %s\n", kernel, kernel);
+        test_write_vm(dir, "lnx", body);
+        test_write_vm(dir, "ok", DEMO);
+        const char *args[] = { "--config", dir, "--interval", "100ms", NULL };
+        log[0] = 0;
+        notify_listen();
+        if (!test_daemon_start(&d, args))
+                return;
+        test_sleep_ms(600);
+        notify_drain(log, sizeof(log));
+        ck_assert_msg(strstr(log, "STATUS=2 VMs (1 running, 0 paused, 1 stopped, 0 crashed)"), "status:\n%s", log);
+
+        json_t *ok = vm_json(&d, "ok"), *lnx = vm_json(&d, "lnx");
+        ck_assert_ptr_nonnull(ok);
+        ck_assert_str_eq(json_string_value(json_object_get(ok, "state")), "running");
+        ck_assert_msg(!lnx || strcmp(json_string_value(json_object_get(lnx, "state")), "running") != 0, "lnx runs");
+        struct test_response m = test_http(&d, "GET", "/metrics", NULL);
+        ck_assert_int_eq(m.status, 200);
+        ck_assert_ptr_nonnull(strstr(m.body, "vm=\"ok\""));
+        test_response_free(&m);
+
+        FILE *lf = fopen(d.log_path, "re");
+        ck_assert_ptr_nonnull(lf);
+        char *text = test_read_all(lf);
+        fclose(lf);
+        ck_assert_msg(strstr(text, "lnx: loading kernel: "), "daemon log:\n%s", text);
+        free(text);
+        json_decref(ok);
+        json_decref(lnx);
+        test_daemon_stop(&d);
+        unsetenv("NOTIFY_SOCKET");
+        close(notify_fd);
+        unlink(notify_path);
+        unlink(kernel);
         free(dir);
 }
 END_TEST
@@ -263,8 +292,8 @@ static int run(const char *cmd, char *out, size_t size) {
 
 START_TEST(check_config_exit_codes) {
         const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
-        char *dir = make_dir(), cmd[1024], out[8192];
-        write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\n");
+        char *dir = test_config_dir(), cmd[1024], out[8192];
+        test_write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\n");
         snprintf(cmd, sizeof(cmd), "%s --check-config --config %s 2>&1", bin, dir);
         ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
         ck_assert_msg(strstr(out, "web") && strstr(out, "builtin:duty"), "summary: %s", out);
@@ -272,7 +301,7 @@ START_TEST(check_config_exit_codes) {
         ck_assert_int_eq(run(cmd, out, sizeof(out)), 0); /* make run's mode: the embedded default only */
         ck_assert_msg(strstr(out, "b13") && !strstr(out, "web"), "--no-config summary: %s", out);
         snprintf(cmd, sizeof(cmd), "%s --check-config --config %s 2>&1", bin, dir);
-        write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\ncolour = blue\n");
+        test_write_vm(dir, "web", "[vm]\nvcpus = 2\nmemory = 32M\nguest = builtin:duty duty=30\ncolour = blue\n");
         ck_assert_int_eq(run(cmd, out, sizeof(out)), 1);
         ck_assert_msg(strstr(out, "web.vm:5") && strstr(out, "colour"), "error: %s", out);
         snprintf(cmd, sizeof(cmd), "%s --check-config --config /nonexistent-vmstatd-test 2>&1", bin);
@@ -293,6 +322,7 @@ int main(void) {
         tcase_add_test(tc, crashed_vm_restarts_with_backoff);
         tcase_add_test(tc, sigterm_with_four_vms);
         tcase_add_test(tc, check_config_exit_codes);
+        tcase_add_test(tc, linux_bad_kernel_fails_alone);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

@@ -284,8 +284,8 @@ START_TEST(install_stages_every_file) {
         assert_file(dest, "/usr/share/man/man5/vmstatd.conf.5", 0644);
         assert_file(dest, "/usr/share/man/man1/vmstatctl.1", 0644);
         assert_file(dest, "/usr/share/doc/vmstatd/METRICS.md", 0644);
-        const char *examples[] = { "vmstatd.conf.example", "vms.d/b13.vm.example" };
-        for (size_t i = 0; i < 2; i++) {
+        const char *examples[] = { "vmstatd.conf.example", "vms.d/b13.vm.example", "vms.d/linux.vm.example" };
+        for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
                 char rel[128];
                 snprintf(path, sizeof(path), "%s/systemd/%s", src_dir(), examples[i]);
                 snprintf(rel, sizeof(rel), "/etc/vmstatd/%s", examples[i]);

@@ -129,10 +129,11 @@ static const struct {
         { V, "[vmm]\nguest = builtin:demo\n", "b13.vm:1: [vmm]: unknown section (expected [vm])" },
         { V, "[daemon]\n", "b13.vm:1: [daemon]: unknown section (expected [vm])" },
         { V, "vcpus = 2\n" G, "b13.vm:1: vcpus: set outside a section (expected [vm] first)" },
-        { V, G "vcpu = 2\n", "b13.vm:3: vcpu: unknown key (expected vcpus, memory, guest, autostart, restart, cpus or console_log)" },
+        { V, G "vcpu = 2\n", "b13.vm:3: vcpu: unknown key "
+          "(expected vcpus, memory, guest, kernel, initrd, cmdline, cpuid_hide, autostart, restart, cpus or console_log)" },
         { V, G "memory = 64M\nmemory = 128M\n", "b13.vm:4: memory: set twice (first on line 3)" },
-        { V, "[vm]\nvcpus = 2\n", "b13.vm: guest: missing (e.g. guest = builtin:demo)" },
-        { V, "", "b13.vm: guest: missing (e.g. guest = builtin:demo)" },
+        { V, "[vm]\nvcpus = 2\n", "b13.vm: guest: missing (e.g. guest = builtin:demo, or kernel = /boot/vmlinuz for a Linux guest)" },
+        { V, "", "b13.vm: guest: missing (e.g. guest = builtin:demo, or kernel = /boot/vmlinuz for a Linux guest)" },
         { "vms.d/B13.vm", G, "B13.vm: 'B13' is not a VM name (the file name must be [a-z0-9_-]{1,32}.vm)" },
         { "vms.d/web.1.vm", G, "web.1.vm: 'web.1' is not a VM name (the file name must be [a-z0-9_-]{1,32}.vm)" },
         { "vms.d/.vm", G, ".vm: '' is not a VM name (the file name must be [a-z0-9_-]{1,32}.vm)" },
@@ -186,11 +187,40 @@ static const struct {
         { V, G "cpus = 0-\n", "b13.vm:3: cpus: '0-' is not a CPU list (e.g. 0-1,3)" },
         { V, G "cpus =\n", "b13.vm:3: cpus: '' is not a CPU list (e.g. 0-1,3)" },
         { V, G "console_log = b13.log\n", "b13.vm:3: console_log: 'b13.log' is not an absolute path" },
+        /* Linux guests */
+        { V, "[vm]\nkernel = vmlinuz\n", "b13.vm:2: kernel: 'vmlinuz' is not an absolute path" },
+        { V, "[vm]\nkernel =\n", "b13.vm:2: kernel: '' is not an absolute path" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ninitrd = initrd.img\n", "b13.vm:3: initrd: 'initrd.img' is not an absolute path" },
+        { V, G "kernel = /boot/vmlinuz\n",
+          "b13.vm:3: kernel: cannot be combined with guest (line 2): a VM boots a Linux kernel or a built-in or flat guest, not both" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\nmemory = 128M\nguest = builtin:demo\n",
+          "b13.vm:4: guest: cannot be combined with kernel (line 2): a VM boots a Linux kernel or a built-in or flat guest, not both" },
+        { V, G "initrd = /boot/initrd.img\n",
+          "b13.vm:3: initrd: needs kernel = /PATH (initrd, cmdline and cpuid_hide are for Linux guests)" },
+        { V, "[vm]\ncmdline = console=ttyS0\n",
+          "b13.vm:2: cmdline: needs kernel = /PATH (initrd, cmdline and cpuid_hide are for Linux guests)" },
+        { V, G "vcpus = 2\ncpuid_hide = cx16\n",
+          "b13.vm:4: cpuid_hide: needs kernel = /PATH (initrd, cmdline and cpuid_hide are for Linux guests)" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ncpuid_hide = cx16, avx\n",
+          "b13.vm:3: cpuid_hide: 'avx' is not a CPUID feature vmstatd can hide (cx16 or xsave)" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ncpuid_hide = CX16\n",
+          "b13.vm:3: cpuid_hide: 'CX16' is not a CPUID feature vmstatd can hide (cx16 or xsave)" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ncpuid_hide = xsave xsave\n", "b13.vm:3: cpuid_hide: 'xsave' is listed twice" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ncpuid_hide = ,\n",
+          "b13.vm:3: cpuid_hide: ',' is not a list of CPUID features to hide (cx16 or xsave, or both)" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ncpuid_hide = cx16\ncpuid_hide = xsave\n",
+          "b13.vm:4: cpuid_hide: set twice (first on line 3)" },
+        { V, "[vm]\nmemory = 32M\nkernel = /boot/vmlinuz\n", "b13.vm:2: memory: '32M' is too small for a Linux guest (at least 64M)" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\nmemory = 65532K\n",
+          "b13.vm:3: memory: '65532K' is too small for a Linux guest (at least 64M)" },
+        { V, "[vm]\nkernel = /boot/vmlinuz\ncmdline =\n", "b13.vm:3: cmdline: is empty (leave it out for the default)" },
+        { V, "[vm]\nguest = linux:/boot/vmlinuz\n",
+          "b13.vm:2: guest: 'linux:/boot/vmlinuz' is not builtin:NAME or flat:/PATH entry=NAME (a Linux guest is kernel = /PATH)" },
         /* the first error of a file is the one reported, syntax or value */
         { V, "[vm]\nmemory 64M\nvcpus = 0\n", "b13.vm:2: 'memory 64M' is not 'key = value' or '[section]'" },
         { V, "[vm]\nvcpus = 0\nmemory 64M\n", "b13.vm:2: vcpus: '0' is out of range (1 to 64)" },
         { V, "[vm]\nguest builtin:demo\n",
-          "b13.vm:2: guest builtin: unknown key (expected vcpus, memory, guest, autostart, restart, cpus or console_log)" },
+          "b13.vm:2: guest builtin: unknown key (expected vcpus, memory, guest, kernel, initrd, cmdline, cpuid_hide, autostart, restart, cpus or console_log)" },
 };
 
 START_TEST(bad_configs) {
@@ -200,7 +230,7 @@ START_TEST(bad_configs) {
 END_TEST
 
 START_TEST(bad_generated) {
-        char text[4096], want[512];
+        char text[8192], want[512];
         /* one listen too many */
         size_t o = (size_t) snprintf(text, sizeof(text), "[daemon]\n");
         for (int i = 0; i <= VS_CONF_MAX_LISTEN; i++)
@@ -230,6 +260,16 @@ START_TEST(bad_generated) {
         snprintf(text, sizeof(text), "[vm]\nguest = flat:%s/guest.img entry=abcdefghijklmnop\n", dir);
         put(V, text);
         expect_error("b13.vm:2: guest: 'entry=abcdefghijklmnop' is not an entry name (1 to 15 characters)");
+
+        /* a Linux command line longer than 4095 bytes, over several cmdline lines */
+        char arg[101];
+        memset(arg, 'x', 100);
+        arg[100] = 0;
+        o = (size_t) snprintf(text, sizeof(text), "[vm]\nkernel = /boot/vmlinuz\n");
+        for (int i = 0; i < 41; i++) /* 40 * 100 + 39 spaces = 4039 bytes fit; 4140 do not */
+                o += (size_t) snprintf(text + o, sizeof(text) - o, "cmdline = %s\n", arg);
+        put(V, text);
+        expect_error("b13.vm:43: cmdline: too long (at most 4095 bytes, all cmdline lines joined)");
 
         /* a line longer than inih's buffer, a NUL byte */
         memset(text, 'a', 300);
@@ -453,6 +493,82 @@ START_TEST(defaults_and_cpus) {
 }
 END_TEST
 
+static char *summary(const struct vs_conf *c) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        vs_conf_print(c, f);
+        fclose(f);
+        return out;
+}
+
+START_TEST(linux_guests) {
+        struct vs_conf c;
+        /* every key, in any order; ':' as the separator works here too */
+        put("vms.d/lnx.vm", "[vm]\nvcpus = 2\ncmdline = console=ttyS0 root=/dev/vda  rw\ninitrd: /boot/initrd.img\n"
+                            "cpuid_hide = xsave,cx16\nkernel = /boot/vmlinuz-6.1\nmemory = 512M\n"
+                            "cmdline = quiet ; a comment\nautostart = no\n");
+        /* the defaults: 256M, the default command line, no initrd, nothing hidden */
+        put("vms.d/min.vm", "[vm]\nkernel = /boot/vmlinux\n");
+        /* 64M is enough; one name in cpuid_hide; blanks as separators */
+        put("vms.d/small.vm", "[vm]\nkernel = /vmlinux\nmemory = 64M\ncpuid_hide = cx16\n");
+        put("vms.d/spaces.vm", "[vm]\nkernel = /vmlinux\ncpuid_hide =  xsave \t cx16 ,\n");
+        put("vms.d/b13.vm", G);
+        load_ok(&c);
+        ck_assert_uint_eq(c.n_vms, 5);
+        const struct vs_vm_conf *b13 = &c.vms[0], *lnx = &c.vms[1], *min = &c.vms[2], *small = &c.vms[3], *sp = &c.vms[4];
+        ck_assert_str_eq(lnx->name, "lnx");
+        ck_assert_str_eq(lnx->kernel, "/boot/vmlinuz-6.1");
+        ck_assert_str_eq(lnx->initrd, "/boot/initrd.img");
+        ck_assert_str_eq(lnx->cmdline, "console=ttyS0 root=/dev/vda  rw quiet"); /* lines joined, each verbatim */
+        ck_assert_uint_eq(lnx->cpuid_hide, HV_CPUID_HIDE_CX16 | HV_CPUID_HIDE_XSAVE);
+        ck_assert_uint_eq(lnx->memory, 512ULL << 20);
+        ck_assert_uint_eq(lnx->vcpus, 2);
+        ck_assert(!lnx->autostart);
+        ck_assert_str_eq(lnx->guest, "linux:/boot/vmlinuz-6.1");
+        ck_assert_str_eq(lnx->builtin_name, "");
+        ck_assert_ptr_null(lnx->builtin.guest);
+        ck_assert_str_eq(lnx->image, "");
+
+        ck_assert_str_eq(min->kernel, "/boot/vmlinux");
+        ck_assert_uint_eq(min->memory, 256ULL << 20);
+        ck_assert_str_eq(min->initrd, "");
+        ck_assert_str_eq(min->cmdline, HV_LINUX_DEFAULT_CMDLINE);
+        ck_assert_uint_eq(min->cpuid_hide, 0);
+        ck_assert_uint_eq(min->vcpus, 1);
+        ck_assert(min->autostart);
+        ck_assert_str_eq(min->guest, "linux:/boot/vmlinux");
+
+        ck_assert_uint_eq(small->memory, 64ULL << 20);
+        ck_assert_uint_eq(small->cpuid_hide, HV_CPUID_HIDE_CX16);
+        ck_assert_uint_eq(sp->cpuid_hide, HV_CPUID_HIDE_CX16 | HV_CPUID_HIDE_XSAVE);
+
+        /* builtin guests keep their defaults and no Linux fields */
+        ck_assert_uint_eq(b13->memory, 64ULL << 20);
+        ck_assert_str_eq(b13->kernel, "");
+        ck_assert_str_eq(b13->cmdline, "");
+        ck_assert_uint_eq(b13->cpuid_hide, 0);
+
+        char *out = summary(&c);
+        ck_assert_msg(strstr(out, "\nlnx: 2 vCPUs, 512 MiB, linux:/boot/vmlinuz-6.1, no autostart, restart=no\n"
+                                  "  initrd: /boot/initrd.img\n  cmdline: console=ttyS0 root=/dev/vda  rw quiet\n"
+                                  "  cpuid_hide: cx16, xsave\n"), "%s", out);
+        ck_assert_msg(strstr(out, "\nmin: 1 vCPU, 256 MiB, linux:/boot/vmlinux, autostart, restart=no\n  initrd: none\n"
+                                  "  cmdline: " HV_LINUX_DEFAULT_CMDLINE "\n  cpuid_hide: none\n"), "%s", out);
+        ck_assert_msg(strstr(out, "\nb13: 1 vCPU, 64 MiB, builtin:demo, autostart, restart=no\nlnx: "), "%s", out);
+        free(out);
+        vs_conf_free(&c);
+
+        /* the config does not read the kernel: it may be installed later */
+        teardown();
+        setup();
+        put(V, "[vm]\nkernel = /nonexistent/vmlinuz\ninitrd = /nonexistent/initrd\n");
+        load_ok(&c);
+        ck_assert_str_eq(c.vms[0].kernel, "/nonexistent/vmlinuz");
+        vs_conf_free(&c);
+}
+END_TEST
+
 static void expect_embedded(void) {
         struct vs_conf c;
         char err[VS_CONF_ERR_LEN] = "";
@@ -543,9 +659,44 @@ START_TEST(vm_equality) {
         DIFFERS(b.restart = VS_RESTART_ON_CRASH);
         DIFFERS(b.cpus_mask = 2);
         DIFFERS(strcpy(b.console_log, "/tmp/y.log"));
-#undef DIFFERS
+        DIFFERS(strcpy(b.kernel, "/boot/vmlinuz"));
+        DIFFERS(strcpy(b.initrd, "/boot/initrd.img"));
+        DIFFERS(strcpy(b.cmdline, "console=ttyS0"));
+        DIFFERS(b.cpuid_hide = HV_CPUID_HIDE_CX16);
         vs_conf_free(&c);
         vs_conf_free(&d);
+
+        /* Linux guests, as a reload sees them: every Linux key is a restart */
+        static const char *const linux_vm = "[vm]\nkernel = /boot/vmlinuz\ninitrd = /boot/initrd.img\n"
+                                            "cmdline = console=ttyS0 quiet\ncpuid_hide = cx16\n";
+        static const char *const changed[] = {
+                "[vm]\nkernel = /boot/vmlinuz.old\ninitrd = /boot/initrd.img\ncmdline = console=ttyS0 quiet\ncpuid_hide = cx16\n",
+                "[vm]\nkernel = /boot/vmlinuz\ncmdline = console=ttyS0 quiet\ncpuid_hide = cx16\n",
+                "[vm]\nkernel = /boot/vmlinuz\ninitrd = /boot/initrd.img\ncmdline = console=ttyS0\ncpuid_hide = cx16\n",
+                "[vm]\nkernel = /boot/vmlinuz\ninitrd = /boot/initrd.img\ncpuid_hide = cx16\n", /* the default cmdline */
+                "[vm]\nkernel = /boot/vmlinuz\ninitrd = /boot/initrd.img\ncmdline = console=ttyS0 quiet\ncpuid_hide = cx16 xsave\n",
+                "[vm]\nkernel = /boot/vmlinuz\ninitrd = /boot/initrd.img\ncmdline = console=ttyS0 quiet\n",
+                "[vm]\nkernel = /boot/vmlinuz\ninitrd = /boot/initrd.img\ncmdline = console=ttyS0 quiet\ncpuid_hide = cx16\n"
+                "memory = 512M\n",
+                "[vm]\nguest = builtin:demo\nmemory = 256M\n",
+        };
+        put(V, linux_vm);
+        load_ok(&c);
+        /* the same guest written otherwise: the cmdline over two lines, keys reordered */
+        put(V, "[vm]\ncpuid_hide = cx16\ncmdline = console=ttyS0\nkernel = /boot/vmlinuz\ncmdline = quiet\n"
+               "initrd = /boot/initrd.img\nmemory = 256M\n");
+        load_ok(&d);
+        ck_assert(vs_vm_conf_equal(&c.vms[0], &d.vms[0]));
+        vs_conf_free(&d);
+        for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+                put(V, changed[i]);
+                load_ok(&d);
+                ck_assert_msg(!vs_vm_conf_equal(&c.vms[0], &d.vms[0]), "%s", changed[i]);
+                ck_assert_msg(!vs_vm_conf_equal(&d.vms[0], &c.vms[0]), "%s", changed[i]);
+                vs_conf_free(&d);
+        }
+        vs_conf_free(&c);
+#undef DIFFERS
 }
 END_TEST
 
@@ -598,6 +749,7 @@ int main(void) {
         tcase_add_test(tc, bad_files);
         tcase_add_test(tc, good_round_trip);
         tcase_add_test(tc, defaults_and_cpus);
+        tcase_add_test(tc, linux_guests);
         tcase_add_test(tc, embedded_default);
         tcase_add_test(tc, vm_equality);
         tcase_add_test(tc, durations);
