@@ -44,7 +44,7 @@ FUZZ_SECONDS ?= 10
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
-.PHONY: all deps run check unit integration fuzz bench install clean
+.PHONY: all deps run check unit integration fuzz bench install clean linux-guest
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -118,6 +118,8 @@ $(B)/tests/integration/test_%: $(B)/tests/integration/test_%.o $(B)/tests/integr
 
 # runs vs_http, the sampler and a VM in-process
 $(B)/tests/integration/test_control: $(LIBS)
+# hv_e820_map: the map Linux must print back
+$(B)/tests/integration/test_linux: $(LIBS)
 
 # libFuzzer target for the router and query parsing (clang); the corpus is copied, not grown in git
 $(FUZZ_BIN): tests/fuzz/fuzz_router.c vmstatd/router.c vmstatd/router.h
@@ -128,13 +130,18 @@ fuzz: deps $(FUZZ_BIN)
 	@rm -rf $(B)/fuzz/corpus && cp -r tests/fuzz/corpus/router $(B)/fuzz/corpus
 	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-300} $(B)/fuzz/corpus
 
+# ---- Linux test guest: Debian's cloud kernel (vmlinuz, vmlinux) + a busybox initramfs ----------
+# always build/linux (SAN=1 shares it); the script is a quick no-op when up to date
+linux-guest: deps
+	@scripts/linux-guest.sh build/linux
+
 unit: $(UNIT_BINS)
 	@scripts/run-tests.sh $(UNIT_BINS)
 
-integration: $(B)/bin/vmstatd $(B)/bin/vmstatctl $(INTEG_BINS)
+integration: linux-guest $(B)/bin/vmstatd $(B)/bin/vmstatctl $(INTEG_BINS)
 	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(INTEG_BINS)
 
-check: deps all
+check: deps all linux-guest
 	@rm -rf $(B)/fuzz/corpus && cp -r tests/fuzz/corpus/router $(B)/fuzz/corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/corpus 2>&1 | tail -n 1
 	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
@@ -152,7 +159,7 @@ $(B)/bench/qemu-bios.bin: bench/qemu-bios.S hv/boot/layout.h
 $(B)/bench/exitpath: | $(B)/bench/qemu-bios.bin
 # -- end of exitpath's firmware --
 
-bench: deps all
+bench: deps all linux-guest
 	@scripts/deps.sh bench
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
