@@ -292,8 +292,13 @@ START_TEST(bzimage_decompressor_runs) {
                 return;
         char *text = wait_console(&d, "lnxz", "KASLR disabled: 'nokaslr' on cmdline.", EARLY_DEADLINE_MS);
         free(text);
+        /* here it is still decompressing (emulated); a native host may be through the whole boot */
         json_t *j = vm_json(&d, "lnxz");
-        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "running");
+        const char *state = json_string_value(json_object_get(j, "state"));
+        if (strcmp(state, "running") != 0) {
+                ck_assert_str_eq(state, "stopped");
+                full_boot(&d, "lnxz", 1);
+        }
         json_decref(j);
         test_daemon_stop(&d);
         free(dir);
