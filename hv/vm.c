@@ -70,7 +70,7 @@ static int vm_setup_ram(struct hv_vm *vm) {
 static int vm_setup_devices(struct hv_vm *vm, size_t console_bytes) {
         int (*const attach[])(struct hv_vm *) = {
                 hv_console_attach, hv_exitport_attach, hv_i8042_attach, hv_post_attach,
-                hv_rtc_attach, hv_scratch_attach, hv_serial_attach,
+                hv_rtc_attach, hv_scratch_attach, hv_serial_attach, hv_sleep_attach,
         };
         int r = hv_console_new(console_bytes, &vm->console);
         if (r < 0)

@@ -1,6 +1,7 @@
 /* ACPI tables for Linux guests. A kernel without MP-table parsing (Debian's cloud kernel) finds
  * its CPUs, the IOAPIC and the ISA IRQ wiring only here. Layout, each table 16-byte aligned:
- * RSDP (at gpa) -> XSDT -> { FADT -> DSDT, MADT }. Little-endian host assumed (x86). */
+ * RSDP (at gpa) -> XSDT -> { FADT -> DSDT, MADT }. The FADT's sleep registers and the DSDT's
+ * \_S5 let the guest power off (hv/devices/sleep.c). Little-endian host assumed (x86). */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -53,7 +54,8 @@ struct acpi_gas { /* Generic Address Structure */
 _Static_assert(sizeof(struct acpi_gas) == 12, "GAS");
 
 /* FADT, ACPI 6.x layout (major version 6). In hardware-reduced mode the OS ignores the PM
- * register blocks (offsets 46..108, 148..243), so everything here but a few fields stays 0. */
+ * register blocks (offsets 46..108, 148..243), so everything here but a few fields stays 0;
+ * the sleep control/status registers (244, 256) replace PM1 control for sleep and soft-off. */
 struct acpi_fadt {
         struct acpi_header h;
         uint32_t firmware_ctrl, dsdt;
@@ -103,6 +105,10 @@ _Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
  * overrides against it: 0 would turn the IRQ 0 override into a level/low "SCI" one. */
 #define FADT_RTC_CENTURY 0x32
 #define FADT_SCI_IRQ 9
+/* Sleep registers: one byte each in system I/O space. Linux registers its power-off handler on a
+ * hardware-reduced machine only when both are present (and \_S5 exists). */
+#define GAS_SYSTEM_IO 1
+#define GAS_ACCESS_BYTE 1
 
 struct acpi_madt {
         struct acpi_header h;
@@ -146,7 +152,7 @@ static const struct madt_override madt_overrides[] = {
         { MADT_TYPE_OVERRIDE, sizeof(struct madt_override), 0, FADT_SCI_IRQ, FADT_SCI_IRQ, MADT_FLAGS_LEVEL_HIGH },
 };
 
-/* ---- a tiny AML writer, enough for the DSDT's one device ---------------------------------- */
+/* ---- a tiny AML writer, enough for the DSDT's one device and \_S5 -------------------------- */
 
 #define AML_ZERO_OP 0x00
 #define AML_NAME_OP 0x08
@@ -154,6 +160,7 @@ static const struct madt_override madt_overrides[] = {
 #define AML_DWORD_PREFIX 0x0c
 #define AML_SCOPE_OP 0x10
 #define AML_BUFFER_OP 0x11
+#define AML_PACKAGE_OP 0x12
 #define AML_EXT_OP_PREFIX 0x5b
 #define AML_DEVICE_OP 0x82 /* after AML_EXT_OP_PREFIX */
 #define AML_PKG_1BYTE_MAX 0x3f
@@ -234,26 +241,46 @@ static void aml_crs_io_irq(struct aml *a, uint16_t port, uint8_t len, unsigned i
         aml_pkg_end(a, buf);
 }
 
+/* Name (_S5, Package () { 5, 0, 0, 0 }): Linux takes SLP_TYP from the first element, the value
+ * the sleep control register (hv/devices/sleep.c) acts on. The zeros (SLP_TYPb, meaningless
+ * without a PM1b block, and padding) give the four-element shape QEMU's DSDT has too. */
+static void aml_s5(struct aml *a) {
+        aml_name(a, "_S5_");
+        aml_byte(a, AML_PACKAGE_OP);
+        size_t pkg = aml_pkg_begin(a);
+        aml_byte(a, 4); /* NumElements */
+        aml_byte(a, AML_BYTE_PREFIX);
+        aml_byte(a, HV_ACPI_SLP_TYP_S5);
+        for (int i = 0; i < 3; i++)
+                aml_byte(a, AML_ZERO_OP);
+        aml_pkg_end(a, pkg);
+}
+
 /* Scope (\_SB) { Device (COM1) { _HID PNP0501, _UID 0, _CRS } }: lets 8250_pnp claim ttyS0
  * with the IRQ the VMM raises. */
+static void aml_sb_com1(struct aml *a) {
+        aml_byte(a, AML_SCOPE_OP);
+        size_t scope = aml_pkg_begin(a);
+        aml_put(a, "\\_SB_", 5);
+
+        aml_byte(a, AML_EXT_OP_PREFIX);
+        aml_byte(a, AML_DEVICE_OP);
+        size_t dev = aml_pkg_begin(a);
+        aml_put(a, "COM1", 4);
+        aml_name(a, "_HID");
+        aml_dword(a, aml_eisa_id("PNP0501"));
+        aml_name(a, "_UID");
+        aml_byte(a, AML_ZERO_OP);
+        aml_crs_io_irq(a, HV_PORT_SERIAL, 8, HV_LINUX_IRQ_SERIAL);
+        aml_pkg_end(a, dev);
+
+        aml_pkg_end(a, scope);
+}
+
 static size_t dsdt_aml(uint8_t *p) {
         struct aml a = { p, 0 };
-        aml_byte(&a, AML_SCOPE_OP);
-        size_t scope = aml_pkg_begin(&a);
-        aml_put(&a, "\\_SB_", 5);
-
-        aml_byte(&a, AML_EXT_OP_PREFIX);
-        aml_byte(&a, AML_DEVICE_OP);
-        size_t dev = aml_pkg_begin(&a);
-        aml_put(&a, "COM1", 4);
-        aml_name(&a, "_HID");
-        aml_dword(&a, aml_eisa_id("PNP0501"));
-        aml_name(&a, "_UID");
-        aml_byte(&a, AML_ZERO_OP);
-        aml_crs_io_irq(&a, HV_PORT_SERIAL, 8, HV_LINUX_IRQ_SERIAL);
-        aml_pkg_end(&a, dev);
-
-        aml_pkg_end(&a, scope);
+        aml_sb_com1(&a);
+        aml_s5(&a);
         return a.len;
 }
 
@@ -325,6 +352,11 @@ static void xsdt_write(uint8_t *p, uint64_t fadt_gpa, uint64_t madt_gpa) {
         header_seal(&x->h);
 }
 
+static struct acpi_gas sleep_reg(uint16_t port) {
+        return (struct acpi_gas){ .space_id = GAS_SYSTEM_IO, .bit_width = 8, .access_size = GAS_ACCESS_BYTE,
+                                  .address = port };
+}
+
 static void fadt_write(uint8_t *p, uint64_t dsdt_gpa) {
         struct acpi_fadt *f = (void *) p;
         header_init(&f->h, "FACP", sizeof(*f), FADT_REVISION);
@@ -334,6 +366,8 @@ static void fadt_write(uint8_t *p, uint64_t dsdt_gpa) {
         f->flags = FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_HW_REDUCED_ACPI;
         f->minor_version = FADT_MINOR_VERSION;
         f->x_dsdt = dsdt_gpa; /* the 32-bit DSDT field must be 0 when X_DSDT is set */
+        f->sleep_control_reg = sleep_reg(HV_PORT_SLEEP_CTL);
+        f->sleep_status_reg = sleep_reg(HV_PORT_SLEEP_STS);
         memcpy(f->hypervisor_vendor_id, "VMSTATD ", 8);
         header_seal(&f->h);
 }

@@ -69,8 +69,9 @@ struct hv_linux {
  * (no HdrS magic at 0x202)"). */
 int hv_boot_linux(struct hv_vm *vm, const struct hv_linux *l, char why[HV_WHY_LEN]);
 
-/* ACPI tables (acpi.c) for n_vcpus: RSDP at gpa, then XSDT, FADT (hardware-reduced), DSDT,
- * MADT (a local APIC per vCPU, the IOAPIC, ISA interrupt source overrides), checksums set.
+/* ACPI tables (acpi.c) for n_vcpus: RSDP at gpa, then XSDT, FADT (hardware-reduced, with the
+ * sleep control/status registers of hv/devices/sleep.c), DSDT (COM1, \_S5), MADT (a local APIC
+ * per vCPU, the IOAPIC, ISA interrupt source overrides), checksums set.
  * buf is the host view of guest memory [gpa, gpa+len). Returns bytes used, -E2BIG, -EINVAL. */
 long hv_acpi_build(void *buf, size_t len, uint64_t gpa, unsigned n_vcpus);
 

@@ -38,6 +38,9 @@
 #define HV_LINUX_IRQ_SERIAL  4        /* COM1, ISA IRQ 4 (KVM_IRQ_LINE) */
 #define HV_PORT_SERIAL       0x3f8    /* COM1 16550A */
 #define HV_PORT_RTC          0x70     /* CMOS/RTC index, data at 0x71 */
+#define HV_PORT_SLEEP_CTL    0x600    /* ACPI sleep control register (FADT), as cloud-hypervisor */
+#define HV_PORT_SLEEP_STS    0x601    /* ACPI sleep status register */
+#define HV_ACPI_SLP_TYP_S5   5        /* the DSDT's \_S5 SLP_TYP, which the sleep device powers off on */
 
 /* GDT selectors */
 #define HV_SEL_KCODE 0x08

@@ -31,6 +31,7 @@ int hv_post_attach(struct hv_vm *vm);
 int hv_rtc_attach(struct hv_vm *vm);
 int hv_scratch_attach(struct hv_vm *vm);
 int hv_serial_attach(struct hv_vm *vm);
+int hv_sleep_attach(struct hv_vm *vm);
 
 static inline uint64_t hv_io_get(const uint8_t *data, uint32_t len) {
         uint64_t v = 0;

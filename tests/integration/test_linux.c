@@ -143,25 +143,27 @@ static bool start(struct test_daemon *d, const char *dir) {
         return test_daemon_start(d, args);
 }
 
-/* Only where guest kernel code runs natively: to userspace, the init's report, and reboot. */
-static void full_boot(const struct test_daemon *d, const char *vm, unsigned vcpus) {
+/* Only where guest kernel code runs natively: to userspace, the init's report, and the end the
+ * init chose: reboot -f (i8042, reboot=k) or poweroff -f (ACPI S5 through our sleep registers). */
+static void full_boot(const struct test_daemon *d, const char *vm, unsigned vcpus, const char *reason) {
         char line[64];
         char *text = wait_console(d, vm, "VMSTATD-GUEST-DONE", FULL_DEADLINE_MS);
         assert_has(vm, text, "VMSTATD-GUEST-UP");
         snprintf(line, sizeof(line), "nproc %u\n", vcpus);
         assert_has(vm, text, line);
         assert_has(vm, text, "stat cpu ");
+        assert_has(vm, text, "ACPI: PM: (supports S0 S5)");
         free(text);
         uint64_t deadline = test_now_ms() + 10000;
         for (;;) {
                 json_t *j = vm_json(d, vm);
                 bool stopped = strcmp(json_string_value(json_object_get(j, "state")), "stopped") == 0;
                 if (stopped)
-                        ck_assert_str_eq(json_string_value(json_object_get(j, "reason")), "reboot");
+                        ck_assert_str_eq(json_string_value(json_object_get(j, "reason")), reason);
                 json_decref(j);
                 if (stopped)
                         break;
-                ck_assert_msg(test_now_ms() < deadline, "%s: reboot -f did not stop the VM", vm);
+                ck_assert_msg(test_now_ms() < deadline, "%s: the init's %s did not stop the VM", vm, reason);
                 test_sleep_ms(200);
         }
 }
@@ -242,7 +244,7 @@ START_TEST(early_boot_1_and_2_vcpus) {
         char *dir = test_config_dir();
         find_assets();
         write_linux_vm(dir, "lnx1", 1, kernel, "", "");
-        write_linux_vm(dir, "lnx2", 2, kernel, "cpuid_hide = cx16\n", "");
+        write_linux_vm(dir, "lnx2", 2, kernel, "cpuid_hide = cx16\n", " vmstatd.end=poweroff");
         if (!start(&d, dir))
                 return;
         uint64_t t0 = test_now_ms();
@@ -263,8 +265,8 @@ START_TEST(early_boot_1_and_2_vcpus) {
                 json_decref(j);
         }
         if (kt[0] < NATIVE_KERNEL_S && kt[1] < NATIVE_KERNEL_S) {
-                full_boot(&d, "lnx1", 1);
-                full_boot(&d, "lnx2", 2);
+                full_boot(&d, "lnx1", 1, "reboot");
+                full_boot(&d, "lnx2", 2, "poweroff");
                 test_daemon_stop(&d);
                 char *steal_dir = test_config_dir();
                 steal_matches_runnable(steal_dir);
@@ -297,7 +299,7 @@ START_TEST(bzimage_decompressor_runs) {
         const char *state = json_string_value(json_object_get(j, "state"));
         if (strcmp(state, "running") != 0) {
                 ck_assert_str_eq(state, "stopped");
-                full_boot(&d, "lnxz", 1);
+                full_boot(&d, "lnxz", 1, "reboot");
         }
         json_decref(j);
         test_daemon_stop(&d);

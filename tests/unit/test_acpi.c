@@ -2,6 +2,7 @@
  * their addresses say, checksummed, describe every vCPU, and iasl decodes them without
  * complaint; bad arguments are refused without writing anything. Fields are read by offset
  * from the ACPI spec, independently of acpi.c's structs. */
+#define _GNU_SOURCE /* memmem */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -92,6 +93,15 @@ static void walk(struct tables *t) {
         t->dsdt = table_at(t, rd64(t->fadt + 140), "DSDT");
 }
 
+/* A Generic Address Structure naming one byte-wide register at an I/O port. */
+static void assert_sleep_reg(const uint8_t *gas, uint16_t port) {
+        ck_assert_uint_eq(gas[0], 1); /* System I/O */
+        ck_assert_uint_eq(gas[1], 8); /* bit width */
+        ck_assert_uint_eq(gas[2], 0); /* bit offset */
+        ck_assert_uint_eq(gas[3], 1); /* access size: byte */
+        ck_assert_uint_eq(rd64(gas + 4), port);
+}
+
 START_TEST(tables_walk) {
         unsigned n = vcpu_counts[_i];
         struct tables t = build(n);
@@ -103,6 +113,11 @@ START_TEST(tables_walk) {
         ck_assert_msg(rd16(t.fadt + 109) & (1u << 1), "FADT IAPC_BOOT_ARCH 8042");
         ck_assert(memcmp(t.fadt + 268, "VMSTATD ", 8) == 0);
         ck_assert_uint_gt(rd32(t.dsdt + 4), HDR_LEN); /* a body: \_SB.COM1 */
+        assert_sleep_reg(t.fadt + 244, HV_PORT_SLEEP_CTL);
+        assert_sleep_reg(t.fadt + 256, HV_PORT_SLEEP_STS);
+        /* Name (_S5, Package (4) { 5, Zero, Zero, Zero }) at root scope: SLP_TYP 5 */
+        static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, 0x05, 0x00, 0x00, 0x00 };
+        ck_assert_msg(memmem(t.dsdt + HDR_LEN, rd32(t.dsdt + 4) - HDR_LEN, s5, sizeof(s5)), "DSDT lacks \_S5");
 
         const uint8_t *m = t.madt, *end = m + rd32(m + 4);
         ck_assert_uint_eq(rd32(m + 36), HV_LAPIC_ADDR);
@@ -220,6 +235,28 @@ static void remove_dir(const char *dir) {
         rmdir(dir);
 }
 
+/* The text from the first needle on, up to the blank line or closing brace that ends its
+ * block in iasl's output; valid until the next call. */
+static const char *dsl_block(const char *dsl, const char *needle, const char *end) {
+        static char block[1024];
+        const char *at = strstr(dsl, needle);
+        ck_assert_msg(at, "no \"%s\" in:\n%s", needle, dsl);
+        const char *stop = strstr(at, end);
+        size_t n = stop ? (size_t) (stop - at) : strlen(at);
+        snprintf(block, sizeof(block), "%.*s", (int) n, at);
+        return block;
+}
+
+/* iasl's view of a FADT register: one byte in System I/O space at port. */
+static void assert_dsl_gas(const char *facp, const char *reg, uint16_t port) {
+        const char *b = dsl_block(facp, reg, "\n\n");
+        char want[64];
+        snprintf(want, sizeof(want), "Address : %016X", port);
+        ck_assert_msg(strstr(b, "[SystemIO]") && strstr(b, "Bit Width : 08") && strstr(b, "[Byte Access:8]") &&
+                              strstr(b, want),
+                      "facp.dsl: %s is not a byte at port 0x%x:\n%s", reg, port, b);
+}
+
 START_TEST(iasl_decodes_cleanly) {
         ck_assert_msg(system("command -v iasl > /dev/null 2>&1") == 0,
                       "iasl not found: run scripts/deps.sh (Debian package acpica-tools)");
@@ -251,10 +288,15 @@ START_TEST(iasl_decodes_cleanly) {
         const char *dsdt = read_file(dir, "dsdt.dsl");
         ck_assert_msg(strstr(dsdt, "EisaId (\"PNP0501\")") && strstr(dsdt, "0x03F8") && strstr(dsdt, "IRQNoFlags ()"),
                       "dsdt.dsl lacks COM1:\n%s", dsdt);
+        const char *s5 = dsl_block(dsdt, "Name (_S5, Package (0x04)", "})");
+        ck_assert_msg(strstr(s5, "0x05") && count(s5, "Zero") == 3, "dsdt.dsl: \\_S5 is not {5, 0, 0, 0}:\n%s", s5);
         /* and it compiles back: iasl's own opinion of the AML we wrote */
         const char *out = iasl(dir, "dsdt.dsl");
         ck_assert_msg(strstr(out, "0 Errors, 0 Warnings, 0 Remarks"), "dsdt.dsl does not recompile cleanly:\n%s", out);
-        ck_assert_msg(strstr(read_file(dir, "facp.dsl"), "Hardware Reduced (V5) : 1"), "FADT not hardware-reduced");
+        const char *facp = read_file(dir, "facp.dsl");
+        ck_assert_msg(strstr(facp, "Hardware Reduced (V5) : 1"), "FADT not hardware-reduced");
+        assert_dsl_gas(facp, "Sleep Control Register", HV_PORT_SLEEP_CTL);
+        assert_dsl_gas(facp, "Sleep Status Register", HV_PORT_SLEEP_STS);
         remove_dir(dir);
         free(t.buf);
 }
