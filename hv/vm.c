@@ -164,6 +164,13 @@ void hv_vm_finish(struct hv_vm *vm, enum hv_vm_state state, enum hv_vm_reason re
         pthread_mutex_unlock(&vm->lock);
 }
 
+void hv_vm_fail_load(struct hv_vm *vm, int err) {
+        if (hv_vm_state(vm) != HV_VM_CREATED)
+                return;
+        madvise(vm->ram, vm->ram_bytes, MADV_DONTNEED); /* a half-loaded image helps nobody */
+        hv_vm_finish(vm, HV_VM_CRASHED, HV_REASON_LOAD_ERROR, 0, (uint64_t) -err, NULL);
+}
+
 int hv_vm_start(struct hv_vm *vm) {
         int r = 0;
         pthread_mutex_lock(&vm->lock);
@@ -320,6 +327,7 @@ const char *hv_vm_reason_name(enum hv_vm_reason r) {
                 [HV_REASON_GUEST_CRASH] = "guest_crash",
                 [HV_REASON_UNKNOWN_EXIT] = "unknown_exit",
                 [HV_REASON_KVM_RUN_ERROR] = "kvm_run_error",
+                [HV_REASON_LOAD_ERROR] = "load_error",
         };
         return (unsigned) r < sizeof(names) / sizeof(names[0]) ? names[r] : "invalid";
 }

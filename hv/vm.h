@@ -37,6 +37,7 @@ enum hv_vm_reason {
         HV_REASON_GUEST_CRASH,    /* crashed: a crash system event */
         HV_REASON_UNKNOWN_EXIT,   /* crashed: detail = kvm_run exit_reason we do not handle */
         HV_REASON_KVM_RUN_ERROR,  /* crashed: detail = errno of KVM_RUN */
+        HV_REASON_LOAD_ERROR,     /* crashed: the guest could not be loaded, never ran; detail = errno */
 };
 
 struct hv_vm_outcome {
@@ -101,6 +102,10 @@ const char *hv_vm_reason_name(enum hv_vm_reason r);
 
 /* Guest-physical to host pointer for [gpa, gpa+len) inside RAM, NULL otherwise. */
 void *hv_vm_gpa(struct hv_vm *vm, uint64_t gpa, uint64_t len);
+
+/* A created VM whose guest could not be loaded: crashed(load_error) with detail = -err, never
+ * started, its RAM released. Keeps such a VM visible to samplers. No-op unless created. */
+void hv_vm_fail_load(struct hv_vm *vm, int err);
 
 /* For devices and the exit loop: end the VM (first caller wins) and kick every vCPU. */
 void hv_vm_finish(struct hv_vm *vm, enum hv_vm_state state, enum hv_vm_reason reason, int64_t exit_code,

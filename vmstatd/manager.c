@@ -127,6 +127,22 @@ static void open_console_log(struct vs_manager *m, struct entry *e) {
                 vs_log_vm(LOG_WARNING, e->conf.name, "console log %s: %s", path, strerror(errno));
 }
 
+/* A guest that cannot be loaded stays visible, never started, as crashed(load_error): /vms/<name>
+ * and vmstatd_vm_state say so, and restart = on-crash retries with backoff (the file may be
+ * fixed or appear). Without a sampler slot it goes. */
+static void keep_failed(struct vs_manager *m, struct entry *e, struct hv_vm *vm, int err) {
+        hv_vm_fail_load(vm, err);
+        if (vs_sampler_add_vm(m->sampler, vm) < 0) {
+                hv_vm_destroy(vm);
+                return;
+        }
+        vs_sampler_set_restarts(m->sampler, vm, e->restarts);
+        e->vm = vm;
+        e->started_ns = hv_now_ns();
+        e->console_seen = 0;
+        e->restart_at_ns = 0;
+}
+
 /* Creates, boots, samples and starts a fresh VM for e (fresh counters, new start time). */
 static int launch(struct vs_manager *m, struct entry *e) {
         struct hv_vm_config vc = { .name = e->conf.name, .vcpus = e->conf.vcpus, .ram_bytes = e->conf.memory };
@@ -140,13 +156,13 @@ static int launch(struct vs_manager *m, struct entry *e) {
         }
         if (e->conf.kernel[0] && (r = boot_linux(vm, &e->conf, why)) < 0) {
                 vs_log_vm(LOG_ERR, e->conf.name, "loading kernel: %s", why);
-                hv_vm_destroy(vm);
+                keep_failed(m, e, vm, r);
                 return r;
         }
         if (!e->conf.kernel[0] && (r = boot(vm, &e->conf)) < 0) {
                 vs_log_vm(LOG_ERR, e->conf.name, "loading guest %s: %s", e->conf.guest,
                           r == -ENOENT ? "no such entry in the image" : r == -EINVAL ? "not a valid guest image" : strerror(-r));
-                hv_vm_destroy(vm);
+                keep_failed(m, e, vm, r);
                 return r;
         }
         if ((r = vs_sampler_add_vm(m->sampler, vm)) < 0) {
@@ -353,9 +369,13 @@ static void supervise(struct vs_manager *m, struct entry *e, uint64_t now) {
                 if (now - e->started_ns >= STABLE_NS)
                         e->backoff_ns = BACKOFF_FIRST_NS;
                 e->restart_at_ns = now + e->backoff_ns;
-                vs_log_vm(LOG_ERR, e->conf.name, "crashed (%s, detail %llu) on vCPU %d; restarting in %.0f s\n%s",
-                          hv_vm_reason_name(o.reason), (unsigned long long) o.detail, o.vcpu,
-                          (double) e->backoff_ns / 1e9, o.regs);
+                if (o.reason == HV_REASON_LOAD_ERROR)
+                        vs_log_vm(LOG_ERR, e->conf.name, "could not be loaded (%s); retrying in %.0f s",
+                                  strerror((int) o.detail), (double) e->backoff_ns / 1e9);
+                else
+                        vs_log_vm(LOG_ERR, e->conf.name, "crashed (%s, detail %llu) on vCPU %d; restarting in %.0f s\n%s",
+                                  hv_vm_reason_name(o.reason), (unsigned long long) o.detail, o.vcpu,
+                                  (double) e->backoff_ns / 1e9, o.regs);
                 return;
         }
         if (now < e->restart_at_ns)

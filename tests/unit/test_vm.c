@@ -49,6 +49,37 @@ START_TEST(triplefault_crashes_alone) {
 }
 END_TEST
 
+/* A guest that could not be loaded: crashed(load_error), never started, offline all along. */
+START_TEST(fail_load) {
+        REQUIRE_KVM(kvm);
+        struct hv_vm *vm = test_bare_vm(kvm, "noload");
+        hv_vm_fail_load(vm, -ENOEXEC);
+        struct hv_vm_outcome o;
+        hv_vm_get_outcome(vm, &o);
+        ck_assert_int_eq(o.state, HV_VM_CRASHED);
+        ck_assert_int_eq(o.reason, HV_REASON_LOAD_ERROR);
+        ck_assert_uint_eq(o.detail, ENOEXEC);
+        ck_assert_int_eq(o.vcpu, -1);
+        ck_assert_str_eq(hv_vm_reason_name(o.reason), "load_error");
+        ck_assert_int_eq(hv_vm_start(vm), -EBUSY);
+        struct hv_vcpu_raw r0, r1;
+        hv_vcpu_read_raw(vm->vcpus[0], &r0);
+        test_sleep_ms(50);
+        hv_vcpu_read_raw(vm->vcpus[0], &r1);
+        ck_assert_uint_ge(r1.offline_ns - r0.offline_ns, r1.now_ns - r0.now_ns); /* offline all along */
+        ck_assert_int_eq(r1.tid, 0);
+        hv_vm_destroy(vm);
+
+        /* only a created VM can fail to load: a running one is left alone */
+        vm = test_vm(kvm, "runs", 1, &(struct hv_builtin) { .guest = "idle" });
+        ck_assert_int_eq(hv_vm_start(vm), 0);
+        hv_vm_fail_load(vm, -ENOEXEC);
+        ck_assert_int_eq(hv_vm_state(vm), HV_VM_RUNNING);
+        hv_vm_destroy(vm);
+        hv_kvm_free(kvm);
+}
+END_TEST
+
 START_TEST(pause_resume) {
         REQUIRE_KVM(kvm);
         struct hv_vm *vm = test_vm(kvm, "pausy", 2, &(struct hv_builtin) { .guest = "demo" });
@@ -324,6 +355,7 @@ static Suite *vm_suite(void) {
         TCase *tc = tcase_create("lifecycle");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, triplefault_crashes_alone);
+        tcase_add_test(tc, fail_load);
         tcase_add_test(tc, pause_resume);
         tcase_add_test(tc, stop_and_destroy_release_everything);
         tcase_add_test(tc, spin_uses_the_cpu);
