@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "qemu.h"
 #include "boot/layout.h"
 #include "kvm.h"
 #include "vcpu.h"
@@ -45,7 +46,6 @@
 #define BIOS_MAGIC "!HVQBIO1"
 #define BIOS_COUNT_OFF 8
 #define BIOS_EXIT_CODE_OFF 16
-#define QEMU "qemu-system-x86_64"
 
 extern char **environ;
 
@@ -273,15 +273,6 @@ static int bios_prepare(struct bench *b) {
         return r;
 }
 
-/* The first line QEMU wrote to stderr, or a placeholder. */
-static void read_first_line(int fd, char *buf, size_t len) {
-        ssize_t n = pread(fd, buf, len - 1, 0);
-        buf[n > 0 ? n : 0] = 0;
-        buf[strcspn(buf, "\n")] = 0;
-        if (!buf[0])
-                snprintf(buf, len, "no message");
-}
-
 static int qemu_spawn(const char *bios, int err_fd, pid_t *ret_pid) {
         char device[64];
         snprintf(device, sizeof(device), "isa-debug-exit,iobase=%#x,iosize=4", HV_PORT_EXIT);
@@ -347,7 +338,7 @@ static int qemu_run(struct bench *b, const char *bios, int timeout, uint64_t *re
         }
         r = wait_child(pid, timeout, &status);
         *ret_ns = hv_now_ns() - t0;
-        read_first_line(err_fd, msg, sizeof(msg));
+        qemu_first_line(err_fd, msg, sizeof(msg), "no message");
         close(err_fd);
         if (r == -ETIMEDOUT)
                 snprintf(b->why, WHY_LEN, "%s did not finish within %d ms", QEMU, timeout);

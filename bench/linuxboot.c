@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "qemu.h"
 #include "devices/devices.h"
 #include "kvm.h"
 #include "vcpu.h"
@@ -49,7 +50,6 @@
 #define MARK_PV "Booting paravirtualized kernel on KVM"
 #define MARK_UP "VMSTATD-GUEST-UP"
 #define REACH_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0 reboot=k panic=1 pci=off nokaslr"
-#define QEMU "qemu-system-x86_64"
 #define QEMU_CMDLINE "console=ttyS0 reboot=k panic=1 pci=off"
 
 extern char **environ;
@@ -425,15 +425,6 @@ static void kill_and_reap(pid_t pid, int *status) {
                 ;
 }
 
-/* The first line QEMU wrote to stderr, or a placeholder. */
-static void first_line(int fd, char *buf, size_t len) {
-        ssize_t n = pread(fd, buf, len - 1, 0);
-        buf[n > 0 ? n : 0] = 0;
-        buf[strcspn(buf, "\n")] = 0;
-        if (!buf[0])
-                snprintf(buf, len, "nothing on stderr");
-}
-
 static void qemu_up_failure(bool exited, int status, int err_fd, const struct scan *s, char *why) {
         char last[160], msg[256];
         describe_last(s, last, sizeof(last));
@@ -441,7 +432,7 @@ static void qemu_up_failure(bool exited, int status, int err_fd, const struct sc
                 snprintf(why, WHY_LEN, "no %s within %d s; last output %s", MARK_UP, UP_BOUND_S, last);
                 return;
         }
-        first_line(err_fd, msg, sizeof(msg));
+        qemu_first_line(err_fd, msg, sizeof(msg), "nothing on stderr");
         snprintf(why, WHY_LEN, "%s exited (%s %d) before %s: %s; last output %s", QEMU,
                  WIFEXITED(status) ? "status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                  MARK_UP, msg, last);
