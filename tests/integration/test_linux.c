@@ -243,7 +243,10 @@ START_TEST(early_boot_1_and_2_vcpus) {
         struct test_daemon d;
         char *dir = test_config_dir();
         find_assets();
-        write_linux_vm(dir, "lnx1", 1, kernel, "", "");
+        char log_path[256], log_key[300];
+        snprintf(log_path, sizeof(log_path), "%s/lnx1.console", dir);
+        snprintf(log_key, sizeof(log_key), "console_log = %s\n", log_path);
+        write_linux_vm(dir, "lnx1", 1, kernel, log_key, "");
         write_linux_vm(dir, "lnx2", 2, kernel, "cpuid_hide = cx16\n", " vmstatd.end=poweroff");
         if (!start(&d, dir))
                 return;
@@ -264,6 +267,15 @@ START_TEST(early_boot_1_and_2_vcpus) {
                 ck_assert_int_gt(json_integer_value(json_object_get(exits, "io_out")), 100); /* the UART */
                 json_decref(j);
         }
+        /* what the UART got is also in lnx1's console log file (copied at every sample) */
+        test_sleep_ms(1500);
+        FILE *f = fopen(log_path, "re");
+        ck_assert_msg(f, "%s: %s", log_path, strerror(errno));
+        char *logged = test_read_all(f);
+        fclose(f);
+        assert_has("lnx1 console_log", logged, "smpboot: Allowing 1 CPUs");
+        assert_has("lnx1 console_log", logged, BOOTED);
+        free(logged);
         if (kt[0] < NATIVE_KERNEL_S && kt[1] < NATIVE_KERNEL_S) {
                 full_boot(&d, "lnx1", 1, "reboot");
                 full_boot(&d, "lnx2", 2, "poweroff");
