@@ -33,6 +33,7 @@ struct entry {
         uint64_t restart_at_ns;    /* 0 = none scheduled */
         uint64_t console_seen;     /* console bytes already copied to the log file */
         int console_fd;
+        char load_error[HV_WHY_LEN]; /* why the guest could not be loaded, "" when it could */
 };
 
 struct vs_manager {
@@ -130,7 +131,9 @@ static void open_console_log(struct vs_manager *m, struct entry *e) {
 /* A guest that cannot be loaded stays visible, never started, as crashed(load_error): /vms/<name>
  * and vmstatd_vm_state say so, and restart = on-crash retries with backoff (the file may be
  * fixed or appear). Without a sampler slot it goes. */
-static void keep_failed(struct vs_manager *m, struct entry *e, struct hv_vm *vm, int err) {
+static void keep_failed(struct vs_manager *m, struct entry *e, struct hv_vm *vm, int err, const char *why) {
+        snprintf(e->load_error, sizeof(e->load_error), "%s", why);
+        vs_log_vm(LOG_ERR, e->conf.name, "%s", why);
         hv_vm_fail_load(vm, err);
         if (vs_sampler_add_vm(m->sampler, vm) < 0) {
                 hv_vm_destroy(vm);
@@ -154,15 +157,18 @@ static int launch(struct vs_manager *m, struct entry *e) {
                           (unsigned long long) (e->conf.memory >> 20), strerror(-r));
                 return r;
         }
+        e->load_error[0] = 0;
         if (e->conf.kernel[0] && (r = boot_linux(vm, &e->conf, why)) < 0) {
-                vs_log_vm(LOG_ERR, e->conf.name, "loading kernel: %s", why);
-                keep_failed(m, e, vm, r);
+                char msg[HV_WHY_LEN + 16];
+                snprintf(msg, sizeof(msg), "loading kernel: %s", why);
+                keep_failed(m, e, vm, r, msg);
                 return r;
         }
         if (!e->conf.kernel[0] && (r = boot(vm, &e->conf)) < 0) {
-                vs_log_vm(LOG_ERR, e->conf.name, "loading guest %s: %s", e->conf.guest,
-                          r == -ENOENT ? "no such entry in the image" : r == -EINVAL ? "not a valid guest image" : strerror(-r));
-                keep_failed(m, e, vm, r);
+                char msg[HV_WHY_LEN];
+                snprintf(msg, sizeof(msg), "loading guest %.200s: %s", e->conf.guest,
+                         r == -ENOENT ? "no such entry in the image" : r == -EINVAL ? "not a valid guest image" : strerror(-r));
+                keep_failed(m, e, vm, r, msg);
                 return r;
         }
         if ((r = vs_sampler_add_vm(m->sampler, vm)) < 0) {
@@ -307,7 +313,8 @@ static int act(struct vs_manager *m, struct entry *e, const char *verb, char *ms
                 e->backoff_ns = BACKOFF_FIRST_NS;
                 r = launch(m, e);
                 if (r < 0)
-                        snprintf(msg, len, "starting %s failed: %s", e->conf.name, strerror(-r));
+                        snprintf(msg, len, "starting %s failed: %s", e->conf.name,
+                                 e->load_error[0] ? e->load_error : strerror(-r));
                 else
                         snprintf(msg, len, "%s is running (fresh counters)", e->conf.name);
                 return r;
@@ -370,8 +377,8 @@ static void supervise(struct vs_manager *m, struct entry *e, uint64_t now) {
                         e->backoff_ns = BACKOFF_FIRST_NS;
                 e->restart_at_ns = now + e->backoff_ns;
                 if (o.reason == HV_REASON_LOAD_ERROR)
-                        vs_log_vm(LOG_ERR, e->conf.name, "could not be loaded (%s); retrying in %.0f s",
-                                  strerror((int) o.detail), (double) e->backoff_ns / 1e9);
+                        vs_log_vm(LOG_ERR, e->conf.name, "could not be loaded (%s); retrying in %.0f s", e->load_error,
+                                  (double) e->backoff_ns / 1e9);
                 else
                         vs_log_vm(LOG_ERR, e->conf.name, "crashed (%s, detail %llu) on vCPU %d; restarting in %.0f s\n%s",
                                   hv_vm_reason_name(o.reason), (unsigned long long) o.detail, o.vcpu,

@@ -58,8 +58,17 @@ int hv_bzimage_load(struct hv_vm *vm, const uint8_t *img, size_t len, struct boo
         memcpy(&h, img + SETUP_HDR_OFFSET, sizeof(h));
         if ((r = check_header(&h, len, &setup, why)) < 0)
                 return r;
-        /* the decompressor moves itself up to pref_address and needs init_size bytes there */
-        uint64_t end = (h.pref_address > HV_LINUX_KERNEL_ADDR ? h.pref_address : HV_LINUX_KERNEL_ADDR) + h.init_size;
+        /* the decompressor moves itself up to pref_address and needs init_size bytes there; the
+         * image itself sits at 1 MiB, and both must fit */
+        uint64_t base = h.pref_address > HV_LINUX_KERNEL_ADDR ? h.pref_address : HV_LINUX_KERNEL_ADDR;
+        if (h.init_size > UINT64_MAX - base) {
+                snprintf(why, HV_WHY_LEN, "init_size 0x%x above pref_address 0x%llx runs past the end of memory",
+                         h.init_size, (unsigned long long) h.pref_address);
+                return -ENOEXEC;
+        }
+        uint64_t end = base + h.init_size, image_end = HV_LINUX_KERNEL_ADDR + (uint64_t) (len - setup);
+        if (image_end > end)
+                end = image_end;
         uint8_t *dst = hv_vm_gpa(vm, HV_LINUX_KERNEL_ADDR, len - setup);
         if (!dst || end > vm->ram_bytes) {
                 snprintf(why, HV_WHY_LEN, "the kernel needs %llu MiB of RAM to decompress, the VM has %llu MiB",

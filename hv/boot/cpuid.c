@@ -60,9 +60,14 @@ static void adjust(struct kvm_cpuid_entry2 *e, unsigned id, unsigned n, unsigned
                 if (hide & HV_CPUID_HIDE_XSAVE)
                         e->ecx &= ~(CPUID1_ECX_XSAVE | CPUID1_ECX_OSXSAVE | CPUID1_ECX_AVX);
                 break;
-        case 4: /* cache leaves: cores per package in 31:26, threads sharing the cache in 25:14 */
+        case 4: /* cache leaves: cores per package in 31:26, vCPUs sharing the cache - 1 in 25:14:
+                 * L1 and L2 are each vCPU's own, the L3 is the package's */
                 if (e->eax & 0x1f)
-                        e->eax = (e->eax & 0x3fffu) | ((n - 1) << 26);
+                        e->eax = (e->eax & 0x3fffu) | ((n - 1) << 26) | (((e->eax >> 5 & 7) == 3 ? n - 1 : 0) << 14);
+                break;
+        case 0x80000008: /* AMD: cores per package - 1 in 7:0, APIC ID bits in 15:12 (0 on Intel) */
+                if (e->ecx)
+                        e->ecx = (e->ecx & ~0xf0ffu) | order(n) << 12 | (n - 1);
                 break;
         case 7:
                 if (e->index == 0 && (hide & HV_CPUID_HIDE_XSAVE))

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,86 +21,106 @@
 #define LINUX_SEL_CS 0x10 /* __BOOT_CS */
 #define LINUX_SEL_DS 0x18 /* __BOOT_DS */
 
-/* A whole file, mapped read-only; map.len == 0 for an empty file. */
-struct file_map {
-        const uint8_t *data;
-        size_t len;
-};
-
-static int map_file(const char *path, struct file_map *ret, char why[HV_WHY_LEN]) {
+/* Opens path for reading only if it is a regular file: O_NONBLOCK so that a FIFO or a device
+ * named by mistake cannot block the caller (the supervisor holds its lock meanwhile). */
+static int open_regular(const char *path, uint64_t *ret_size, char why[HV_WHY_LEN]) {
         struct stat st;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd < 0 || fstat(fd, &st) < 0) {
                 int r = -errno;
-                snprintf(why, HV_WHY_LEN, "%s: %s", path, strerror(-r));
+                snprintf(why, HV_WHY_LEN, "%.200s: %s", path, strerror(-r));
                 if (fd >= 0)
                         close(fd);
                 return r;
         }
         if (!S_ISREG(st.st_mode)) {
-                snprintf(why, HV_WHY_LEN, "%s: not a regular file", path);
+                snprintf(why, HV_WHY_LEN, "%.200s: not a regular file", path);
                 close(fd);
                 return -EINVAL;
         }
-        ret->len = (size_t) st.st_size;
-        ret->data = ret->len ? mmap(NULL, ret->len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-        close(fd);
-        if (ret->data == MAP_FAILED) {
-                int r = -errno;
-                snprintf(why, HV_WHY_LEN, "%s: mmap: %s", path, strerror(-r));
-                return r;
+        *ret_size = (uint64_t) st.st_size;
+        return fd;
+}
+
+/* Exactly len bytes from the start of fd. Read, not mapped: a file truncated while we load it
+ * (cp over the configured path) must be an error, not a SIGBUS that takes every VM down. */
+static int read_exact(int fd, void *buf, size_t len, const char *path, char why[HV_WHY_LEN]) {
+        for (size_t done = 0; done < len;) {
+                ssize_t n = pread(fd, (uint8_t *) buf + done, len - done, (off_t) done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int r = n < 0 ? -errno : -EIO;
+                        snprintf(why, HV_WHY_LEN, "%.200s: %s", path, n < 0 ? strerror(-r) : "the file shrank while it was read");
+                        return r;
+                }
+                done += (size_t) n;
         }
         return 0;
 }
 
-static void unmap_file(struct file_map *m) {
-        if (m->len)
-                munmap((void *) m->data, m->len);
-}
-
-static int load_kernel(struct hv_vm *vm, const char *path, struct boot_params *zp, struct hv_linux_image *ret,
-                       char why[HV_WHY_LEN]) {
-        struct file_map m;
+static int parse_kernel(struct hv_vm *vm, const char *path, const uint8_t *img, size_t len, struct boot_params *zp,
+                        struct hv_linux_image *ret, char why[HV_WHY_LEN]) {
         char detail[HV_WHY_LEN];
-        int r = map_file(path, &m, why);
-        if (r < 0)
-                return r;
-        if (hv_elf_is(m.data, m.len))
-                r = hv_elf_load(vm, m.data, m.len, zp, ret, detail);
-        else if (hv_bzimage_is(m.data, m.len))
-                r = hv_bzimage_load(vm, m.data, m.len, zp, ret, detail);
+        int r;
+        if (hv_elf_is(img, len))
+                r = hv_elf_load(vm, img, len, zp, ret, detail);
+        else if (hv_bzimage_is(img, len))
+                r = hv_bzimage_load(vm, img, len, zp, ret, detail);
         else {
                 snprintf(detail, sizeof(detail), "not a bzImage (no HdrS magic at 0x202) or an ELF vmlinux");
                 r = -ENOEXEC;
         }
         if (r < 0)
                 snprintf(why, HV_WHY_LEN, "%.96s: %.150s", path, detail);
-        unmap_file(&m);
         return r;
 }
 
-/* The initrd goes as high as RAM and the kernel allow, page aligned, as bootloaders do. */
+static int load_kernel(struct hv_vm *vm, const char *path, struct boot_params *zp, struct hv_linux_image *ret,
+                       char why[HV_WHY_LEN]) {
+        uint64_t size;
+        int fd = open_regular(path, &size, why), r;
+        if (fd < 0)
+                return fd;
+        uint8_t *img = size <= vm->ram_bytes ? malloc(size ? size : 1) : NULL;
+        if (!img) {
+                snprintf(why, HV_WHY_LEN, "%.200s: %llu MiB is more than the VM's RAM", path,
+                         (unsigned long long) size >> 20);
+                close(fd);
+                return size <= vm->ram_bytes ? -ENOMEM : -E2BIG;
+        }
+        if ((r = read_exact(fd, img, size, path, why)) == 0)
+                r = parse_kernel(vm, path, img, size, zp, ret, why);
+        free(img);
+        close(fd);
+        return r;
+}
+
+/* The initrd goes as high as RAM and the kernel allow, page aligned, as bootloaders do; it is
+ * read straight into guest memory. */
 static int load_initrd(struct hv_vm *vm, const char *path, const struct hv_linux_image *k, struct boot_params *zp,
                        char why[HV_WHY_LEN]) {
-        struct file_map m;
-        int r = map_file(path, &m, why);
-        if (r < 0)
-                return r;
+        uint64_t len;
+        int fd = open_regular(path, &len, why), r;
+        if (fd < 0)
+                return fd;
         uint64_t top = k->initrd_addr_max + 1ull < vm->ram_bytes ? k->initrd_addr_max + 1ull : vm->ram_bytes;
-        uint64_t addr = m.len <= top ? (top - m.len) & ~0xfffull : 0;
-        if (m.len > top || addr < k->end) {
-                snprintf(why, HV_WHY_LEN, "%s: initrd of %zu MiB does not fit in RAM: %llu MiB free above the kernel",
-                         path, (m.len + (1 << 20) - 1) >> 20,
+        uint64_t addr = len <= top ? (top - len) & ~0xfffull : 0;
+        if (len > top || addr < k->end) {
+                snprintf(why, HV_WHY_LEN, "%.160s: initrd of %llu MiB does not fit in RAM: %llu MiB free above the kernel",
+                         path, (unsigned long long) (len + (1 << 20) - 1) >> 20,
                          (unsigned long long) (top > k->end ? top - k->end : 0) >> 20);
-                unmap_file(&m);
+                close(fd);
                 return -E2BIG;
         }
-        memcpy(hv_vm_gpa(vm, addr, m.len), m.data, m.len);
+        r = read_exact(fd, hv_vm_gpa(vm, addr, len), len, path, why);
+        close(fd);
+        if (r < 0)
+                return r;
         zp->hdr.ramdisk_image = (uint32_t) addr;
-        zp->hdr.ramdisk_size = (uint32_t) m.len;
+        zp->hdr.ramdisk_size = (uint32_t) len;
         zp->ext_ramdisk_image = (uint32_t) (addr >> 32);
-        zp->ext_ramdisk_size = (uint32_t) ((uint64_t) m.len >> 32);
-        unmap_file(&m);
+        zp->ext_ramdisk_size = (uint32_t) (len >> 32);
         return 0;
 }
 
@@ -179,9 +198,13 @@ static int setup_cpu_state(struct hv_vcpu *v, unsigned hide) {
 
         if ((r = hv_cpuid_setup(v, hide)) < 0)
                 return r;
-        if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != 2 || ioctl(v->fd, KVM_SET_FPU, &fpu) < 0 ||
-            ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
-                return errno ? -errno : -EIO;
+        int n = ioctl(v->fd, KVM_SET_MSRS, &msrs);
+        if (n < 0)
+                return -errno;
+        if (n != 2)
+                return -EIO; /* KVM refused MSR n; errno says nothing then */
+        if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0 || ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+                return -errno;
         uint32_t lvt0, lvt1;
         memcpy(&lvt0, lapic.regs + APIC_LVT0, 4);
         memcpy(&lvt1, lapic.regs + APIC_LVT1, 4);

@@ -50,11 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char why[HV_WHY_LEN] = "";
         int r;
         memset(&zp, 0, sizeof(zp));
-        if (hv_elf_is(img, size))
+        bool elf = hv_elf_is(img, size);
+        if (elf)
                 r = hv_elf_load(&vm, img, size, &zp, &k, why);
         else
                 r = hv_bzimage_load(&vm, img, size, &zp, &k, why);
         if (r == 0 && (k.entry >= RAM_BYTES || k.end > RAM_BYTES))
+                abort();
+        /* a loaded bzImage occupies RAM from 1 MiB: its end (for the initrd) is above that */
+        if (r == 0 && !elf && k.end <= HV_LINUX_KERNEL_ADDR)
                 abort();
         if (r < 0 && ((r != -ENOEXEC && r != -E2BIG) || !why[0] || !memchr(why, 0, sizeof(why))))
                 abort();

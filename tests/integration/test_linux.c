@@ -71,6 +71,18 @@ static char *wait_console(const struct test_daemon *d, const char *vm, const cha
         return poll_console(d, vm, needle, timeout_ms, 500);
 }
 
+/* The console if it comes to hold needle within timeout_ms, else NULL (no failure). */
+static char *try_console(const struct test_daemon *d, const char *vm, const char *needle, int timeout_ms) {
+        for (uint64_t deadline = test_now_ms() + (uint64_t) timeout_ms;; test_sleep_ms(200)) {
+                char *text = console(d, vm);
+                if (strstr(text, needle))
+                        return text;
+                free(text);
+                if (test_now_ms() > deadline)
+                        return NULL;
+        }
+}
+
 /* The kernel's own timestamp of the line holding needle: "[   11.803458] Booting ..." */
 static double kernel_time(const char *text, const char *needle) {
         const char *at = strstr(text, needle);
@@ -149,7 +161,7 @@ static void full_boot(const struct test_daemon *d, const char *vm, unsigned vcpu
         char line[64];
         char *text = wait_console(d, vm, "VMSTATD-GUEST-DONE", FULL_DEADLINE_MS);
         assert_has(vm, text, "VMSTATD-GUEST-UP");
-        snprintf(line, sizeof(line), "nproc %u\n", vcpus);
+        snprintf(line, sizeof(line), "nproc %u\r\n", vcpus); /* the tty's ONLCR: \r\n on the wire */
         assert_has(vm, text, line);
         assert_has(vm, text, "stat cpu ");
         assert_has(vm, text, "ACPI: PM: (supports S0 S5)");
@@ -306,14 +318,19 @@ START_TEST(bzimage_decompressor_runs) {
                 return;
         char *text = wait_console(&d, "lnxz", "KASLR disabled: 'nokaslr' on cmdline.", EARLY_DEADLINE_MS);
         free(text);
-        /* here it is still decompressing (emulated); a native host may be through the whole boot */
-        json_t *j = vm_json(&d, "lnxz");
-        const char *state = json_string_value(json_object_get(j, "state"));
-        if (strcmp(state, "running") != 0) {
-                ck_assert_str_eq(state, "stopped");
+        /* a native host decompresses in well under a second and goes on to userspace; here the
+         * decompressor is emulated and takes minutes */
+        text = try_console(&d, "lnxz", BOOTED, 10 * 1000);
+        if (text && kernel_time(text, BOOTED) < NATIVE_KERNEL_S)
                 full_boot(&d, "lnxz", 1, "reboot");
+        else {
+                json_t *j = vm_json(&d, "lnxz");
+                ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "running");
+                json_decref(j);
+                fprintf(stderr, "COULD NOT RUN HERE: the bzImage's boot past its decompressor (still decompressing "
+                                "after 10 s: guest kernel code is emulated on this host)\n");
         }
-        json_decref(j);
+        free(text);
         test_daemon_stop(&d);
         free(dir);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot/layout.h"
@@ -297,11 +298,20 @@ START_TEST(cpuid_per_vcpu) {
                 ck_assert_ptr_nonnull(kvm_feat);
                 /* KVM's paravirt features kept as KVM offers them, KVM_FEATURE_STEAL_TIME among them */
                 ck_assert_uint_eq(kvm_feat->eax, find_leaf(kvm->cpuid, 0x40000001, 0)->eax);
+                /* the core level of the topology leaf, wherever KVM offers the leaf */
                 const struct kvm_cpuid_entry2 *topo = find_leaf(c, 0xb, 1);
+                ck_assert(topo || !find_leaf(kvm->cpuid, 0xb, 1));
                 if (topo) {
                         ck_assert_uint_eq(topo->ebx, 3);
                         ck_assert_uint_eq(topo->edx, i);
                 }
+                const struct kvm_cpuid_entry2 *amd = find_leaf(c, 0x80000008, 0);
+                if (amd && find_leaf(kvm->cpuid, 0x80000008, 0)->ecx) /* AMD: NC = cores - 1 */
+                        ck_assert_uint_eq(amd->ecx & 0xff, 2);
+                for (uint32_t j = 0; j < c->nent; j++) /* L1/L2 private, L3 shared by all 3 */
+                        if (c->entries[j].function == 4 && (c->entries[j].eax & 0x1f))
+                                ck_assert_uint_eq(c->entries[j].eax >> 14 & 0xfff,
+                                                  (c->entries[j].eax >> 5 & 7) == 3 ? 2 : 0);
                 free(c);
 
                 struct kvm_lapic_state lapic;
@@ -403,6 +413,30 @@ START_TEST(bad_bzimages) {
 }
 END_TEST
 
+/* Files that are not kernels at all: a FIFO must not block the loader, a file larger than RAM
+ * is refused before it is read, a header whose sizes wrap around is refused too. */
+START_TEST(bad_files) {
+        REQUIRE_KVM(kvm);
+        struct hv_linux l = { 0 };
+        char fifo[128];
+        snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        l.kernel = fifo;
+        expect_refused(kvm, 64 * MIB, &l, -EINVAL, "/fifo: not a regular file"); /* and returns at once */
+
+        l.kernel = write_file("sparse", "", 0);
+        ck_assert_int_eq(truncate(l.kernel, (off_t) (100 * MIB)), 0);
+        expect_refused(kvm, 64 * MIB, &l, -E2BIG, "sparse: 100 MiB is more than the VM's RAM");
+
+        static uint8_t img[1024 + KERNEL_BYTES];
+        size_t len = make_bzimage(img, 0x020f, XLF_KERNEL_64);
+        ((struct setup_header *) (img + 0x1f1))->pref_address = UINT64_MAX - 4096;
+        l.kernel = write_file("wrap", img, len);
+        expect_refused(kvm, 64 * MIB, &l, -ENOEXEC, "init_size 0x400000 above pref_address 0xffffffffffffefff runs past");
+        hv_kvm_free(kvm);
+}
+END_TEST
+
 START_TEST(bad_elves) {
         REQUIRE_KVM(kvm);
         struct elf_kernel k;
@@ -475,6 +509,7 @@ int main(void) {
         tcase_add_test(tc, cpuid_hide_xsave);
         tcase_add_test(tc, cpuid_kept_when_not_hidden);
         tcase_add_test(tc, bad_bzimages);
+        tcase_add_test(tc, bad_files);
         tcase_add_test(tc, bad_elves);
         tcase_add_test(tc, bad_initrd_and_cmdline);
         suite_add_tcase(s, tc);
