@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 struct hv_kvm *test_kvm(void) {
@@ -20,22 +21,29 @@ struct hv_kvm *test_kvm(void) {
         return NULL;
 }
 
-struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, const struct hv_builtin *b) {
+static struct hv_vm *create(struct hv_kvm *kvm, const char *name, unsigned vcpus) {
         struct hv_vm_config cfg = { .name = name, .vcpus = vcpus, .ram_bytes = 16 << 20 };
         struct hv_vm *vm;
         int r = hv_vm_create(kvm, &cfg, &vm);
         ck_assert_msg(r == 0, "hv_vm_create(%s): %s", name, strerror(-r));
-        r = hv_boot_builtin(vm, b);
+        return vm;
+}
+
+struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, const struct hv_builtin *b) {
+        struct hv_vm *vm = create(kvm, name, vcpus);
+        int r = hv_boot_builtin(vm, b);
         ck_assert_msg(r == 0, "hv_boot_builtin(%s): %s", b->guest, strerror(-r));
         return vm;
 }
 
 struct hv_vm *test_bare_vm(struct hv_kvm *kvm, const char *name) {
-        struct hv_vm_config cfg = { .name = name, .vcpus = 1, .ram_bytes = 16 << 20 };
-        struct hv_vm *vm;
-        int r = hv_vm_create(kvm, &cfg, &vm);
-        ck_assert_msg(r == 0, "hv_vm_create(%s): %s", name, strerror(-r));
-        return vm;
+        return create(kvm, name, 1);
+}
+
+struct kvm_pic_state test_pic_master(struct hv_vm *vm) {
+        struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
+        ck_assert_int_eq(ioctl(vm->fd, KVM_GET_IRQCHIP, &chip), 0);
+        return chip.chip.pic;
 }
 
 uint8_t test_inb(struct hv_vm *vm, uint16_t port) {

@@ -3,6 +3,7 @@
 #define TEST_KVM_HELPER_H
 
 #include <check.h>
+#include <linux/kvm.h>
 
 #include "tests/suite.h"
 #include <stdint.h>
@@ -25,6 +26,8 @@ struct hv_kvm *test_kvm(void);
 struct hv_vm *test_vm(struct hv_kvm *kvm, const char *name, unsigned vcpus, const struct hv_builtin *b);
 /* A created VM (1 vCPU, 16 MiB) with no guest loaded: for driving devices from the test. */
 struct hv_vm *test_bare_vm(struct hv_kvm *kvm, const char *name);
+/* The in-kernel master 8259's state (IRR, ISR, ...): where an ISA IRQ a device raised shows. */
+struct kvm_pic_state test_pic_master(struct hv_vm *vm);
 /* One byte in or out of a port through the VM's bus; asserts a device claims it. */
 uint8_t test_inb(struct hv_vm *vm, uint16_t port);
 void test_outb(struct hv_vm *vm, uint16_t port, uint8_t v);

@@ -31,12 +31,6 @@ static void command_param(struct hv_vm *vm, uint8_t cmd, uint8_t param) {
         test_outb(vm, DATA, param);
 }
 
-static struct kvm_pic_state pic_master(struct hv_vm *vm) {
-        struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
-        ck_assert_int_eq(ioctl(vm->fd, KVM_GET_IRQCHIP, &chip), 0);
-        return chip.chip.pic;
-}
-
 static void assert_rebooted(struct hv_vm *vm) {
         struct hv_vm_outcome o;
         hv_vm_get_outcome(vm, &o);
@@ -123,9 +117,9 @@ START_TEST(keyboard_acks_with_irq1) {
         REQUIRE_KVM(kvm);
         struct hv_vm *vm = test_bare_vm(kvm, "kbc-kbd");
         ck_assert_uint_eq(command_reply(vm, 0x20) & 0x01, 0x01); /* KBDINT */
-        ck_assert_uint_eq(pic_master(vm).irr & IRQ1, 0);          /* controller replies: no IRQ */
+        ck_assert_uint_eq(test_pic_master(vm).irr & IRQ1, 0);          /* controller replies: no IRQ */
         test_outb(vm, DATA, 0xf2);                                      /* get ID */
-        struct kvm_pic_state pic = pic_master(vm);
+        struct kvm_pic_state pic = test_pic_master(vm);
         ck_assert_uint_eq(pic.irr & IRQ1, IRQ1);
         ck_assert_uint_eq(pic.last_irr & IRQ1, IRQ1);
         ck_assert_uint_eq(test_inb(vm, DATA), 0xfa);
@@ -133,7 +127,7 @@ START_TEST(keyboard_acks_with_irq1) {
         ck_assert_uint_eq(test_inb(vm, CMD) & STR_OBF, STR_OBF);
         ck_assert_uint_eq(test_inb(vm, DATA), 0x83);
         ck_assert_uint_eq(test_inb(vm, CMD) & STR_OBF, 0);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ1, 0); /* drained: line low */
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ1, 0); /* drained: line low */
         test_outb(vm, DATA, 0xee);
         ck_assert_uint_eq(test_inb(vm, DATA), 0xee); /* echo */
         test_outb(vm, DATA, 0xed);                   /* LEDs: command and parameter both ACKed */
@@ -142,7 +136,7 @@ START_TEST(keyboard_acks_with_irq1) {
         ck_assert_uint_eq(test_inb(vm, DATA), 0xfa);
         command_param(vm, 0x60, 0x64); /* KBDINT off */
         test_outb(vm, DATA, 0xf4);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ1, 0);
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ1, 0);
         ck_assert_uint_eq(test_inb(vm, DATA), 0xfa);
         command_param(vm, 0xd4, 0xf4); /* to the AUX port, which is not there */
         ck_assert_uint_eq(test_inb(vm, CMD) & STR_OBF, 0);

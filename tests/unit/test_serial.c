@@ -19,12 +19,6 @@ static void out(struct hv_vm *vm, unsigned reg, uint8_t v) {
         test_outb(vm, HV_PORT_SERIAL + reg, v);
 }
 
-static struct kvm_pic_state pic_master(struct hv_vm *vm) {
-        struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
-        ck_assert_int_eq(ioctl(vm->fd, KVM_GET_IRQCHIP, &chip), 0);
-        return chip.chip.pic;
-}
-
 #define IRQ4 (1u << HV_LINUX_IRQ_SERIAL)
 
 /* The first half of Linux's autoconfig(): IER keeps exactly its low nibble, the loopback
@@ -200,18 +194,18 @@ END_TEST
 START_TEST(thre_interrupt_reaches_pic) {
         REQUIRE_KVM(kvm);
         struct hv_vm *vm = test_bare_vm(kvm, "ser-irq");
-        ck_assert_uint_eq(pic_master(vm).irr & IRQ4, 0);
+        ck_assert_uint_eq(test_pic_master(vm).irr & IRQ4, 0);
         out(vm, MCR, 0x0b); /* DTR | RTS | OUT2, as Linux sets it */
         out(vm, IER, 0x02);
-        struct kvm_pic_state pic = pic_master(vm);
+        struct kvm_pic_state pic = test_pic_master(vm);
         ck_assert_uint_eq(pic.irr & IRQ4, IRQ4);      /* the edge was latched */
         ck_assert_uint_eq(pic.last_irr & IRQ4, IRQ4); /* and the line is high */
         ck_assert_uint_eq(in(vm, IIR), 0x02);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ4, 0); /* acknowledged: line low */
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ4, 0); /* acknowledged: line low */
         out(vm, THR, '.');
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ4, IRQ4);
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ4, IRQ4);
         out(vm, IER, 0);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ4, 0);
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ4, 0);
         hv_vm_destroy(vm);
         hv_kvm_free(kvm);
 }
@@ -223,14 +217,14 @@ START_TEST(no_interrupt_unless_enabled) {
         out(vm, MCR, 0x0b);
         out(vm, THR, 'a'); /* IER = 0 */
         ck_assert_uint_eq(in(vm, IIR), 0x01);
-        struct kvm_pic_state pic = pic_master(vm);
+        struct kvm_pic_state pic = test_pic_master(vm);
         ck_assert_uint_eq(pic.irr & IRQ4, 0);
         ck_assert_uint_eq(pic.last_irr & IRQ4, 0);
         out(vm, MCR, 0x03); /* OUT2 off: the UART's interrupt is not wired to the ISA line */
         out(vm, IER, 0x02);
-        ck_assert_uint_eq(pic_master(vm).irr & IRQ4, 0);
+        ck_assert_uint_eq(test_pic_master(vm).irr & IRQ4, 0);
         out(vm, MCR, 0x0b); /* OUT2 on with THRE pending: now it rises */
-        ck_assert_uint_eq(pic_master(vm).irr & IRQ4, IRQ4);
+        ck_assert_uint_eq(test_pic_master(vm).irr & IRQ4, IRQ4);
         hv_vm_destroy(vm);
         hv_kvm_free(kvm);
 }
@@ -241,14 +235,14 @@ START_TEST(rx_interrupt_until_drained) {
         struct hv_vm *vm = test_bare_vm(kvm, "ser-rxirq");
         out(vm, MCR, 0x18); /* LOOP | OUT2 */
         out(vm, IER, 0x01);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ4, 0);
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ4, 0);
         out(vm, THR, 'r');
         ck_assert_uint_eq(in(vm, IIR), 0x04);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ4, IRQ4);
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ4, IRQ4);
         ck_assert_uint_eq(in(vm, IIR), 0x04); /* reading IIR does not acknowledge received data */
         ck_assert_uint_eq(in(vm, RBR), 'r');
         ck_assert_uint_eq(in(vm, IIR), 0x01);
-        ck_assert_uint_eq(pic_master(vm).last_irr & IRQ4, 0);
+        ck_assert_uint_eq(test_pic_master(vm).last_irr & IRQ4, 0);
         hv_vm_destroy(vm);
         hv_kvm_free(kvm);
 }
