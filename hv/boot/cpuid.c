@@ -49,16 +49,20 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, unsigned id, unsigned n) {
         }
 }
 
+/* The leaf 1 ECX bits the HV_CPUID_HIDE_* flags in hide name: cleared, then checked after SET. */
+static uint32_t hidden_ecx(unsigned hide) {
+        return (hide & HV_CPUID_HIDE_CX16 ? CPUID1_ECX_CX16 : 0) | (hide & HV_CPUID_HIDE_XSAVE ? CPUID1_ECX_XSAVE : 0);
+}
+
 static void adjust(struct kvm_cpuid_entry2 *e, unsigned id, unsigned n, unsigned hide) {
         switch (e->function) {
         case 1:
                 e->ebx = (e->ebx & 0x0000ffffu) | (n << 16) | (id << 24); /* logical CPUs, APIC ID */
                 e->ecx |= CPUID1_ECX_HYPERVISOR;
                 e->edx = n > 1 ? e->edx | CPUID1_EDX_HTT : e->edx & ~CPUID1_EDX_HTT;
-                if (hide & HV_CPUID_HIDE_CX16)
-                        e->ecx &= ~CPUID1_ECX_CX16;
-                if (hide & HV_CPUID_HIDE_XSAVE)
-                        e->ecx &= ~(CPUID1_ECX_XSAVE | CPUID1_ECX_OSXSAVE | CPUID1_ECX_AVX);
+                e->ecx &= ~hidden_ecx(hide);
+                if (hide & HV_CPUID_HIDE_XSAVE) /* and what depends on it */
+                        e->ecx &= ~(CPUID1_ECX_OSXSAVE | CPUID1_ECX_AVX);
                 break;
         case 4: /* cache leaves: cores per package in 31:26, vCPUs sharing the cache - 1 in 25:14:
                  * L1 and L2 are each vCPU's own, the L3 is the package's */
@@ -82,10 +86,6 @@ static void adjust(struct kvm_cpuid_entry2 *e, unsigned id, unsigned n, unsigned
                 topology_leaf(e, id, n);
                 break;
         }
-}
-
-static uint32_t hidden_ecx(unsigned hide) {
-        return (hide & HV_CPUID_HIDE_CX16 ? CPUID1_ECX_CX16 : 0) | (hide & HV_CPUID_HIDE_XSAVE ? CPUID1_ECX_XSAVE : 0);
 }
 
 /* Standard KVM keeps the CPUID it is given; nested KVM on PVM ORs the host's leaf 1 features

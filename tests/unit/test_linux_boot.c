@@ -116,6 +116,16 @@ static void expect_refused(struct hv_kvm *kvm, uint64_t ram, const struct hv_lin
         hv_vm_destroy(b.vm);
 }
 
+/* The synthetic ELF kernel, booted; asserts it loads. */
+static struct booted boot_elf(struct hv_kvm *kvm, unsigned vcpus, uint64_t ram, unsigned hide) {
+        struct elf_kernel k;
+        make_elf(&k);
+        struct hv_linux l = { .kernel = write_file("vmlinux", &k, sizeof(k)), .cpuid_hide = hide };
+        struct booted b = boot(kvm, vcpus, ram, &l);
+        ck_assert_msg(b.r == 0, "%s", b.why);
+        return b;
+}
+
 static struct boot_params *zero_page(struct hv_vm *vm) {
         return hv_vm_gpa(vm, HV_LINUX_ZERO_PAGE, sizeof(struct boot_params));
 }
@@ -159,11 +169,7 @@ END_TEST
 
 START_TEST(e820_in_zero_page) {
         REQUIRE_KVM(kvm);
-        struct elf_kernel k;
-        make_elf(&k);
-        struct hv_linux l = { .kernel = write_file("vmlinux", &k, sizeof(k)) };
-        struct booted b = boot(kvm, 1, 96 * MIB, &l);
-        ck_assert_msg(b.r == 0, "%s", b.why);
+        struct booted b = boot_elf(kvm, 1, 96 * MIB, 0);
         struct hv_e820 map[8];
         int n = hv_e820_map(96 * MIB, map, 8);
         ck_assert_int_eq(n, 4);
@@ -191,11 +197,9 @@ END_TEST
 
 START_TEST(elf_segments_and_entry) {
         REQUIRE_KVM(kvm);
+        struct booted b = boot_elf(kvm, 2, 64 * MIB, 0);
         struct elf_kernel k;
-        make_elf(&k);
-        struct hv_linux l = { .kernel = write_file("vmlinux", &k, sizeof(k)) };
-        struct booted b = boot(kvm, 2, 64 * MIB, &l);
-        ck_assert_msg(b.r == 0, "%s", b.why);
+        make_elf(&k); /* what boot_elf loaded */
         ck_assert_mem_eq(hv_vm_gpa(b.vm, ELF_PADDR, sizeof(k.text)), k.text, sizeof(k.text));
         static const uint8_t zeros[2 * 4096];
         ck_assert_mem_eq(hv_vm_gpa(b.vm, ELF_PADDR + sizeof(k.text), sizeof(zeros)), zeros, sizeof(zeros));
@@ -279,11 +283,7 @@ static bool host_forces_leaf1(struct hv_kvm *kvm) {
 
 START_TEST(cpuid_per_vcpu) {
         REQUIRE_KVM(kvm);
-        struct elf_kernel k;
-        make_elf(&k);
-        struct hv_linux l = { .kernel = write_file("vmlinux", &k, sizeof(k)), .cpuid_hide = HV_CPUID_HIDE_CX16 };
-        struct booted b = boot(kvm, 3, 64 * MIB, &l);
-        ck_assert_msg(b.r == 0, "%s", b.why);
+        struct booted b = boot_elf(kvm, 3, 64 * MIB, HV_CPUID_HIDE_CX16);
         for (unsigned i = 0; i < 3; i++) {
                 struct kvm_cpuid2 *c = get_cpuid(b.vm->vcpus[i]);
                 const struct kvm_cpuid_entry2 *one = find_leaf(c, 1, 0), *kvm_sig = find_leaf(c, 0x40000000, 0);
@@ -361,11 +361,7 @@ END_TEST
 START_TEST(cpuid_kept_when_not_hidden) {
         REQUIRE_KVM(kvm);
         const struct kvm_cpuid_entry2 *host = find_leaf(kvm->cpuid, 1, 0);
-        struct elf_kernel k;
-        make_elf(&k);
-        struct hv_linux l = { .kernel = write_file("vmlinux", &k, sizeof(k)) };
-        struct booted b = boot(kvm, 1, 64 * MIB, &l);
-        ck_assert_msg(b.r == 0, "%s", b.why);
+        struct booted b = boot_elf(kvm, 1, 64 * MIB, 0);
         struct kvm_cpuid2 *c = get_cpuid(b.vm->vcpus[0]);
         const struct kvm_cpuid_entry2 *one = find_leaf(c, 1, 0);
         ck_assert_uint_eq(one->ecx & CPUID1_ECX_CX16, host->ecx & CPUID1_ECX_CX16);
