@@ -24,7 +24,7 @@
 /* Linux guests (the boot protocol's zero page and friends; see hv/boot/linux.c) */
 #define HV_LINUX_BOOT_GDT    0x500    /* null, null, code64 (0x10), data (0x18): Linux's __BOOT_CS/DS */
 #define HV_LINUX_ZERO_PAGE   0x7000   /* struct boot_params, RSI at entry */
-#define HV_LINUX_STACK_TOP   0x8000   /* boot stack, below the page tables */
+#define HV_LINUX_STACK_TOP   0x7000   /* boot stack, grows down below the zero page */
 #define HV_LINUX_CMDLINE     0x20000
 #define HV_LINUX_CMDLINE_MAX 0x10000  /* the kernel's own cmdline_size is usually smaller */
 #define HV_EBDA_ADDR         0x9fc00  /* e820: usable RAM below it, reserved up to 640 KiB */
