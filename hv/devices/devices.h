@@ -16,12 +16,15 @@ struct hv_console;
 int hv_console_new(size_t size, struct hv_console **ret);
 void hv_console_free(struct hv_console *c);
 void hv_console_write(struct hv_console *c, const uint8_t *data, size_t len);
-/* Copies the last bytes (at most max) into buf; returns how many. */
+/* Readers see only bytes their writer has stored, in ring order: a byte reserved by one vCPU but
+ * not yet stored ends what a read returns until it is. */
+/* Copies the last committed bytes (at most max) into buf; returns how many. */
 size_t hv_console_tail(const struct hv_console *c, char *buf, size_t max);
-/* Copies bytes from absolute offset *pos on (moved up to the oldest byte still in the ring
- * if older ones were overwritten), at most max; advances *pos past what it copied. */
+/* Copies committed bytes from absolute offset *pos on, at most max, and moves *pos past them.
+ * Bytes the ring overwrote before they could be copied are skipped: *pos then moves further
+ * than the count returned (by exactly the bytes lost). */
 size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, size_t max);
-/* Bytes written since creation (they may since have been overwritten). */
+/* Bytes reserved since creation: written, being written, or since overwritten. */
 uint64_t hv_console_total(const struct hv_console *c);
 
 int hv_console_attach(struct hv_vm *vm);

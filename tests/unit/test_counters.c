@@ -1,8 +1,6 @@
-/* hv/counters.c and the console ring: names, histogram buckets, snapshot, wrap-around. */
-#include <errno.h>
+/* hv/counters.c: names, histogram buckets, snapshot. */
 #include <string.h>
 
-#include "devices/devices.h"
 #include "kvm_helper.h"
 
 START_TEST(exit_names_unique_and_complete) {
@@ -45,40 +43,12 @@ START_TEST(snapshot_and_total) {
 }
 END_TEST
 
-START_TEST(console_ring_wraps) {
-        struct hv_console *c;
-        char buf[64];
-        ck_assert_int_eq(hv_console_new(100, &c), -EINVAL); /* power of two only */
-        ck_assert_int_eq(hv_console_new(16, &c), 0);
-        ck_assert_uint_eq(hv_console_tail(c, buf, sizeof(buf)), 0);
-        hv_console_write(c, (const uint8_t *) "hello ", 6);
-        ck_assert_uint_eq(hv_console_tail(c, buf, sizeof(buf)), 6);
-        ck_assert(memcmp(buf, "hello ", 6) == 0);
-        hv_console_write(c, (const uint8_t *) "wonderful world", 15);
-        ck_assert_uint_eq(hv_console_total(c), 21);
-        ck_assert_uint_eq(hv_console_tail(c, buf, sizeof(buf)), 16); /* only the last 16 survive */
-        ck_assert(memcmp(buf, " wonderful world", 16) == 0);
-        ck_assert_uint_eq(hv_console_tail(c, buf, 5), 5);
-        ck_assert(memcmp(buf, "world", 5) == 0);
-        uint64_t pos = 0; /* the oldest 5 bytes were overwritten: reading starts after them */
-        ck_assert_uint_eq(hv_console_read(c, &pos, buf, 4), 4);
-        ck_assert_uint_eq(pos, 9);
-        ck_assert(memcmp(buf, " won", 4) == 0);
-        ck_assert_uint_eq(hv_console_read(c, &pos, buf, sizeof(buf)), 12);
-        ck_assert(memcmp(buf, "derful world", 12) == 0);
-        ck_assert_uint_eq(hv_console_read(c, &pos, buf, sizeof(buf)), 0);
-        hv_console_free(c);
-        hv_console_free(NULL);
-}
-END_TEST
-
 int main(void) {
         Suite *s = suite_create("counters");
         TCase *tc = tcase_create("counters");
         tcase_add_test(tc, exit_names_unique_and_complete);
         tcase_add_test(tc, hist_buckets_log2);
         tcase_add_test(tc, snapshot_and_total);
-        tcase_add_test(tc, console_ring_wraps);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }
