@@ -16,6 +16,7 @@
 #define P_PERIOD_TICKS 0x30  /* u32: ticks per duty / demo period */
 #define P_TICK_COUNT   0x34  /* u32: LAPIC timer initial count (bus cycles at divide-by-1) */
 #define P_CONSOLE_PORT 0x38  /* u32 */
+#define P_CONSOLE_LOCK 0x3c  /* u32: taken by a vCPU while it writes a block of console lines */
 #define P_SIZE         0x40
 
 /* per-vCPU block; the TSS and its I/O bitmap occupy offsets 0..0x2068 */
@@ -48,11 +49,12 @@ struct hv_guest_params {
         uint32_t period_ticks;
         uint32_t tick_count;
         uint32_t console_port;
-        uint32_t reserved;
+        uint32_t console_lock;
 };
 _Static_assert(sizeof(struct hv_guest_params) == P_SIZE, "params layout");
 _Static_assert(__builtin_offsetof(struct hv_guest_params, remaining) == P_REMAINING, "params");
 _Static_assert(__builtin_offsetof(struct hv_guest_params, console_port) == P_CONSOLE_PORT, "params");
+_Static_assert(__builtin_offsetof(struct hv_guest_params, console_lock) == P_CONSOLE_LOCK, "params");
 
 struct hv_image_entry {
         char name[HV_IMAGE_NAME_LEN];
