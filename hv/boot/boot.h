@@ -32,6 +32,10 @@ extern const uint8_t hv_guest_image_end[];
  * an unknown entry, -E2BIG when it does not fit the VM's RAM. */
 int hv_boot_flat(struct hv_vm *vm, const void *image, size_t len, const char *entry,
                  const struct hv_guest_params *params);
+/* hv_boot_flat with the image in the regular file at path (read, never mapped, never blocking on
+ * a FIFO); -errno with why naming the file and the problem. */
+int hv_boot_flat_file(struct hv_vm *vm, const char *path, const char *entry, const struct hv_guest_params *p,
+                      char why[HV_WHY_LEN]);
 /* The parameter block b describes (defaults filled in); b->guest is not looked at. */
 int hv_builtin_params(const struct hv_builtin *b, struct hv_guest_params *ret);
 /* hv_boot_flat with the built-in image and params derived from b. */

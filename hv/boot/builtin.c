@@ -1,8 +1,12 @@
 /* The built-in guests: one linked-in image, an entry per workload, defaults for their knobs. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "boot/boot.h"
+#include "boot/file.h"
 #include "boot/layout.h"
 #include "guests/params.h"
 #include "vm.h"
@@ -40,4 +44,28 @@ int hv_boot_builtin(struct hv_vm *vm, const struct hv_builtin *b) {
         if (r < 0 || !b->guest)
                 return r < 0 ? r : -EINVAL;
         return hv_boot_flat(vm, hv_guest_image, (size_t) (hv_guest_image_end - hv_guest_image), b->guest, &p);
+}
+
+/* Flat images are small (the built-in one is a few KiB): a larger file is a mistake. */
+#define FLAT_IMAGE_MAX (64u << 20)
+
+int hv_boot_flat_file(struct hv_vm *vm, const char *path, const char *entry, const struct hv_guest_params *p,
+                      char why[HV_WHY_LEN]) {
+        uint64_t size;
+        int fd = hv_file_open_regular(path, &size, why), r;
+        if (fd < 0)
+                return fd;
+        void *img = size <= FLAT_IMAGE_MAX ? malloc(size ? size : 1) : NULL;
+        if (!img) {
+                snprintf(why, HV_WHY_LEN, "%.200s: %s", path, size > FLAT_IMAGE_MAX ? "larger than 64 MiB" : strerror(ENOMEM));
+                close(fd);
+                return size > FLAT_IMAGE_MAX ? -EFBIG : -ENOMEM;
+        }
+        r = hv_file_read_exact(fd, img, size, path, why);
+        close(fd);
+        if (r == 0 && (r = hv_boot_flat(vm, img, size, entry, p)) < 0)
+                snprintf(why, HV_WHY_LEN, "%.200s: %s", path,
+                         r == -ENOENT ? "no such entry in the image" : r == -EINVAL ? "not a valid guest image" : strerror(-r));
+        free(img);
+        return r;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "boot/file.h"
 #include "boot/layout.h"
 #include "boot/linux.h"
 #include "boot/x86.h"
@@ -20,44 +21,6 @@
 
 #define LINUX_SEL_CS 0x10 /* __BOOT_CS */
 #define LINUX_SEL_DS 0x18 /* __BOOT_DS */
-
-/* Opens path for reading only if it is a regular file: O_NONBLOCK so that a FIFO or a device
- * named by mistake cannot block the caller (the supervisor holds its lock meanwhile). */
-static int open_regular(const char *path, uint64_t *ret_size, char why[HV_WHY_LEN]) {
-        struct stat st;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                int r = -errno;
-                snprintf(why, HV_WHY_LEN, "%.200s: %s", path, strerror(-r));
-                if (fd >= 0)
-                        close(fd);
-                return r;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                snprintf(why, HV_WHY_LEN, "%.200s: not a regular file", path);
-                close(fd);
-                return -EINVAL;
-        }
-        *ret_size = (uint64_t) st.st_size;
-        return fd;
-}
-
-/* Exactly len bytes from the start of fd. Read, not mapped: a file truncated while we load it
- * (cp over the configured path) must be an error, not a SIGBUS that takes every VM down. */
-static int read_exact(int fd, void *buf, size_t len, const char *path, char why[HV_WHY_LEN]) {
-        for (size_t done = 0; done < len;) {
-                ssize_t n = pread(fd, (uint8_t *) buf + done, len - done, (off_t) done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        int r = n < 0 ? -errno : -EIO;
-                        snprintf(why, HV_WHY_LEN, "%.200s: %s", path, n < 0 ? strerror(-r) : "the file shrank while it was read");
-                        return r;
-                }
-                done += (size_t) n;
-        }
-        return 0;
-}
 
 static int parse_kernel(struct hv_vm *vm, const char *path, const uint8_t *img, size_t len, struct boot_params *zp,
                         struct hv_linux_image *ret, char why[HV_WHY_LEN]) {
@@ -79,7 +42,7 @@ static int parse_kernel(struct hv_vm *vm, const char *path, const uint8_t *img, 
 static int load_kernel(struct hv_vm *vm, const char *path, struct boot_params *zp, struct hv_linux_image *ret,
                        char why[HV_WHY_LEN]) {
         uint64_t size;
-        int fd = open_regular(path, &size, why), r;
+        int fd = hv_file_open_regular(path, &size, why), r;
         if (fd < 0)
                 return fd;
         uint8_t *img = size <= vm->ram_bytes ? malloc(size ? size : 1) : NULL;
@@ -89,7 +52,7 @@ static int load_kernel(struct hv_vm *vm, const char *path, struct boot_params *z
                 close(fd);
                 return size <= vm->ram_bytes ? -ENOMEM : -E2BIG;
         }
-        if ((r = read_exact(fd, img, size, path, why)) == 0)
+        if ((r = hv_file_read_exact(fd, img, size, path, why)) == 0)
                 r = parse_kernel(vm, path, img, size, zp, ret, why);
         free(img);
         close(fd);
@@ -101,7 +64,7 @@ static int load_kernel(struct hv_vm *vm, const char *path, struct boot_params *z
 static int load_initrd(struct hv_vm *vm, const char *path, const struct hv_linux_image *k, struct boot_params *zp,
                        char why[HV_WHY_LEN]) {
         uint64_t len;
-        int fd = open_regular(path, &len, why), r;
+        int fd = hv_file_open_regular(path, &len, why), r;
         if (fd < 0)
                 return fd;
         uint64_t top = k->initrd_addr_max + 1ull < vm->ram_bytes ? k->initrd_addr_max + 1ull : vm->ram_bytes;
@@ -113,7 +76,7 @@ static int load_initrd(struct hv_vm *vm, const char *path, const struct hv_linux
                 close(fd);
                 return -E2BIG;
         }
-        r = read_exact(fd, hv_vm_gpa(vm, addr, len), len, path, why);
+        r = hv_file_read_exact(fd, hv_vm_gpa(vm, addr, len), len, path, why);
         close(fd);
         if (r < 0)
                 return r;
