@@ -1,9 +1,10 @@
 # vmstatd — plain Makefile, everything built out of tree under build/ (build/san/ with SAN=1).
 #   make run      build and run (until the daemon lands: the hv runner with the demo guest)
-#   make check    build and run every test; make check SAN=1 with ASan+UBSan
+#   make check    build and run every test; make check SAN=1 with ASan+UBSan; STRICT=1 fails on skips
 #   make bench    benchmarks (not part of check)
 
 SAN ?= 0
+STRICT ?= 0
 ifeq ($(SAN),1)
 B := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -38,7 +39,7 @@ TEST_HELPER_OBJS := $(B)/tests/unit/kvm_helper.o $(B)/tests/suite.o
 
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
-FUZZ_NAMES := router kernel
+FUZZ_NAMES := router kernel config
 FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 10
 
@@ -128,6 +129,13 @@ $(B)/fuzz/fuzz_router: tests/fuzz/fuzz_router.c vmstatd/router.c vmstatd/router.
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_router.c vmstatd/router.c
 
+# the config parser with everything it checks names against: the guest image, the collectors
+FUZZ_CONFIG_SRCS := vmstatd/config.c vmstatd/router.c $(HV_SRCS) $(CL_SRCS)
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(B)/hv/guests/image.o
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Icollectors -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_config.c \
+		$(FUZZ_CONFIG_SRCS) $(B)/hv/guests/image.o $(shell $(PKG_CONFIG) --libs inih)
+
 $(B)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c hv/boot/bzimage.c hv/boot/elf.c hv/boot/linux.h hv/boot/layout.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_kernel.c hv/boot/bzimage.c hv/boot/elf.c
@@ -152,15 +160,18 @@ fuzz: deps $(FUZZ_BINS)
 linux-guest: deps
 	@scripts/linux-guest.sh build/linux
 
+# STRICT=1: a test that would skip fails instead (VMSTATD_STRICT=1 in its environment)
+TEST_ENV := VMSTATD_BIN=$(B)/bin/vmstatd VMSTATD_STRICT=$(STRICT)
+
 unit: $(UNIT_BINS)
-	@scripts/run-tests.sh $(UNIT_BINS)
+	@$(TEST_ENV) scripts/run-tests.sh $(UNIT_BINS)
 
 integration: linux-guest $(B)/bin/vmstatd $(B)/bin/vmstatctl $(INTEG_BINS)
-	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(INTEG_BINS)
+	@$(TEST_ENV) scripts/run-tests.sh $(INTEG_BINS)
 
 check: deps all linux-guest
 	$(call run_fuzzers,$(FUZZ_SECONDS))
-	@VMSTATD_BIN=$(B)/bin/vmstatd scripts/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
+	@$(TEST_ENV) scripts/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
 
 # ---- benchmarks ----------------------------------------------------------------------------------
 $(B)/bench/%: $(B)/bench/%.o $(LIBS)

@@ -94,6 +94,7 @@ struct cl_vm_raw {
         enum hv_vm_reason reason;
         int64_t exit_code;
         uint64_t ram_bytes;
+        uint64_t console_bytes;     /* executor: bytes the guest wrote to its console */
         uint64_t resident_bytes;    /* memory: guest RAM resident in host memory */
         const struct cl_kvm_schema *kvm_schema;
         uint64_t *kvm;

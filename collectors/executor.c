@@ -1,5 +1,6 @@
 /* executor: hv's own numbers: per-vCPU counters, runstate inputs, VM state. Never fails. */
 #include "collector.h"
+#include "devices/devices.h"
 
 static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw *out) {
         struct hv_vm_outcome o;
@@ -9,6 +10,7 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
         out->reason = o.reason;
         out->exit_code = o.exit_code;
         out->ram_bytes = vm->hv->ram_bytes;
+        out->console_bytes = vm->hv->console ? hv_console_total(vm->hv->console) : 0;
         for (unsigned i = 0; i < out->n_vcpus; i++) {
                 struct cl_vcpu_raw *v = &out->vcpus[i];
                 hv_vcpu_read_raw(vm->hv->vcpus[i], &v->rs);

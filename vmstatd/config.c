@@ -364,6 +364,68 @@ static int set_console_dir(struct file *f, const char *key, const char *v) {
         return set_path(f, key, v, f->conf->console_dir, sizeof(f->conf->console_dir));
 }
 
+/* A size a console log may reach before it is rotated: 4K to 1T. */
+static int parse_log_max(struct file *f, const char *key, const char *v, uint64_t *ret) {
+        uint64_t bytes = vs_parse_size(v);
+        if (!bytes)
+                return bad(f, key, v, "is not a size (e.g. 16M)");
+        if (bytes < 4 * KiB || bytes > 1024 * GiB)
+                return bad(f, key, v, "is out of range (4K to 1T)");
+        *ret = bytes;
+        return 0;
+}
+
+static int set_daemon_log_max(struct file *f, const char *key, const char *v) {
+        return parse_log_max(f, key, v, &f->conf->console_log_max);
+}
+
+static int set_console_over_http(struct file *f, const char *key, const char *v) {
+        return set_bool(f, key, v, &f->conf->console_over_http);
+}
+
+/* A DNS name (letters, digits, '-', '.'; labels of 1 to 63), an IP literal, or "*". */
+static bool host_name_valid(const char *s) {
+        struct in6_addr a6;
+        size_t n = strlen(s), label = 0;
+        if (strcmp(s, "*") == 0 || inet_pton(AF_INET6, s, &a6) == 1)
+                return true;
+        if (n == 0 || n > 253)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '.') {
+                        if (label == 0)
+                                return false;
+                        label = 0;
+                } else if (isalnum((unsigned char) s[i]) || s[i] == '-') {
+                        if (++label > 63)
+                                return false;
+                } else {
+                        return false;
+                }
+        }
+        return label > 0 || n > 1; /* a trailing dot (an absolute name) is fine */
+}
+
+/* "prom.example.com, 192.0.2.7": names separated by commas and/or blanks; repeatable. */
+static int set_allowed_hosts(struct file *f, const char *key, const char *v) {
+        struct vs_conf *c = f->conf;
+        char list[VS_CONF_ERR_LEN];
+        size_t added = 0;
+        snprintf(list, sizeof(list), "%s", v);
+        for (char *s = list, *save = NULL, *name; (name = strtok_r(s, ", \t", &save)); s = NULL, added++) {
+                for (char *p = name; *p; p++)
+                        *p = (char) tolower((unsigned char) *p);
+                if (!host_name_valid(name))
+                        return bad(f, key, name, "is not a host name, an IP address or *");
+                if (c->n_allowed_hosts == VS_CONF_MAX_HOSTS)
+                        return bad(f, key, name, "is one too many (at most %d names)", VS_CONF_MAX_HOSTS);
+                strcpy(c->allowed_hosts[c->n_allowed_hosts++], name);
+        }
+        if (!added)
+                return bad(f, key, v, "is not a list of host names (e.g. prometheus.example.com)");
+        return 0;
+}
+
 static const struct key daemon_keys[] = {
         { "listen", set_listen, true },
         { "interval", set_interval, false },
@@ -373,6 +435,9 @@ static const struct key daemon_keys[] = {
         { "log_level", set_log_level, false },
         { "control_socket", set_control_socket, false },
         { "console_log_dir", set_console_dir, false },
+        { "console_log_max", set_daemon_log_max, false },
+        { "console_over_http", set_console_over_http, false },
+        { "allowed_hosts", set_allowed_hosts, true },
 };
 
 /* ---- [vm] -------------------------------------------------------------------------------------- */
@@ -634,6 +699,10 @@ static int set_console_log(struct file *f, const char *key, const char *v) {
         return set_path(f, key, v, f->vm->console_log, sizeof(f->vm->console_log));
 }
 
+static int set_vm_log_max(struct file *f, const char *key, const char *v) {
+        return parse_log_max(f, key, v, &f->vm->console_log_max);
+}
+
 static const struct key vm_keys[] = {
         { "vcpus", set_vcpus, false },
         { "memory", set_memory, false },
@@ -646,6 +715,7 @@ static const struct key vm_keys[] = {
         { "restart", set_restart, false },
         { "cpus", set_cpus, false },
         { "console_log", set_console_log, false },
+        { "console_log_max", set_vm_log_max, false },
 };
 
 /* ---- the inih side ------------------------------------------------------------------------------- */
@@ -810,6 +880,7 @@ static void daemon_defaults(struct vs_conf *c) {
                 c->enable[i] = -1;
         c->log_level = LOG_INFO;
         strcpy(c->control_socket, "/run/vmstatd/control.sock");
+        c->console_log_max = VS_CONF_DEFAULT_CONSOLE_LOG_MAX;
         fix_pointers(c);
 }
 
@@ -832,22 +903,34 @@ void vs_conf_default(struct vs_conf *ret) {
         ret->vms[0].vcpus = 2;
         strcpy(ret->vms[0].guest, "builtin:demo");
         strcpy(ret->vms[0].builtin_name, "demo");
+        ret->vms[0].console_log_max = ret->console_log_max;
         ret->n_vms = 1;
         fix_pointers(ret);
 }
 
-static int load_daemon(int dir_fd, struct vs_conf *c, char *err) {
+static int parse_daemon(const char *text, size_t len, struct vs_conf *c, char *err) {
         struct file f = { .name = "vmstatd.conf", .section = "daemon", .keys = daemon_keys,
-                          .n_keys = sizeof(daemon_keys) / sizeof(daemon_keys[0]), .err = err, .conf = c };
-        char *text;
-        int r = read_text(dir_fd, "vmstatd.conf", f.name, &text, &f.len, err);
-        if (r < 0)
-                return r;
-        f.text = text;
-        r = parse_text(&f);
-        free(text);
+                          .n_keys = sizeof(daemon_keys) / sizeof(daemon_keys[0]), .err = err, .conf = c,
+                          .text = text, .len = len };
+        int r = parse_text(&f);
         fix_pointers(c);
         return r;
+}
+
+static int load_daemon(int dir_fd, struct vs_conf *c, char *err) {
+        char *text;
+        size_t len;
+        int r = read_text(dir_fd, "vmstatd.conf", "vmstatd.conf", &text, &len, err);
+        if (r < 0)
+                return r;
+        r = parse_daemon(text, len, c, err);
+        free(text);
+        return r;
+}
+
+int vs_conf_parse_daemon(const char *text, size_t len, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]) {
+        daemon_defaults(ret);
+        return parse_daemon(text, len, ret, err);
 }
 
 static unsigned seen_on(const struct file *f, const char *key) {
@@ -889,28 +972,23 @@ static int check_vm(struct file *f) {
         return 0;
 }
 
-static int load_vm(int vms_fd, const char *file, const char *dir, struct vs_vm_conf *vm, char *err) {
-        char name[64];
-        size_t n = strlen(file) - 3;
-        snprintf(name, sizeof(name), "%.*s", (int) (n < sizeof(name) ? n : sizeof(name) - 1), file);
-        if (n >= sizeof(name) || !vs_vm_name_valid(name)) {
+/* "<name>.vm" -> name; -EINVAL with err filled when the stem is no VM name */
+static int vm_name_of(const char *file, char name[33], char *err) {
+        size_t n = strlen(file);
+        if (n < 3 || strcmp(file + n - 3, ".vm") != 0 || n - 3 > 32 || (memcpy(name, file, n - 3), name[n - 3] = 0,
+                                                                         !vs_vm_name_valid(name))) {
                 snprintf(err, VS_CONF_ERR_LEN, "%s: '%.*s' is not a VM name (the file name must be [a-z0-9_-]{1,32}.vm)",
-                         file, (int) n, file);
+                         file, (int) (n >= 3 ? n - 3 : n), file);
                 return -EINVAL;
         }
-        vm_defaults(vm, name);
-        snprintf(vm->path, sizeof(vm->path), "%s/vms.d/%s", dir, file);
+        return 0;
+}
+
+static int parse_vm(const char *file, const char *text, size_t len, const struct vs_conf *daemon,
+                    struct vs_vm_conf *vm, char *err) {
         struct file f = { .name = file, .section = "vm", .keys = vm_keys, .n_keys = sizeof(vm_keys) / sizeof(vm_keys[0]),
-                          .err = err, .vm = vm };
-        char *text;
-        int r = read_text(vms_fd, file, file, &text, &f.len, err);
-        if (r == -ENOENT)
-                snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", file, strerror(-r)); /* removed meanwhile */
-        if (r < 0)
-                return r;
-        f.text = text;
-        r = parse_text(&f);
-        free(text);
+                          .err = err, .vm = vm, .text = text, .len = len };
+        int r = parse_text(&f);
         if (r == 0)
                 r = check_vm(&f);
         if (r == 0 && !vm->guest[0]) {
@@ -918,7 +996,38 @@ static int load_vm(int vms_fd, const char *file, const char *dir, struct vs_vm_c
                          "for a Linux guest)", file);
                 r = -EINVAL;
         }
+        if (r == 0 && !vm->console_log_max)
+                vm->console_log_max = daemon->console_log_max;
         return r;
+}
+
+static int load_vm(int vms_fd, const char *file, const char *dir, const struct vs_conf *daemon,
+                   struct vs_vm_conf *vm, char *err) {
+        char name[33], *text;
+        size_t len;
+        int r = vm_name_of(file, name, err);
+        if (r < 0)
+                return r;
+        vm_defaults(vm, name);
+        snprintf(vm->path, sizeof(vm->path), "%s/vms.d/%s", dir, file);
+        r = read_text(vms_fd, file, file, &text, &len, err);
+        if (r == -ENOENT)
+                snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", file, strerror(-r)); /* removed meanwhile */
+        if (r < 0)
+                return r;
+        r = parse_vm(file, text, len, daemon, vm, err);
+        free(text);
+        return r;
+}
+
+int vs_conf_parse_vm(const char *file, const char *text, size_t len, const struct vs_conf *daemon,
+                     struct vs_vm_conf *ret, char err[VS_CONF_ERR_LEN]) {
+        char name[33];
+        int r = vm_name_of(file, name, err);
+        if (r < 0)
+                return r;
+        vm_defaults(ret, name);
+        return parse_vm(file, text, len, daemon, ret, err);
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -1021,7 +1130,7 @@ int vs_conf_load(const char *dir, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]
                 r = -ENOMEM;
         }
         for (size_t i = 0; r == 0 && i < n_files; i++) {
-                r = load_vm(vms_fd, files[i], dir, &c->vms[i], err);
+                r = load_vm(vms_fd, files[i], dir, c, &c->vms[i], err);
                 if (r == 0)
                         c->n_vms++;
         }
@@ -1147,6 +1256,11 @@ void vs_conf_print(const struct vs_conf *c, FILE *f) {
         fprintf(f, "%s\nhistograms: %s\nlog_level: %s\ncontrol_socket: %s\nconsole_log_dir: %s\n",
                 on ? "" : " none", c->histograms ? "yes" : "no", level, c->control_socket,
                 c->console_dir[0] ? c->console_dir : "none");
+        fprintf(f, "console_log_max: %s\nconsole_over_http: %s\nallowed_hosts:", fmt_size(c->console_log_max, buf, sizeof(buf)),
+                c->console_over_http ? "yes" : "no");
+        for (size_t i = 0; i < c->n_allowed_hosts; i++)
+                fprintf(f, "%s %s", i ? "," : "", c->allowed_hosts[i]);
+        fprintf(f, "%s\n", c->n_allowed_hosts ? "" : " none (listen addresses, localhost and this host's name)");
         fprintf(f, "vms: %zu%s\n", c->n_vms, c->embedded ? " (the embedded default: no configuration found)" : "");
         for (size_t i = 0; i < c->n_vms; i++) {
                 const struct vs_vm_conf *vm = &c->vms[i];
@@ -1159,6 +1273,8 @@ void vs_conf_print(const struct vs_conf *c, FILE *f) {
                 }
                 if (vm->console_log[0])
                         fprintf(f, ", console_log=%s", vm->console_log);
+                if (vm->console_log_max != c->console_log_max)
+                        fprintf(f, ", console_log_max=%s", fmt_size(vm->console_log_max, buf, sizeof(buf)));
                 if (vm->kernel[0])
                         print_linux(f, vm);
                 fprintf(f, "\n");

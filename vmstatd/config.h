@@ -12,6 +12,8 @@
 #include "collector.h"
 
 #define VS_CONF_MAX_LISTEN 16
+#define VS_CONF_MAX_HOSTS 16
+#define VS_CONF_DEFAULT_CONSOLE_LOG_MAX (16ull << 20)
 #define VS_CONF_ERR_LEN 512
 #define VS_CONF_DEFAULT_DIR "/etc/vmstatd"
 #define VS_CONF_CMDLINE_MAX 4095 /* bytes of a Linux command line, every cmdline line joined */
@@ -41,6 +43,10 @@ struct vs_vm_conf {
         enum vs_restart restart; /* default no */
         uint64_t cpus_mask;     /* host CPU pinning, cpus=0-1,3; 0 = no pinning */
         char console_log[512];  /* file the console is copied to, "" = none */
+        /* bytes the log may hold before it is rotated to <log>.1, and the most copied to it per
+         * sampling interval (the rest is dropped and counted); default [daemon] console_log_max.
+         * Changes apply on reload without restarting the VM. */
+        uint64_t console_log_max;
 };
 
 struct vs_conf {
@@ -54,6 +60,12 @@ struct vs_conf {
         int log_level;                         /* syslog priority: err, warning, notice, info, debug */
         char control_socket[256];              /* default /run/vmstatd/control.sock */
         char console_dir[256];                 /* default "" (no console log files) */
+        uint64_t console_log_max;              /* default for VMs: 16M */
+        bool console_over_http;                /* /vms/<name>/console on TCP too; default no */
+        /* Host header names accepted besides the listen addresses, localhost and this host's
+         * name (lowercase; "*" accepts any Host) */
+        char allowed_hosts[VS_CONF_MAX_HOSTS][254];
+        size_t n_allowed_hosts;
         struct vs_vm_conf *vms;
         size_t n_vms;
         bool embedded;                         /* no configuration found: the embedded default */
@@ -66,7 +78,13 @@ void vs_conf_default(struct vs_conf *ret);
  * any error, ret untouched then. */
 int vs_conf_load(const char *dir, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
 void vs_conf_free(struct vs_conf *c);
-/* Everything that needs a restart of the VM when changed. */
+/* Parses the text of one vms.d/<file> (file = "<name>.vm") or of vmstatd.conf as vs_conf_load
+ * does, without touching the file system (for the fuzzer; the reload path reads files). The
+ * daemon's defaults come first, the VM's file is checked against daemon's settings. */
+int vs_conf_parse_daemon(const char *text, size_t len, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
+int vs_conf_parse_vm(const char *file, const char *text, size_t len, const struct vs_conf *daemon,
+                     struct vs_vm_conf *ret, char err[VS_CONF_ERR_LEN]);
+/* Everything that needs a restart of the VM when changed (console_log_max does not). */
 bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b);
 const struct vs_vm_conf *vs_conf_find_vm(const struct vs_conf *c, const char *name);
 /* A human summary, as --check-config prints it. */

@@ -19,11 +19,14 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "config.h"
 #include "render_json.h"
 #include "router.h"
 
 #define MAX_LISTENERS 16
 #define CONSOLE_TAIL_MAX (64 * 1024)
+#define HELD_MAX_DEFAULT (32u << 20)
+#define HOST_NAMES_MAX (VS_CONF_MAX_HOSTS + 2)
 
 /* /metrics bodies of one sample: [format][gzip] */
 struct rendered {
@@ -50,6 +53,20 @@ struct vs_http {
         ino_t control_ino;
         pthread_mutex_t lock; /* only around swapping and grabbing `current` */
         struct rendered *current;
+        _Atomic size_t held; /* bytes of history and console responses not yet sent and freed */
+        /* allowed Host names: this host's, then the configured ones (copied: a reload does not
+         * change them) */
+        const char *host_names[HOST_NAMES_MAX];
+        size_t n_host_names;
+        char host_name_buf[HOST_NAMES_MAX][256];
+        char hostname[256];
+};
+
+/* a response body counted against held_max until libmicrohttpd frees it */
+struct held {
+        struct vs_http *h;
+        size_t len;
+        void *data;
 };
 
 static const char landing_page[] =
@@ -126,6 +143,29 @@ static struct rendered *rendered_get(struct vs_http *h) {
         return r;
 }
 
+/* ---- the byte budget of large responses -------------------------------------------------------------- */
+
+/* Reserves len bytes of the budget; false when all open responses would hold more than it. */
+static bool held_reserve(struct vs_http *h, size_t len) {
+        size_t max = h->cfg.held_max ? h->cfg.held_max : HELD_MAX_DEFAULT;
+        size_t before = atomic_fetch_add_explicit(&h->held, len, memory_order_relaxed);
+        if (before + len <= max || before == 0) /* one response alone always fits */
+                return true;
+        atomic_fetch_sub_explicit(&h->held, len, memory_order_relaxed);
+        return false;
+}
+
+static void held_release(struct vs_http *h, size_t len) {
+        atomic_fetch_sub_explicit(&h->held, len, memory_order_relaxed);
+}
+
+static void held_free(void *cls) {
+        struct held *x = cls;
+        held_release(x->h, x->len);
+        free(x->data);
+        free(x);
+}
+
 /* ---- responses ---------------------------------------------------------------------------------------- */
 
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
@@ -171,6 +211,44 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
         return respond_error_allow(c, status, msg, NULL);
 }
 
+/* 503 with Retry-After: the large responses in flight hold all the memory they may */
+static enum MHD_Result respond_busy(struct MHD_Connection *c) {
+        json_t *j = vs_json_error(MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "too many large responses are being sent; retry in a second");
+        char *text = j ? vs_json_dump(j, true) : NULL;
+        json_decref(j);
+        struct MHD_Response *resp = text ? MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free)
+                                         : NULL;
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, resp, "application/json");
+}
+
+/* body (malloc'd, len bytes, of which reserved were counted already) as a response that keeps
+ * its bytes counted until sent */
+static enum MHD_Result respond_held(struct vs_http *h, struct MHD_Connection *c, unsigned status, char *body,
+                                    size_t len, size_t reserved, const char *type) {
+        struct held *x = malloc(sizeof(*x));
+        struct MHD_Response *resp = NULL;
+        if (x) {
+                *x = (struct held) { .h = h, .len = len, .data = body };
+                if (len > reserved)
+                        atomic_fetch_add_explicit(&h->held, len - reserved, memory_order_relaxed);
+                else
+                        held_release(h, reserved - len);
+                resp = MHD_create_response_from_buffer_with_free_callback_cls(len, body, held_free, x);
+                if (!resp)
+                        held_free(x);
+        } else {
+                held_release(h, reserved);
+                free(body);
+        }
+        return queue(c, status, resp, type);
+}
+
 static enum MHD_Result respond_static(struct MHD_Connection *c, const char *body, const char *type) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_PERSISTENT);
         return queue(c, MHD_HTTP_OK, resp, type);
@@ -205,29 +283,69 @@ static enum MHD_Result serve_metrics(struct vs_http *h, struct MHD_Connection *c
         return queue(c, MHD_HTTP_OK, resp, vs_prom_content_type(om ? VS_PROM_OPENMETRICS : VS_PROM_TEXT));
 }
 
-static enum MHD_Result serve_console(struct vs_http *h, struct MHD_Connection *c, const char *vm) {
+/* Guest console text (login prompts, cloud-init output) goes to whoever may use the control
+ * socket; TCP has no authentication, so it serves it only with console_over_http = yes. */
+static enum MHD_Result serve_console(struct vs_http *h, struct listener *l, struct MHD_Connection *c, const char *vm) {
+        if (!l->control && !h->cfg.console_over_http)
+                return respond_error(c, MHD_HTTP_FORBIDDEN,
+                                     "guest consoles are served on the control socket only (vmstatctl console NAME); "
+                                     "console_over_http = yes in vmstatd.conf serves them here too");
+        if (!held_reserve(h, CONSOLE_TAIL_MAX))
+                return respond_busy(c);
         char *buf = malloc(CONSOLE_TAIL_MAX);
         long n = buf && h->cfg.console_tail ? h->cfg.console_tail(h->cfg.opaque, vm, buf, CONSOLE_TAIL_MAX) : -ENOENT;
         if (n < 0) {
                 free(buf);
+                held_release(h, CONSOLE_TAIL_MAX);
                 return respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM");
         }
-        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback((size_t) n, buf, free);
-        if (!resp)
-                free(buf);
-        return queue(c, MHD_HTTP_OK, resp, "text/plain; charset=utf-8");
+        return respond_held(h, c, MHD_HTTP_OK, buf, (size_t) n, CONSOLE_TAIL_MAX, "text/plain; charset=utf-8");
 }
 
+/* What one history cell (a vCPU at a point) takes in the pretty JSON, about: for the budget. */
+#define HISTORY_CELL_BYTES 640
+
+/* ?last=N x vCPUs is capped, so that one request cannot make the daemon build tens of MB;
+ * last=max is as many points as fit. */
 static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
+        const struct vs_vm_sample *vm;
+        struct vs_sample *s = vs_sampler_latest(h->sampler);
+        unsigned cap = h->cfg.history_cells ? h->cfg.history_cells : VS_HTTP_HISTORY_CELLS;
+        unsigned vcpus = (vm = vs_sample_find_vm(s, rt->vm)) ? vm->vcpus : 1, last = rt->last;
+        vs_sample_unref(s);
+        if (rt->last_max)
+                last = cap / vcpus ? cap / vcpus : 1;
+        else if ((uint64_t) last * vcpus > cap) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "last=%u x %u vCPUs is %llu cells, more than one response carries (%u): "
+                         "ask for last=%u or fewer, or last=max", last, vcpus, (unsigned long long) last * vcpus, cap,
+                         cap / vcpus ? cap / vcpus : 1);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, msg);
+        }
+        size_t reserved = (size_t) last * vcpus * HISTORY_CELL_BYTES + 4096;
+        if (!held_reserve(h, reserved))
+                return respond_busy(c);
         struct vs_history hist;
-        int r = vs_sampler_history(h->sampler, rt->vm, rt->last, &hist);
-        if (r == -ENOENT)
-                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM");
-        if (r < 0)
-                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, strerror(-r));
+        int r = vs_sampler_history(h->sampler, rt->vm, last, &hist);
+        if (r < 0) {
+                held_release(h, reserved);
+                return r == -ENOENT ? respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM")
+                                    : respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, strerror(-r));
+        }
+        if ((uint64_t) hist.n_points * hist.vcpus > cap) { /* re-created with more vCPUs meanwhile */
+                vs_history_release(&hist);
+                held_release(h, reserved);
+                return respond_error(c, MHD_HTTP_CONFLICT, "the VM changed while its history was read; ask again");
+        }
         json_t *j = vs_json_history(&hist, rt->vm);
         vs_history_release(&hist);
-        return respond_json(c, MHD_HTTP_OK, j);
+        char *text = j ? vs_json_dump(j, true) : NULL;
+        json_decref(j);
+        if (!text) {
+                held_release(h, reserved);
+                return MHD_NO;
+        }
+        return respond_held(h, c, MHD_HTTP_OK, text, strlen(text), reserved, "application/json");
 }
 
 /* the routes that read the latest sample */
@@ -338,6 +456,45 @@ static unsigned bad_framing(struct MHD_Connection *c, const char **ret_msg) {
         return 0;
 }
 
+/* The address the client connected to, as text: what an IP-literal Host must name. */
+static const char *local_address(struct MHD_Connection *c, char *buf, size_t size) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (!ci || getsockname(ci->connect_fd, (struct sockaddr *) &ss, &len) < 0)
+                return NULL;
+        const void *a = ss.ss_family == AF_INET6 ? (const void *) &((struct sockaddr_in6 *) &ss)->sin6_addr
+                                                 : (const void *) &((struct sockaddr_in *) &ss)->sin_addr;
+        return ss.ss_family == AF_INET || ss.ss_family == AF_INET6 ? inet_ntop(ss.ss_family, a, buf, (socklen_t) size)
+                                                                    : NULL;
+}
+
+static bool host_ok(struct vs_http *h, struct MHD_Connection *c) {
+        char addr[INET6_ADDRSTRLEN];
+        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        return vs_host_allowed(host, local_address(c, addr, sizeof(addr)), h->host_names, h->n_host_names);
+}
+
+/* 421 for a Host that does not name this daemon (DNS rebinding: a page whose name now
+ * resolves to us), and the connection closed */
+static enum MHD_Result refuse_host(struct vs_http *h, struct MHD_Connection *c) {
+        char msg[384];
+        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        snprintf(msg, sizeof(msg), "Host '%.100s' does not name this vmstatd: use its address, localhost or %.100s, "
+                 "or add the name to allowed_hosts in vmstatd.conf", host ? host : "", h->hostname);
+        json_t *j = vs_json_error(421, msg);
+        char *text = j ? vs_json_dump(j, true) : NULL;
+        json_decref(j);
+        struct MHD_Response *resp = text ? MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free)
+                                         : NULL;
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        return queue(c, 421, resp, "application/json");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -366,6 +523,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
                         return queue(c, status, resp, "application/json");
                 }
+                if (!l->control && !host_ok(h, c))
+                        return refuse_host(h, c);
                 *con_cls = &seen;
                 return MHD_YES;
         }
@@ -381,7 +540,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         case VS_ROUTE_METRICS:
                 return serve_metrics(h, c);
         case VS_ROUTE_CONSOLE:
-                return serve_console(h, c, rt.vm);
+                return serve_console(h, l, c, rt.vm);
         case VS_ROUTE_HISTORY:
                 return serve_history(h, c, &rt);
         case VS_ROUTE_ACTION:
@@ -559,6 +718,13 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
         h->cfg = *cfg;
         h->sampler = sampler;
         pthread_mutex_init(&h->lock, NULL);
+        if (gethostname(h->hostname, sizeof(h->hostname) - 1) == 0 && h->hostname[0])
+                h->host_names[h->n_host_names++] = h->hostname;
+        for (size_t i = 0; i < cfg->n_allowed_hosts && h->n_host_names < HOST_NAMES_MAX; i++) {
+                snprintf(h->host_name_buf[i], sizeof(h->host_name_buf[i]), "%s", cfg->allowed_hosts[i]);
+                h->host_names[h->n_host_names++] = h->host_name_buf[i];
+        }
+        h->cfg.allowed_hosts = NULL;
         struct vs_sample *s = vs_sampler_latest(sampler); /* rendered before the first request can come */
         if (s) {
                 vs_http_publish(h, s);

@@ -2,7 +2,10 @@
  * published sample. /metrics bodies (text, OpenMetrics, each plain and gzip) are rendered once
  * per sample by the publish hook and served as the same bytes to every scrape. TCP listeners
  * are read-only; the control socket (AF_UNIX, mode 0660) serves the same reads plus
- * POST /vms/<name>/{start,stop,pause,resume}. */
+ * POST /vms/<name>/{start,stop,pause,resume}, and guest console text, which TCP serves only when
+ * asked to. On TCP a request whose Host is not a name of this daemon gets 421 (DNS rebinding).
+ * History responses are capped in points x vCPUs, and all open large responses together in
+ * bytes (503 with Retry-After beyond that). */
 #ifndef VMSTATD_HTTP_H
 #define VMSTATD_HTTP_H
 
@@ -13,6 +16,7 @@
 #include "sampler.h"
 
 #define VS_HTTP_WHY_LEN 256
+#define VS_HTTP_HISTORY_CELLS 8192
 
 struct vs_http_config {
         const char *const *listen; /* "127.0.0.1:9400", "[::1]:9400", ":9400" (every address) */
@@ -24,6 +28,13 @@ struct vs_http_config {
         unsigned per_ip_limit;     /* 0 = 64 */
         unsigned timeout_s;        /* 0 = 10 */
         unsigned history;          /* the sampler's history size: bound for ?last= */
+        unsigned history_cells;    /* most points x vCPUs in one history response; 0 = VS_HTTP_HISTORY_CELLS */
+        size_t held_max;           /* most bytes all open history and console responses may hold; 0 = 32 MiB */
+        bool console_over_http;    /* /vms/<name>/console on TCP listeners too (else the control socket only) */
+        /* Host header names accepted on TCP besides the connection's own address, localhost and
+         * this host's name ("*" = any) */
+        const char *const *allowed_hosts;
+        size_t n_allowed_hosts;
         struct vs_render_opts render;
         /* console tails come from whoever owns the VMs: bytes copied, -ENOENT for no such VM */
         long (*console_tail)(void *opaque, const char *vm, char *buf, size_t max);

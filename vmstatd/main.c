@@ -46,7 +46,12 @@ struct daemon {
         uint64_t start_ns;       /* sample deadlines are start + k * interval */
         uint64_t last_sample_ns;
         uint64_t watchdog_usec;  /* 0 = no watchdog */
+        struct vs_daemon_counters counters;
 };
+
+/* Console output reaches the log files this often, whatever the sampling interval: a 64 KiB
+ * ring per VM holds ~6 s of a guest printing 10 KiB/s, and Linux prints faster as it boots. */
+#define CONSOLE_TICK_USEC 100000
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -224,9 +229,12 @@ static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_con
         bool listen = a->n_listen != b->n_listen;
         for (size_t i = 0; !listen && i < a->n_listen; i++)
                 listen = strcmp(a->listen[i], b->listen[i]) != 0;
-        return listen || a->interval_ns != b->interval_ns || a->history != b->history ||
+        bool hosts = a->n_allowed_hosts != b->n_allowed_hosts;
+        for (size_t i = 0; !hosts && i < a->n_allowed_hosts; i++)
+                hosts = strcmp(a->allowed_hosts[i], b->allowed_hosts[i]) != 0;
+        return listen || hosts || a->interval_ns != b->interval_ns || a->history != b->history ||
                memcmp(a->enable, b->enable, sizeof(a->enable)) != 0 || a->histograms != b->histograms ||
-               strcmp(a->control_socket, b->control_socket) != 0;
+               strcmp(a->control_socket, b->control_socket) != 0 || a->console_over_http != b->console_over_http;
 }
 
 static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
@@ -238,19 +246,32 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
         sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) (hv_now_ns() / 1000));
         vs_log(LOG_INFO, "SIGHUP: reloading the configuration");
         if (load_config(d, &next, err) < 0) { /* rejected whole: the old set keeps running */
+                d->counters.reloads_failure++;
+                d->counters.last_reload_failed = true;
+                vs_sampler_set_daemon_counters(d->sampler, &d->counters);
                 sd_notifyf(0, "READY=1\nSTATUS=reload rejected, old configuration kept: %s", err);
                 return 0;
         }
         if (daemon_settings_changed(&d->conf, &next))
-                vs_log(LOG_WARNING, "listen, interval, history, collectors and control_socket changes take "
-                                    "effect at the next restart");
+                vs_log(LOG_WARNING, "listen, interval, history, collectors, control_socket, console_over_http and "
+                                    "allowed_hosts changes take effect at the next restart");
         int failed = vs_manager_apply(d->manager, &next);
         vs_conf_free(&d->conf);
         conf_move(&d->conf, &next);
         vs_log(failed ? LOG_WARNING : LOG_INFO, "reloaded: %zu VMs configured, %d failed to start", d->conf.n_vms,
                failed);
+        d->counters.reloads_success++;
+        d->counters.last_reload_failed = false;
+        vs_sampler_set_daemon_counters(d->sampler, &d->counters);
         notify_status(d, "READY=1\n");
         return 0;
+}
+
+static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        vs_manager_console_tick(d->manager);
+        sd_event_source_set_time(src, usec + CONSOLE_TICK_USEC);
+        return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 }
 
 static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
@@ -315,6 +336,9 @@ static int start(struct daemon *d) {
         vs_sampler_sample(d->sampler); /* /metrics has a body from the first scrape on */
         d->last_sample_ns = hv_now_ns();
 
+        const char *hosts[VS_CONF_MAX_HOSTS];
+        for (size_t i = 0; i < d->conf.n_allowed_hosts; i++)
+                hosts[i] = d->conf.allowed_hosts[i];
         int fds[16], n_fds = sd_listen_fds(1);
         for (int i = 0; i < n_fds && i < 16; i++)
                 fds[i] = SD_LISTEN_FDS_START + i;
@@ -324,6 +348,9 @@ static int start(struct daemon *d) {
                 .fds = fds,
                 .n_fds = n_fds > 0 ? (size_t) (n_fds < 16 ? n_fds : 16) : 0,
                 .history = d->conf.history,
+                .console_over_http = d->conf.console_over_http,
+                .allowed_hosts = hosts,
+                .n_allowed_hosts = d->conf.n_allowed_hosts,
                 .render = { .histograms = d->conf.histograms },
                 .console_tail = vs_manager_console_tail,
                 .opaque = d->manager,
@@ -353,6 +380,9 @@ static int run_loop(struct daemon *d) {
         sd_event_add_signal(d->event, NULL, SIGINT, on_stop_signal, d);
         sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
         r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, next_deadline_usec(d), 1000, on_sample_timer, d);
+        if (r >= 0)
+                r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, hv_now_ns() / 1000 + CONSOLE_TICK_USEC,
+                                      10000, on_console_timer, d);
         if (r >= 0 && sd_watchdog_enabled(0, &d->watchdog_usec) > 0)
                 r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, hv_now_ns() / 1000 + d->watchdog_usec / 2,
                                       1000, on_watchdog_timer, d);

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "console_log.h"
 #include "devices/devices.h"
 #include "guests/params.h"
 #include "kvm.h"
@@ -22,18 +22,21 @@
 #define BACKOFF_FIRST_NS 1000000000ull
 #define BACKOFF_MAX_NS (60 * 1000000000ull)
 #define STABLE_NS (60 * 1000000000ull)      /* a VM that ran this long resets its backoff */
-#define MAX_IMAGE_BYTES (64u << 20)
+/* Console bytes copied to log files per console tick, all VMs together: a flooding guest costs
+ * the main loop a bounded time, and round-robin keeps the others' logs going meanwhile. */
+#define CONSOLE_TICK_BUDGET (1u << 20)
 
 struct entry {
         struct vs_vm_conf conf;
-        struct hv_vm *vm;          /* NULL when it never started (autostart=no) or failed to */
+        struct hv_vm *vm;          /* NULL when it never started (autostart=no) or could not be created */
         unsigned restarts;
         uint64_t started_ns;
         uint64_t backoff_ns;       /* delay before the next automatic restart */
         uint64_t restart_at_ns;    /* 0 = none scheduled */
-        uint64_t console_seen;     /* console bytes already copied to the log file */
-        int console_fd;
-        char load_error[HV_WHY_LEN]; /* why the guest could not be loaded, "" when it could */
+        bool create_failed;        /* the last launch could not even create the VM (see why) */
+        char why[HV_WHY_LEN + 32]; /* why the last launch failed, "" when it did not */
+        struct vs_console_log *log;
+        char log_path[800];        /* the log's path, "" = none */
 };
 
 struct vs_manager {
@@ -42,6 +45,7 @@ struct vs_manager {
         pthread_mutex_t lock;
         struct entry **e;
         size_t n;
+        size_t console_next;   /* round-robin start of the next console tick */
         char console_dir[256]; /* VMs without console_log write <dir>/<name>.log */
 };
 
@@ -52,51 +56,56 @@ static struct entry *find(struct vs_manager *m, const char *name) {
         return NULL;
 }
 
-static int read_image(const char *path, void **ret, size_t *ret_len) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0)
-                return -errno;
-        int r = fstat(fd, &st) < 0 ? -errno : st.st_size > MAX_IMAGE_BYTES ? -EFBIG : 0;
-        void *buf = r == 0 ? malloc((size_t) st.st_size + 1) : NULL;
-        if (r == 0 && !buf)
-                r = -ENOMEM;
-        if (r == 0 && read(fd, buf, (size_t) st.st_size) != st.st_size)
-                r = -EIO;
-        close(fd);
-        if (r < 0) {
-                free(buf);
-                return r;
+/* ---- console logs ------------------------------------------------------------------------------------ */
+
+static void publish(struct vs_manager *m, struct entry *e) {
+        if (!e->vm)
+                return;
+        struct vs_vm_supervision sv = { .restarts = e->restarts,
+                                        .console_dropped_bytes = e->log ? vs_console_log_dropped(e->log) : 0 };
+        vs_sampler_set_supervision(m->sampler, e->vm, &sv);
+}
+
+static uint64_t console_copy(struct vs_manager *m, struct entry *e, uint64_t budget) {
+        if (!e->log || !e->vm || !e->vm->console)
+                return 0;
+        uint64_t dropped = vs_console_log_dropped(e->log);
+        uint64_t n = vs_console_log_copy(e->log, e->vm->console, budget, hv_now_ns(), vs_sampler_interval_ns(m->sampler));
+        if (vs_console_log_dropped(e->log) != dropped)
+                publish(m, e);
+        return n;
+}
+
+/* The last bytes of a VM that stops, crashes or goes reach its log: call once its vCPUs are joined. */
+static void console_flush(struct vs_manager *m, struct entry *e) {
+        console_copy(m, e, UINT64_MAX);
+}
+
+static void console_log_path(const struct vs_manager *m, const struct entry *e, char *path, size_t size) {
+        if (e->conf.console_log[0])
+                snprintf(path, size, "%s", e->conf.console_log);
+        else if (m->console_dir[0])
+                snprintf(path, size, "%s/%s.log", m->console_dir, e->conf.name);
+        else
+                path[0] = 0;
+}
+
+/* Opens the log this entry's configuration names, closing one it no longer names. */
+static void console_log_update(struct vs_manager *m, struct entry *e) {
+        char path[sizeof(e->log_path)], why[256];
+        console_log_path(m, e, path, sizeof(path));
+        if (e->log && strcmp(path, e->log_path) == 0) {
+                vs_console_log_set_max(e->log, e->conf.console_log_max);
+                return;
         }
-        *ret = buf;
-        *ret_len = (size_t) st.st_size;
-        return 0;
+        vs_console_log_close(e->log);
+        e->log = NULL;
+        snprintf(e->log_path, sizeof(e->log_path), "%s", path);
+        if (path[0] && vs_console_log_open(e->conf.name, path, e->conf.console_log_max, &e->log, why) < 0)
+                vs_log_vm(LOG_WARNING, e->conf.name, "%s: the console is not logged", why);
 }
 
-static int boot(struct hv_vm *vm, const struct vs_vm_conf *c) {
-        if (!c->image[0])
-                return hv_boot_builtin(vm, &c->builtin);
-        struct hv_guest_params p;
-        void *img = NULL;
-        size_t len = 0;
-        int r = hv_builtin_params(&c->builtin, &p);
-        if (r < 0 || (r = read_image(c->image, &img, &len)) < 0)
-                return r;
-        r = hv_boot_flat(vm, img, len, c->image_entry, &p);
-        free(img);
-        return r;
-}
-
-/* why names the file and the problem; the loader fills it, this only covers one that did not. */
-static int boot_linux(struct hv_vm *vm, const struct vs_vm_conf *c, char why[HV_WHY_LEN]) {
-        struct hv_linux l = { .kernel = c->kernel, .initrd = c->initrd[0] ? c->initrd : NULL,
-                              .cmdline = c->cmdline[0] ? c->cmdline : NULL, .cpuid_hide = c->cpuid_hide };
-        why[0] = 0;
-        int r = hv_boot_linux(vm, &l, why);
-        if (r < 0 && !why[0])
-                snprintf(why, HV_WHY_LEN, "%.200s: %s", c->kernel, strerror(-r));
-        return r;
-}
+/* ---- VMs --------------------------------------------------------------------------------------------- */
 
 static void pin(struct entry *e) {
         cpu_set_t set;
@@ -113,100 +122,104 @@ static void pin(struct entry *e) {
         }
 }
 
-static void open_console_log(struct vs_manager *m, struct entry *e) {
-        char path[800];
-        if (e->console_fd >= 0)
-                return;
-        if (e->conf.console_log[0])
-                snprintf(path, sizeof(path), "%s", e->conf.console_log);
-        else if (m->console_dir[0])
-                snprintf(path, sizeof(path), "%s/%s.log", m->console_dir, e->conf.name);
-        else
-                return;
-        e->console_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (e->console_fd < 0)
-                vs_log_vm(LOG_WARNING, e->conf.name, "console log %s: %s", path, strerror(errno));
+/* Loads the configured guest into a created VM; why says what failed. */
+static int boot(struct hv_vm *vm, const struct vs_vm_conf *c, char *why, size_t len) {
+        char detail[HV_WHY_LEN] = "";
+        int r;
+        if (c->kernel[0]) {
+                struct hv_linux l = { .kernel = c->kernel, .initrd = c->initrd[0] ? c->initrd : NULL,
+                                      .cmdline = c->cmdline[0] ? c->cmdline : NULL, .cpuid_hide = c->cpuid_hide };
+                if ((r = hv_boot_linux(vm, &l, detail)) < 0)
+                        snprintf(why, len, "loading kernel: %s", detail[0] ? detail : strerror(-r));
+                return r;
+        }
+        if (!c->image[0]) {
+                if ((r = hv_boot_builtin(vm, &c->builtin)) < 0)
+                        snprintf(why, len, "loading guest %.200s: %s", c->guest,
+                                 r == -ENOENT ? "no such entry in the image" : strerror(-r));
+                return r;
+        }
+        struct hv_guest_params p;
+        if ((r = hv_builtin_params(&c->builtin, &p)) < 0 || (r = hv_boot_flat_file(vm, c->image, c->image_entry, &p, detail)) < 0)
+                snprintf(why, len, "loading guest %s", detail[0] ? detail : strerror(-r));
+        return r;
 }
 
-/* A guest that cannot be loaded stays visible, never started, as crashed(load_error): /vms/<name>
- * and vmstatd_vm_state say so, and restart = on-crash retries with backoff (the file may be
- * fixed or appear). Without a sampler slot it goes. */
-static void keep_failed(struct vs_manager *m, struct entry *e, struct hv_vm *vm, int err, const char *why) {
-        snprintf(e->load_error, sizeof(e->load_error), "%s", why);
-        vs_log_vm(LOG_ERR, e->conf.name, "%s", why);
-        hv_vm_fail_load(vm, err);
-        if (vs_sampler_add_vm(m->sampler, vm) < 0) {
-                hv_vm_destroy(vm);
-                return;
-        }
-        vs_sampler_set_restarts(m->sampler, vm, e->restarts);
-        e->vm = vm;
-        e->started_ns = hv_now_ns();
-        e->console_seen = 0;
-        e->restart_at_ns = 0;
-}
-
-/* Creates, boots, samples and starts a fresh VM for e (fresh counters, new start time). */
-static int launch(struct vs_manager *m, struct entry *e) {
-        struct hv_vm_config vc = { .name = e->conf.name, .vcpus = e->conf.vcpus, .ram_bytes = e->conf.memory };
-        struct hv_vm *vm;
-        char why[HV_WHY_LEN];
-        int r = hv_vm_create(m->kvm, &vc, &vm);
-        if (r < 0) {
-                vs_log_vm(LOG_ERR, e->conf.name, "creating the VM (%u vCPUs, %llu MiB): %s", e->conf.vcpus,
-                          (unsigned long long) (e->conf.memory >> 20), strerror(-r));
-                return r;
-        }
-        e->load_error[0] = 0;
-        if (e->conf.kernel[0] && (r = boot_linux(vm, &e->conf, why)) < 0) {
-                char msg[HV_WHY_LEN + 16];
-                snprintf(msg, sizeof(msg), "loading kernel: %s", why);
-                keep_failed(m, e, vm, r, msg);
-                return r;
-        }
-        if (!e->conf.kernel[0] && (r = boot(vm, &e->conf)) < 0) {
-                char msg[HV_WHY_LEN];
-                snprintf(msg, sizeof(msg), "loading guest %.200s: %s", e->conf.guest,
-                         r == -ENOENT ? "no such entry in the image" : r == -EINVAL ? "not a valid guest image" : strerror(-r));
-                keep_failed(m, e, vm, r, msg);
-                return r;
-        }
-        if ((r = vs_sampler_add_vm(m->sampler, vm)) < 0) {
-                hv_vm_destroy(vm);
-                return r;
-        }
-        vs_sampler_set_restarts(m->sampler, vm, e->restarts);
-        if ((r = hv_vm_start(vm)) < 0) {
-                vs_log_vm(LOG_ERR, e->conf.name, "starting vCPU threads: %s", strerror(-r));
-                vs_sampler_remove_vm(m->sampler, vm);
-                hv_vm_destroy(vm);
-                return r;
-        }
-        e->vm = vm;
-        e->started_ns = hv_now_ns();
-        e->console_seen = 0;
-        e->restart_at_ns = 0;
-        if (e->conf.cpus_mask)
-                pin(e);
-        open_console_log(m, e);
-        vs_log_vm(LOG_INFO, e->conf.name, "started: %u vCPUs, %llu MiB, %s", e->conf.vcpus,
-                  (unsigned long long) (e->conf.memory >> 20), e->conf.guest);
-        return 0;
-}
-
+/* The entry's VM stops (if it runs), its last console bytes reach the log, and it goes. */
 static void retire(struct vs_manager *m, struct entry *e) {
         if (!e->vm)
                 return;
         hv_vm_stop(e->vm);
+        console_flush(m, e);
         vs_sampler_remove_vm(m->sampler, e->vm);
         hv_vm_destroy(e->vm);
         e->vm = NULL;
 }
 
+/* vm takes the place of the entry's VM: a fresh id, counters and start time. */
+static int replace(struct vs_manager *m, struct entry *e, struct hv_vm *vm) {
+        retire(m, e);
+        int r = vs_sampler_add_vm(m->sampler, vm);
+        if (r < 0) {
+                snprintf(e->why, sizeof(e->why), "sampling it: %s", strerror(-r));
+                hv_vm_destroy(vm);
+                e->create_failed = true; /* nothing is listed: retried like a VM that could not be created */
+                return r;
+        }
+        e->vm = vm;
+        e->started_ns = hv_now_ns();
+        e->restart_at_ns = 0;
+        if (e->log)
+                vs_console_log_reset(e->log);
+        publish(m, e);
+        return 0;
+}
+
+/* A fresh VM for e. The one it replaces (a crashed or stopped VM) stays served until the new
+ * one exists. One that cannot be created leaves nothing new: e->create_failed. One that cannot
+ * be loaded or started stays listed as crashed (load_error, or kvm_run_error with the errno)
+ * with its counters; restart = on-crash retries both with backoff. e->why says what failed. */
+static int launch(struct vs_manager *m, struct entry *e) {
+        struct hv_vm_config vc = { .name = e->conf.name, .vcpus = e->conf.vcpus, .ram_bytes = e->conf.memory };
+        struct hv_vm *vm;
+        e->why[0] = 0;
+        e->create_failed = false;
+        console_log_update(m, e);
+        int r = hv_vm_create(m->kvm, &vc, &vm);
+        if (r < 0) {
+                snprintf(e->why, sizeof(e->why), "creating the VM (%u vCPUs, %llu MiB): %s", e->conf.vcpus,
+                         (unsigned long long) (e->conf.memory >> 20), strerror(-r));
+                e->create_failed = true;
+                e->restart_at_ns = 0;
+                vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
+                return r;
+        }
+        int load = boot(vm, &e->conf, e->why, sizeof(e->why));
+        if (load < 0)
+                hv_vm_fail_load(vm, load); /* listed as crashed(load_error), never started */
+        if ((r = replace(m, e, vm)) < 0) {
+                vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
+                return r;
+        }
+        if (load < 0) {
+                vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
+                return load;
+        }
+        if ((r = hv_vm_start(vm)) < 0) { /* it is crashed(kvm_run_error) now */
+                snprintf(e->why, sizeof(e->why), "starting vCPU threads: %s", strerror(-r));
+                vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
+                return r;
+        }
+        if (e->conf.cpus_mask)
+                pin(e);
+        vs_log_vm(LOG_INFO, e->conf.name, "started: %u vCPUs, %llu MiB, %s", e->conf.vcpus,
+                  (unsigned long long) (e->conf.memory >> 20), e->conf.guest);
+        return 0;
+}
+
 static void entry_free(struct vs_manager *m, struct entry *e) {
         retire(m, e);
-        if (e->console_fd >= 0)
-                close(e->console_fd);
+        vs_console_log_close(e->log);
         free(e);
 }
 
@@ -217,7 +230,6 @@ static struct entry *entry_new(const struct vs_vm_conf *c) {
         e->conf = *c;
         e->conf.builtin.guest = e->conf.builtin_name; /* point into our own copy */
         e->backoff_ns = BACKOFF_FIRST_NS;
-        e->console_fd = -1;
         return e;
 }
 
@@ -238,8 +250,10 @@ void vs_manager_stop_all(struct vs_manager *m) {
                 if (m->e[i]->vm)
                         hv_vm_finish(m->e[i]->vm, HV_VM_STOPPED, HV_REASON_REQUESTED, 0, 0, NULL);
         for (size_t i = 0; i < m->n; i++)
-                if (m->e[i]->vm)
+                if (m->e[i]->vm) {
                         hv_vm_stop(m->e[i]->vm);
+                        console_flush(m, m->e[i]);
+                }
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -252,6 +266,12 @@ void vs_manager_free(struct vs_manager *m) {
         free(m->e);
         pthread_mutex_destroy(&m->lock);
         free(m);
+}
+
+/* Settings that apply to a running VM without restarting it. */
+static void update_live(struct vs_manager *m, struct entry *e, const struct vs_vm_conf *c) {
+        e->conf.console_log_max = c->console_log_max;
+        console_log_update(m, e);
 }
 
 int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
@@ -271,18 +291,19 @@ int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
         for (size_t i = 0; i < conf->n_vms; i++) {
                 const struct vs_vm_conf *c = &conf->vms[i];
                 struct entry *e = find(m, c->name);
-                if (e && vs_vm_conf_equal(&e->conf, c))
-                        continue; /* unchanged: untouched */
+                if (e && vs_vm_conf_equal(&e->conf, c)) {
+                        update_live(m, e, c); /* otherwise untouched */
+                        continue;
+                }
                 if (e) {
                         vs_log_vm(LOG_INFO, c->name, "configuration changed: restarting");
                         retire(m, e);
-                        if (e->console_fd >= 0)
-                                close(e->console_fd);
                         e->conf = *c;
                         e->conf.builtin.guest = e->conf.builtin_name;
-                        e->console_fd = -1;
                         e->restarts = 0;
                         e->backoff_ns = BACKOFF_FIRST_NS;
+                        e->restart_at_ns = 0;
+                        e->create_failed = false;
                 } else {
                         struct entry **grown = realloc(m->e, (m->n + 1) * sizeof(*grown));
                         if (!grown || !(e = entry_new(c))) {
@@ -309,12 +330,10 @@ static int act(struct vs_manager *m, struct entry *e, const char *verb, char *ms
                         snprintf(msg, len, "%s is %s already", e->conf.name, hv_vm_state_name(st));
                         return -EALREADY;
                 }
-                retire(m, e); /* a fresh VM: new counters, new start time */
                 e->backoff_ns = BACKOFF_FIRST_NS;
-                r = launch(m, e);
+                r = launch(m, e); /* a fresh VM: new counters, new start time */
                 if (r < 0)
-                        snprintf(msg, len, "starting %s failed: %s", e->conf.name,
-                                 e->load_error[0] ? e->load_error : strerror(-r));
+                        snprintf(msg, len, "starting %s failed: %s", e->conf.name, e->why);
                 else
                         snprintf(msg, len, "%s is running (fresh counters)", e->conf.name);
                 return r;
@@ -325,6 +344,7 @@ static int act(struct vs_manager *m, struct entry *e, const char *verb, char *ms
                         return -EALREADY;
                 }
                 hv_vm_stop(e->vm); /* stays sampled: its counters stay served */
+                console_flush(m, e);
                 e->restart_at_ns = 0;
                 snprintf(msg, len, "%s is stopped", e->conf.name);
                 return 0;
@@ -357,49 +377,67 @@ int vs_manager_action(void *manager, const char *vm, const char *verb, char *msg
         return r;
 }
 
-static void copy_console(struct entry *e) {
-        char buf[4096];
-        size_t n;
-        if (e->console_fd < 0 || !e->vm)
-                return;
-        while ((n = hv_console_read(e->vm->console, &e->console_seen, buf, sizeof(buf))) > 0)
-                if (write(e->console_fd, buf, n) < 0)
-                        break;
+/* ---- supervision -------------------------------------------------------------------------------------- */
+
+/* A crashed VM, or one whose last launch could not create it, with restart = on-crash. */
+static bool wants_restart(const struct entry *e) {
+        if (e->conf.restart != VS_RESTART_ON_CRASH)
+                return false;
+        return e->create_failed || (e->vm && hv_vm_state(e->vm) == HV_VM_CRASHED);
 }
 
+static void schedule_restart(struct entry *e, uint64_t now) {
+        struct hv_vm_outcome o = { 0 };
+        if (!e->create_failed && now - e->started_ns >= STABLE_NS)
+                e->backoff_ns = BACKOFF_FIRST_NS;
+        e->restart_at_ns = now + e->backoff_ns;
+        double in = (double) e->backoff_ns / 1e9;
+        if (e->vm && !e->create_failed)
+                hv_vm_get_outcome(e->vm, &o);
+        if (e->create_failed)
+                vs_log_vm(LOG_ERR, e->conf.name, "could not be started (%s); retrying in %.0f s", e->why, in);
+        else if (o.reason == HV_REASON_LOAD_ERROR)
+                vs_log_vm(LOG_ERR, e->conf.name, "could not be loaded (%s); retrying in %.0f s", e->why, in);
+        else
+                vs_log_vm(LOG_ERR, e->conf.name, "crashed (%s, detail %llu) on vCPU %d; restarting in %.0f s\n%s",
+                          hv_vm_reason_name(o.reason), (unsigned long long) o.detail, o.vcpu, in, o.regs);
+}
+
+/* Crashed VMs come back after 1, 2, 4 ... 60 s; so do relaunches that fail, whatever failed. */
 static void supervise(struct vs_manager *m, struct entry *e, uint64_t now) {
-        if (!e->vm || hv_vm_state(e->vm) != HV_VM_CRASHED || e->conf.restart != VS_RESTART_ON_CRASH)
+        if (!wants_restart(e))
                 return;
         if (!e->restart_at_ns) {
-                struct hv_vm_outcome o;
-                hv_vm_get_outcome(e->vm, &o);
-                if (now - e->started_ns >= STABLE_NS)
-                        e->backoff_ns = BACKOFF_FIRST_NS;
-                e->restart_at_ns = now + e->backoff_ns;
-                if (o.reason == HV_REASON_LOAD_ERROR)
-                        vs_log_vm(LOG_ERR, e->conf.name, "could not be loaded (%s); retrying in %.0f s", e->load_error,
-                                  (double) e->backoff_ns / 1e9);
-                else
-                        vs_log_vm(LOG_ERR, e->conf.name, "crashed (%s, detail %llu) on vCPU %d; restarting in %.0f s\n%s",
-                                  hv_vm_reason_name(o.reason), (unsigned long long) o.detail, o.vcpu,
-                                  (double) e->backoff_ns / 1e9, o.regs);
+                schedule_restart(e, now);
                 return;
         }
         if (now < e->restart_at_ns)
                 return;
         e->backoff_ns = e->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : e->backoff_ns * 2;
         e->restarts++;
-        retire(m, e);
-        launch(m, e);
+        publish(m, e); /* a VM that could not be replaced still shows the attempt */
+        if (launch(m, e) < 0)
+                e->restart_at_ns = 0; /* scheduled again, with the longer backoff, by the next tick */
 }
 
 void vs_manager_tick(struct vs_manager *m) {
         uint64_t now = hv_now_ns();
         pthread_mutex_lock(&m->lock);
-        for (size_t i = 0; i < m->n; i++) {
-                copy_console(m->e[i]);
+        for (size_t i = 0; i < m->n; i++)
                 supervise(m, m->e[i], now);
+        pthread_mutex_unlock(&m->lock);
+        vs_manager_console_tick(m);
+}
+
+void vs_manager_console_tick(struct vs_manager *m) {
+        uint64_t budget = CONSOLE_TICK_BUDGET;
+        pthread_mutex_lock(&m->lock);
+        for (size_t k = 0; k < m->n && budget > 0; k++) {
+                size_t i = (m->console_next + k) % m->n;
+                budget -= console_copy(m, m->e[i], budget);
         }
+        if (m->n)
+                m->console_next = (m->console_next + 1) % m->n;
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -414,12 +452,20 @@ long vs_manager_console_tail(void *manager, const char *vm, char *buf, size_t ma
         return n;
 }
 
+struct hv_vm *vs_manager_vm(struct vs_manager *m, const char *name) {
+        pthread_mutex_lock(&m->lock);
+        struct entry *e = find(m, name);
+        struct hv_vm *vm = e ? e->vm : NULL;
+        pthread_mutex_unlock(&m->lock);
+        return vm;
+}
+
 void vs_manager_counts(struct vs_manager *m, struct vs_manager_counts *ret) {
         *ret = (struct vs_manager_counts) { 0 };
         pthread_mutex_lock(&m->lock);
         for (size_t i = 0; i < m->n; i++) {
                 struct entry *e = m->e[i];
-                enum hv_vm_state st = e->vm ? hv_vm_state(e->vm) : HV_VM_STOPPED;
+                enum hv_vm_state st = e->vm ? hv_vm_state(e->vm) : e->create_failed ? HV_VM_CRASHED : HV_VM_STOPPED;
                 ret->vms++;
                 ret->vcpus += e->conf.vcpus;
                 ret->running += st == HV_VM_RUNNING;

@@ -28,9 +28,14 @@ int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf);
  * -EINVAL unknown verb; msg says what happened or why not. */
 int vs_manager_action(void *m, const char *vm, const char *verb, char *msg, size_t msg_len);
 
-/* Called every sample: restarts crashed VMs whose backoff has passed, copies console output
- * to log files. */
+/* Called every sample: restarts crashed VMs (and relaunches that failed) whose backoff has
+ * passed, then copies console output to log files. */
 void vs_manager_tick(struct vs_manager *m);
+/* Called often (every 100 ms): copies what the guests wrote to their consoles to the log files,
+ * at most what each ring held when it began and at most 1 MiB in all, round-robin over VMs. */
+void vs_manager_console_tick(struct vs_manager *m);
+/* The VM now running under name (valid until the next apply, action or tick), NULL if none. */
+struct hv_vm *vs_manager_vm(struct vs_manager *m, const char *name);
 
 /* The control/HTTP layer's console source: bytes copied, -ENOENT for no such VM. */
 long vs_manager_console_tail(void *m, const char *vm, char *buf, size_t max);

@@ -346,8 +346,9 @@ static bool set_sample_times(json_t *o, const struct vs_sample *s) {
 
 /* The VM's own fields first, its (long) vCPU array last, for people reading it in a terminal. */
 json_t *vs_json_vm(const struct vs_sample *s, const struct vs_vm_sample *vm) {
-        json_t *o = json_object(), *vcpus = json_array(), *config = json_object(), *memory = json_object();
-        bool ok = o && vcpus && config && memory;
+        json_t *o = json_object(), *vcpus = json_array(), *config = json_object(), *memory = json_object(),
+               *console = json_object();
+        bool ok = o && vcpus && config && memory && console;
 
         ok &= set(o, "name", text_json(vm->name));
         ok &= set(o, "id", uint_json(vm->id));
@@ -359,6 +360,9 @@ json_t *vs_json_vm(const struct vs_sample *s, const struct vs_vm_sample *vm) {
         ok &= set(memory, "ram_bytes", uint_json(vm->raw.ram_bytes));
         ok &= set(memory, "resident_bytes", resident_json(vm));
         ok &= set(o, "memory", memory);
+        ok &= set(console, "bytes", uint_json(vm->raw.console_bytes));
+        ok &= set(console, "dropped_bytes", uint_json(vm->console_dropped_bytes));
+        ok &= set(o, "console", console);
         ok &= set(o, "start_time", vm->start_time_ns ? time_json(vm->start_time_ns) : json_null());
         ok &= set(o, "uptime_seconds", uptime_json(s, vm));
         ok &= set_sample_times(o, s);

@@ -338,6 +338,17 @@ static void host_families(struct prom *p, const struct vs_sample *s) {
                 sample(p, NULL);
                 value_uint(p, s->host.daemon_rss_bytes);
         }
+        family(p, "vmstatd_config_reloads_total", F_COUNTER, "Configuration reloads (SIGHUP) by result.");
+        sample(p, NULL);
+        label(p, "result", "success");
+        value_uint(p, s->daemon.reloads_success);
+        sample(p, NULL);
+        label(p, "result", "failure");
+        value_uint(p, s->daemon.reloads_failure);
+        family(p, "vmstatd_config_last_reload_successful", F_GAUGE,
+               "0 when the last reload was rejected (the previous configuration runs), else 1.");
+        sample(p, NULL);
+        value_uint(p, !s->daemon.last_reload_failed);
         family(p, "vmstatd_sample_timestamp_seconds", F_GAUGE, "When the sample was taken, seconds since the epoch.");
         sample(p, NULL);
         value_ns(p, s->realtime_ns);
@@ -351,7 +362,8 @@ static void host_families(struct prom *p, const struct vs_sample *s) {
 /* ---- per VM and per vCPU: a table of families ------------------------------------------------------------ */
 
 enum metric {
-        M_VM_STATE, M_VM_START, M_VM_READY, M_VM_MEMORY, M_VM_RESIDENT, M_VM_RESTARTS,
+        M_VM_STATE, M_VM_START, M_VM_READY, M_VM_MEMORY, M_VM_RESIDENT, M_VM_RESTARTS, M_VM_CONSOLE,
+        M_VM_CONSOLE_DROPPED,
         M_RUNSTATE, M_READY, M_STEAL, M_EXITS, M_RUNS, M_IMMEDIATE, M_UNHANDLED, M_CPU,
         M_RUN_DELAY, M_TIMESLICES, M_MIGRATIONS, M_SWITCHES, M_INSTRUCTIONS, M_CYCLES,
 };
@@ -404,6 +416,10 @@ static const struct table_family table[] = {
           "Guest RAM resident in host memory (mincore)." },
         { "vmstatd_vm_restarts_total", F_COUNTER, M_VM_RESTARTS, false, CL_HAVE_EXECUTOR, NULL, 1, NULL,
           "Automatic restarts of the VM after crashes (restart=on-crash)." },
+        { "vmstatd_vm_console_bytes_total", F_COUNTER, M_VM_CONSOLE, false, CL_HAVE_EXECUTOR, NULL, 1, NULL,
+          "Bytes the guest wrote to its console (debug port and UART)." },
+        { "vmstatd_vm_console_dropped_bytes_total", F_COUNTER, M_VM_CONSOLE_DROPPED, false, CL_HAVE_EXECUTOR, NULL, 1,
+          NULL, "Console bytes that never reached the console log (ring overrun, console_log_max, write error)." },
         { "vmstatd_vcpu_runstate_seconds_total", F_COUNTER, M_RUNSTATE, true, CL_HAVE_EXECUTOR, "state", HV_RS__COUNT,
           rs_label, "Time in each Xen runstate; the four sum to the vCPU's lifetime exactly." },
         { "vmstatd_vcpu_ready_ratio", F_GAUGE, M_READY, true, CL_HAVE_EXECUTOR, NULL, 1, NULL,
@@ -453,6 +469,8 @@ static struct num metric_value(const struct vs_vm_sample *vm, int cpu, enum metr
         case M_VM_MEMORY: return UINT(vm->raw.ram_bytes);
         case M_VM_RESIDENT: return UINT(vm->raw.resident_bytes);
         case M_VM_RESTARTS: return UINT(vm->restarts);
+        case M_VM_CONSOLE: return UINT(vm->raw.console_bytes);
+        case M_VM_CONSOLE_DROPPED: return UINT(vm->console_dropped_bytes);
         case M_RUNSTATE: return REAL(seconds(c->runstate_ns[k]));
         case M_READY: return REAL(c->ready_ratio);
         case M_STEAL: return REAL(k ? c->steal_xen_ratio : c->steal_kvm_ratio);

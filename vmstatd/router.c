@@ -1,5 +1,7 @@
 #include "router.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +107,10 @@ static void route_vm(const char *rest, const char *last_arg, unsigned max_last, 
                 r->kind = VS_ROUTE_VCPU;
         } else if (len == 7 && memcmp(seg, "history", 7) == 0 && *rest == 0) {
                 r->last = max_last < VS_HISTORY_DEFAULT_LAST ? max_last : VS_HISTORY_DEFAULT_LAST;
-                if (last_arg && (!parse_uint(last_arg, strlen(last_arg), max_last, &r->last) || r->last == 0))
-                        return fail(r, 400, "last must be a whole number from 1 to the history size");
+                if (last_arg && strcmp(last_arg, "max") == 0)
+                        r->last_max = true;
+                else if (last_arg && (!parse_uint(last_arg, strlen(last_arg), max_last, &r->last) || r->last == 0))
+                        return fail(r, 400, "last must be a whole number from 1 to the history size, or max");
                 r->kind = VS_ROUTE_HISTORY;
         } else if (len == 7 && memcmp(seg, "console", 7) == 0 && *rest == 0) {
                 r->kind = VS_ROUTE_CONSOLE;
@@ -224,4 +228,67 @@ size_t vs_unescape(char *s) {
         }
         *w = 0;
         return (size_t) (w - s);
+}
+
+/* ---- Host ------------------------------------------------------------------------------------------ */
+
+bool vs_host_name(const char *value, char *out, size_t size) {
+        const char *end;
+        size_t n;
+        if (value[0] == '[') {
+                if (!(end = strchr(value, ']')) || (end[1] && end[1] != ':'))
+                        return false;
+                value++;
+                n = (size_t) (end - value);
+                end++;
+        } else {
+                n = strcspn(value, ":");
+                end = value + n;
+        }
+        if (*end == ':' && (!end[1] || strspn(end + 1, "0123456789") != strlen(end + 1) || strlen(end + 1) > 5))
+                return false;
+        if (n == 0 || n >= size)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                out[i] = (char) tolower((unsigned char) value[i]);
+        out[n] = 0;
+        return true;
+}
+
+/* text as an IPv6 address (IPv4 as its mapped form); false if it is neither */
+static bool ip_parse(const char *text, struct in6_addr *ret) {
+        struct in_addr a4;
+        if (inet_pton(AF_INET6, text, ret) == 1)
+                return true;
+        if (inet_pton(AF_INET, text, &a4) != 1)
+                return false;
+        memset(ret, 0, sizeof(*ret));
+        ret->s6_addr[10] = ret->s6_addr[11] = 0xff;
+        memcpy(&ret->s6_addr[12], &a4, 4);
+        return true;
+}
+
+bool vs_host_allowed(const char *value, const char *local_ip, const char *const *names, size_t n_names) {
+        char host[256];
+        struct in6_addr h, l;
+        size_t len;
+        if (!value)
+                return true; /* HTTP/1.0 without Host: no browser sends that */
+        if (!vs_host_name(value, host, sizeof(host)))
+                return false;
+        if (ip_parse(host, &h))
+                return local_ip && ip_parse(local_ip, &l) && memcmp(&h, &l, sizeof(h)) == 0;
+        len = strlen(host);
+        if (host[len - 1] == '.') /* an absolute name is the same name */
+                host[--len] = 0;
+        if (strcmp(host, "localhost") == 0)
+                return true;
+        for (size_t i = 0; i < n_names; i++) {
+                size_t m = strlen(names[i]);
+                if (m && names[i][m - 1] == '.')
+                        m--;
+                if (strcmp(names[i], "*") == 0 || (m == len && strncasecmp(names[i], host, m) == 0))
+                        return true;
+        }
+        return false;
 }

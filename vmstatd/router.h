@@ -34,6 +34,7 @@ struct vs_route {
         char vm[33];
         unsigned vcpu;
         unsigned last;         /* history points asked for */
+        bool last_max;         /* ?last=max: as many as one response may carry */
         enum vs_verb verb;     /* VS_ROUTE_ACTION */
         int status;            /* VS_ROUTE_ERROR: 400, 404, 405 */
         const char *error;     /* VS_ROUTE_ERROR: a sentence for the client */
@@ -55,6 +56,15 @@ const char *vs_request_path(const char *target);
 /* Percent-decodes s in place and returns the new length; "%00" and malformed escapes stay
  * literal, so a decoded path never ends early at a NUL. */
 size_t vs_unescape(char *s);
+
+/* The name or address of a Host header value ("Name:9400", "[::1]:9400", "10.0.0.1"), lowercase,
+ * without brackets or port; false when it is malformed or does not fit size. */
+bool vs_host_name(const char *value, char *out, size_t size);
+/* Whether a request with this Host header (NULL = none) may be answered on a connection whose
+ * local address is local_ip (text, v4 or v6, NULL if unknown): an address must be that one, a
+ * name must be localhost or one of names (case-insensitive; "*" takes any Host). Keeps a web
+ * page whose own name was rebound to a loopback address (DNS rebinding) from reading anything. */
+bool vs_host_allowed(const char *value, const char *local_ip, const char *const *names, size_t n_names);
 
 /* Content negotiation on raw header values (NULL = header absent). */
 bool vs_accept_openmetrics(const char *accept);     /* OpenMetrics preferred over text? */

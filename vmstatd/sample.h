@@ -41,6 +41,7 @@ struct vs_vm_sample {
         char name[33];
         uint64_t id;                        /* changes when the VM is re-created (restart) */
         unsigned restarts;                  /* automatic restarts after crashes (supervisor) */
+        uint64_t console_dropped_bytes;     /* console bytes that never reached the log (supervisor) */
         uint64_t start_time_ns;             /* CLOCK_REALTIME the VM started, 0 if not yet */
         unsigned vcpus;
         struct cl_vm_raw raw;               /* cumulative inputs of every collector */
@@ -50,6 +51,12 @@ struct vs_vm_sample {
         uint64_t w_ns;                      /* sum of the vCPUs' W */
         double ready_ratio, steal_kvm_ratio, steal_xen_ratio;
         double *kvm_rate;
+};
+
+/* The daemon's own counters, as the daemon last set them. */
+struct vs_daemon_counters {
+        uint64_t reloads_success, reloads_failure; /* SIGHUPs handled */
+        bool last_reload_failed;
 };
 
 struct vs_sample {
@@ -64,6 +71,7 @@ struct vs_sample {
         unsigned host_vcpus;
         uint64_t host_delta_ns[HV_RS__COUNT], host_w_ns;
         double host_ready_ratio;
+        struct vs_daemon_counters daemon;
         unsigned n_vms;
         struct vs_vm_sample *vms;
 };

@@ -13,7 +13,7 @@
 struct vm_ctx {
         struct cl_vm cl;
         uint64_t id;
-        unsigned restarts;
+        struct vs_vm_supervision sv;
         unsigned vcpus;
         struct hv_runstate_acc *acc; /* [vcpus] */
         pthread_mutex_t hist_lock;   /* only for the ring's memcpy */
@@ -32,6 +32,7 @@ struct vs_sampler {
         struct vm_ctx **ctx;
         size_t n_ctx;
         uint64_t next_id, seq;
+        struct vs_daemon_counters daemon;
 
         pthread_mutex_t pub_lock; /* only around the pointer swap and the reference grab */
         struct vs_sample *latest;
@@ -311,11 +312,17 @@ int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm) {
         return r;
 }
 
-void vs_sampler_set_restarts(struct vs_sampler *s, struct hv_vm *vm, unsigned restarts) {
+void vs_sampler_set_supervision(struct vs_sampler *s, struct hv_vm *vm, const struct vs_vm_supervision *sv) {
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_ctx; i++)
                 if (s->ctx[i]->cl.hv == vm)
-                        s->ctx[i]->restarts = restarts;
+                        s->ctx[i]->sv = *sv;
+        pthread_mutex_unlock(&s->lock);
+}
+
+void vs_sampler_set_daemon_counters(struct vs_sampler *s, const struct vs_daemon_counters *dc) {
+        pthread_mutex_lock(&s->lock);
+        s->daemon = *dc;
         pthread_mutex_unlock(&s->lock);
 }
 
@@ -369,7 +376,8 @@ static struct vs_sample *sample_new(struct vs_sampler *s) {
                 struct vs_vm_sample *vm = &sample->vms[v];
                 memcpy(vm->name, ctx->cl.hv->name, sizeof(vm->name));
                 vm->id = ctx->id;
-                vm->restarts = ctx->restarts;
+                vm->restarts = ctx->sv.restarts;
+                vm->console_dropped_bytes = ctx->sv.console_dropped_bytes;
                 vm->start_time_ns = ctx->cl.hv->started_realtime_ns;
                 vm->vcpus = ctx->vcpus;
                 vm->raw.n_vcpus = ctx->vcpus;
@@ -418,6 +426,7 @@ int vs_sampler_sample(struct vs_sampler *s) {
                 derive_vm(s->ctx[v], &sample->vms[v], prev);
         host_totals(sample);
         sample->seq = ++s->seq;
+        sample->daemon = s->daemon;
         sample->interval_ns = prev ? t0 - prev->mono_ns : 0;
         sample->duration_ns = hv_now_ns() - t0;
         for (size_t v = 0; v < s->n_ctx; v++)

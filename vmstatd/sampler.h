@@ -46,8 +46,14 @@ void vs_sampler_free(struct vs_sampler *s);
 /* Starts sampling a VM; its accounting starts at the VM's creation. -EEXIST if a VM of that
  * name is sampled already. */
 int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm);
-/* How many times the supervisor restarted the VM of this name (shown in its samples). */
-void vs_sampler_set_restarts(struct vs_sampler *s, struct hv_vm *vm, unsigned restarts);
+/* What the supervisor knows of a VM beyond hv (shown in its samples). */
+struct vs_vm_supervision {
+        unsigned restarts;              /* automatic restarts after crashes */
+        uint64_t console_dropped_bytes; /* console output that never reached the log */
+};
+void vs_sampler_set_supervision(struct vs_sampler *s, struct hv_vm *vm, const struct vs_vm_supervision *sv);
+/* The daemon's counters, shown from the next sample on. */
+void vs_sampler_set_daemon_counters(struct vs_sampler *s, const struct vs_daemon_counters *dc);
 /* Stops sampling it; the next sample no longer lists it. */
 void vs_sampler_remove_vm(struct vs_sampler *s, struct hv_vm *vm);
 

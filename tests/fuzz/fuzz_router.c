@@ -1,4 +1,4 @@
-/* libFuzzer target: the router, ?last= and Accept/Accept-Encoding parsing never crash, never read out of
+/* libFuzzer target: the router, ?last=, Host and Accept/Accept-Encoding parsing never crash, never read out of
  * bounds, and always produce a consistent route for any method, path and ?last= value, on a TCP
  * listener and on the control socket alike. */
 #include <stdbool.h>
@@ -50,6 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(copy);
         path = vs_request_path(path);
         vs_accept_gzip(accept);
+        /* the same field as a Host header: a name comes back lowercase, without port or brackets */
+        static const char *const names[] = { "vm.example", "*" };
+        char host[256];
+        if (vs_host_name(accept, host, sizeof(host))) {
+                for (const char *p = host; *p; p++)
+                        if ((*p >= 'A' && *p <= 'Z') || *p == '[' || *p == ']')
+                                abort();
+                if (strcmp(host, "localhost") == 0 && !vs_host_allowed(accept, "127.0.0.1", names, 1))
+                        abort();
+        }
+        if (!vs_host_allowed(accept, "::1", names, 2) && vs_host_name(accept, host, sizeof(host)) &&
+            !strchr(host, ':') && strspn(host, "0123456789.") != strlen(host))
+                abort(); /* "*" takes every name */
         check_route(method, path, last, false);
         check_route(method, path, last, true);
         free(buf);

@@ -194,9 +194,11 @@ START_TEST(json_routes) {
         ck_assert_str_eq(json_string_value(json_object_get(health, "status")), "ok");
         json_decref(health);
 
+        /* console text is not for the unauthenticated port (test_exposure: the control socket and the opt-in) */
         struct test_response c = test_http(&d, "GET", "/vms/b13/console", NULL);
-        ck_assert_int_eq(c.status, 200);
-        ck_assert_ptr_nonnull(strstr(c.body, "vmstatd demo guest:  2 vcpus up"));
+        ck_assert_int_eq(c.status, 403);
+        ck_assert_ptr_nonnull(strstr(c.body, "control socket"));
+        ck_assert_ptr_null(strstr(c.body, "vmstatd demo guest"));
         test_response_free(&c);
         struct test_response root = test_http(&d, "GET", "/", NULL);
         ck_assert_int_eq(root.status, 200);

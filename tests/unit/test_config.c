@@ -91,10 +91,10 @@ static const struct {
         { D, "interval = 5s\n[daemon]\n", "vmstatd.conf:1: interval: set outside a section (expected [daemon] first)" },
         { D, "[daemon]\nintervall = 5s\n",
           "vmstatd.conf:2: intervall: unknown key (expected listen, interval, history, collectors, histograms, "
-          "log_level, control_socket or console_log_dir)" },
+          "log_level, control_socket, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
         { D, "[daemon]\nInterval = 5s\n",
           "vmstatd.conf:2: Interval: unknown key (expected listen, interval, history, collectors, histograms, "
-          "log_level, control_socket or console_log_dir)" },
+          "log_level, control_socket, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
         { D, "[daemon]\ninterval = 5s\n; a comment\ninterval = 10s\n", "vmstatd.conf:4: interval: set twice (first on line 2)" },
         { D, "\xef\xbb\xbf[daemon]\r\nhistory = 0\r\n", "vmstatd.conf:2: history: '0' is out of range (1 to 100000)" },
         /* [daemon] values */
@@ -130,7 +130,7 @@ static const struct {
         { V, "[daemon]\n", "b13.vm:1: [daemon]: unknown section (expected [vm])" },
         { V, "vcpus = 2\n" G, "b13.vm:1: vcpus: set outside a section (expected [vm] first)" },
         { V, G "vcpu = 2\n", "b13.vm:3: vcpu: unknown key "
-          "(expected vcpus, memory, guest, kernel, initrd, cmdline, cpuid_hide, autostart, restart, cpus or console_log)" },
+          "(expected vcpus, memory, guest, kernel, initrd, cmdline, cpuid_hide, autostart, restart, cpus, console_log or console_log_max)" },
         { V, G "memory = 64M\nmemory = 128M\n", "b13.vm:4: memory: set twice (first on line 3)" },
         { V, "[vm]\nvcpus = 2\n", "b13.vm: guest: missing (e.g. guest = builtin:demo, or kernel = /boot/vmlinuz for a Linux guest)" },
         { V, "", "b13.vm: guest: missing (e.g. guest = builtin:demo, or kernel = /boot/vmlinuz for a Linux guest)" },
@@ -155,7 +155,7 @@ static const struct {
         { V, "[vm]\nguest = demo\n", "b13.vm:2: guest: 'demo' is not builtin:NAME or flat:/PATH entry=NAME (e.g. builtin:demo)" },
         { V, "[vm]\nguest =\n", "b13.vm:2: guest: '' is not builtin:NAME or flat:/PATH entry=NAME (e.g. builtin:demo)" },
         { V, "[vm]\nguest = builtin:dmeo\n",
-          "b13.vm:2: guest: 'builtin:dmeo' is not a built-in guest (cpuid, demo, duty, halt, idle, mmio, pio, spin or triplefault)" },
+          "b13.vm:2: guest: 'builtin:dmeo' is not a built-in guest (console, cpuid, demo, duty, halt, idle, mmio, pio, spin or triplefault)" },
         { V, "[vm]\nguest = builtin:pio count=x\n", "b13.vm:2: guest: 'count=x' is not a count (0 to 18446744073709551615)" },
         { V, "[vm]\nguest = builtin:pio count=18446744073709551616\n",
           "b13.vm:2: guest: 'count=18446744073709551616' is not a count (0 to 18446744073709551615)" },
@@ -220,7 +220,7 @@ static const struct {
         { V, "[vm]\nmemory 64M\nvcpus = 0\n", "b13.vm:2: 'memory 64M' is not 'key = value' or '[section]'" },
         { V, "[vm]\nvcpus = 0\nmemory 64M\n", "b13.vm:2: vcpus: '0' is out of range (1 to 64)" },
         { V, "[vm]\nguest builtin:demo\n",
-          "b13.vm:2: guest builtin: unknown key (expected vcpus, memory, guest, kernel, initrd, cmdline, cpuid_hide, autostart, restart, cpus or console_log)" },
+          "b13.vm:2: guest builtin: unknown key (expected vcpus, memory, guest, kernel, initrd, cmdline, cpuid_hide, autostart, restart, cpus, console_log or console_log_max)" },
 };
 
 START_TEST(bad_configs) {
