@@ -13,18 +13,28 @@
 #include "devices/devices.h"
 #include "vm.h"
 
-/* A slot: the byte in bits 0-7, the low 8 bits of its lap (position >> shift) in bits 8-15. A
- * writer stalled between its reservation and its store for 256 laps could pass for the current
- * lap; readers also drop whatever the ring overwrote while they copied. */
+/* A slot: the byte in bits 0-7, its lap's tag in bits 8-31. Tags run 1..LAP_MOD (lap modulo
+ * LAP_MOD, plus one) so that a zero slot is one never written: the ring costs memory only
+ * where a guest wrote. A writer stalled between its reservation and its store (preempted)
+ * must not overwrite a newer lap's byte, or readers would wait at that slot for good: it
+ * stores only over an older lap (compare-and-swap); 2^23 laps of ambiguity are never reached. */
+#define LAP_MOD 0xffffffu
+
 struct hv_console {
         _Atomic uint64_t head; /* bytes reserved so far: each is stored soon after */
         uint64_t mask;
         unsigned shift;        /* log2 of the size */
-        _Atomic uint16_t *slot;
+        _Atomic uint32_t *slot;
 };
 
-static uint16_t slot_value(uint64_t pos, unsigned shift, uint8_t byte) {
-        return (uint16_t) (((pos >> shift) & 0xff) << 8 | byte);
+static uint32_t lap_tag(uint64_t pos, unsigned shift) {
+        return (uint32_t) ((pos >> shift) % LAP_MOD) + 1;
+}
+
+/* whether tag b is a later lap than tag a (both nonzero) */
+static bool lap_after(uint32_t a, uint32_t b) {
+        uint32_t ahead = (b + LAP_MOD - a) % LAP_MOD;
+        return ahead != 0 && ahead < LAP_MOD / 2;
 }
 
 int hv_console_new(size_t size, struct hv_console **ret) {
@@ -33,14 +43,12 @@ int hv_console_new(size_t size, struct hv_console **ret) {
         if (size & (size - 1))
                 return -EINVAL;
         struct hv_console *c = calloc(1, sizeof(*c));
-        if (!c || !(c->slot = malloc(size * sizeof(*c->slot)))) {
+        if (!c || !(c->slot = calloc(size, sizeof(*c->slot)))) {
                 free(c);
                 return -ENOMEM;
         }
         c->mask = size - 1;
         c->shift = (unsigned) __builtin_ctzll(size);
-        for (size_t i = 0; i < size; i++) /* lap -1: nothing written yet */
-                atomic_init(&c->slot[i], (uint16_t) 0xff00);
         *ret = c;
         return 0;
 }
@@ -54,9 +62,14 @@ void hv_console_free(struct hv_console *c) {
 
 void hv_console_write(struct hv_console *c, const uint8_t *data, size_t len) {
         uint64_t at = atomic_fetch_add_explicit(&c->head, len, memory_order_relaxed);
-        for (size_t i = 0; i < len; i++)
-                atomic_store_explicit(&c->slot[(at + i) & c->mask], slot_value(at + i, c->shift, data[i]),
-                                      memory_order_release);
+        for (size_t i = 0; i < len; i++) {
+                _Atomic uint32_t *slot = &c->slot[(at + i) & c->mask];
+                uint32_t tag = lap_tag(at + i, c->shift), v = tag << 8 | data[i];
+                uint32_t old = atomic_load_explicit(slot, memory_order_relaxed);
+                while ((!old || !lap_after(tag, old >> 8)) &&
+                       !atomic_compare_exchange_weak_explicit(slot, &old, v, memory_order_release, memory_order_relaxed))
+                        ;
+        }
 }
 
 static uint64_t oldest(const struct hv_console *c, uint64_t head) {
@@ -70,8 +83,8 @@ size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, siz
         uint64_t p = *pos;
         size_t n = 0;
         for (; p < head && n < max; p++, n++) {
-                uint16_t v = atomic_load_explicit(&c->slot[p & c->mask], memory_order_acquire);
-                if (v >> 8 != ((p >> c->shift) & 0xff))
+                uint32_t v = atomic_load_explicit(&c->slot[p & c->mask], memory_order_acquire);
+                if (v >> 8 != lap_tag(p, c->shift))
                         break; /* not stored yet (or a later lap's): stop at the last committed byte */
                 buf[n] = (char) (v & 0xff);
         }
