@@ -1,6 +1,7 @@
 /* vmstatctl: vmstatd's command-line client. Reads (list, stats, top) go over the control socket
  * or, with --url, over the daemon's read-only HTTP port; actions (start, stop, pause, resume)
- * only over the control socket. Prints the server's own JSON with --json. */
+ * only over the control socket, and guest consoles there too unless the daemon serves them over
+ * HTTP (console_over_http). Prints the server's own JSON with --json. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
@@ -46,6 +47,7 @@ static void usage(FILE *f) {
                 "  list                   every VM: state, vCPUs, memory, uptime, ready %%, steal %%, exits/s\n"
                 "  stats NAME             every counter of every vCPU of a VM, with what it means\n"
                 "  top [NAME]             live per-vCPU view (%%RUN %%RDY %%BLK %%OFF, exits/s by reason); q quits\n"
+                "  console NAME           the last 64 KiB the guest wrote to its console\n"
                 "  start|stop|pause|resume NAME\n"
                 "                         act on a VM (control socket only)\n\n"
                 "Options:\n"
@@ -792,6 +794,28 @@ static int cmd_action(struct ctl *c, const char *verb, const char *name) {
         return j ? EXIT_OK : EXIT_FAIL;
 }
 
+/* ---- console ---------------------------------------------------------------------------------- */
+
+/* The guest's console text as the daemon holds it (its last 64 KiB), byte for byte. */
+static int cmd_console(struct ctl *c, const char *name) {
+        char path[64], what[64];
+        struct reply r;
+        snprintf(path, sizeof(path), "/vms/%s/console", name);
+        snprintf(what, sizeof(what), "console %s", name);
+        if (request(c, "GET", path, &r) < 0)
+                return EXIT_FAIL;
+        if (r.status != 200) {
+                if (c->json)
+                        fputs(r.body, stdout);
+                say_error(&r, what);
+                free(r.body);
+                return EXIT_FAIL;
+        }
+        fwrite(r.body, 1, r.len, stdout);
+        free(r.body);
+        return EXIT_OK;
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static void freep(void *p) {
@@ -856,10 +880,11 @@ int main(int argc, char **argv) {
         }
         const char *cmd = argv[optind], *name = optind + 1 < argc ? argv[optind + 1] : NULL;
         bool is_action = !strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume");
-        bool takes_name = is_action || !strcmp(cmd, "stats") || !strcmp(cmd, "top");
+        bool takes_name = is_action || !strcmp(cmd, "stats") || !strcmp(cmd, "top") || !strcmp(cmd, "console");
         bool needs_name = takes_name && strcmp(cmd, "top") != 0;
-        if (!is_action && strcmp(cmd, "list") && strcmp(cmd, "stats") && strcmp(cmd, "top")) {
-                fprintf(stderr, "vmstatctl: unknown command '%s' (list, stats, top, start, stop, pause, resume)\n", cmd);
+        if (!is_action && strcmp(cmd, "list") && strcmp(cmd, "stats") && strcmp(cmd, "top") && strcmp(cmd, "console")) {
+                fprintf(stderr, "vmstatctl: unknown command '%s' (list, stats, top, console, start, stop, pause, resume)\n",
+                        cmd);
                 return EXIT_USAGE;
         }
         if ((needs_name && !name) || argc - optind > 1 + takes_name) {
@@ -894,6 +919,8 @@ int main(int argc, char **argv) {
                 r = cmd_stats(&c, name);
         else if (strcmp(cmd, "top") == 0)
                 r = cmd_top(&c, name);
+        else if (strcmp(cmd, "console") == 0)
+                r = cmd_console(&c, name);
         else
                 r = cmd_action(&c, cmd, name);
         curl_easy_cleanup(c.curl);
