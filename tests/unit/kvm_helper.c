@@ -6,19 +6,25 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
-struct hv_kvm *test_kvm(void) {
-        char why[HV_WHY_LEN];
+struct hv_kvm *test_kvm_or_why(char *why, size_t size) {
+        char reason[HV_WHY_LEN];
         struct hv_kvm *kvm;
-        int r = hv_kvm_open(NULL, &kvm, why);
+        int r = hv_kvm_open(NULL, &kvm, reason);
         if (r == 0)
                 return kvm;
         const char *allow = getenv("VMSTATD_ALLOW_NO_KVM");
-        if (allow && strcmp(allow, "1") == 0) {
-                fprintf(stderr, "SKIP: %s (VMSTATD_ALLOW_NO_KVM=1)\n", why);
-                return NULL;
-        }
-        ck_abort_msg("needs /dev/kvm: %s (set VMSTATD_ALLOW_NO_KVM=1 to skip)", why);
+        ck_assert_msg(allow && strcmp(allow, "1") == 0, "needs /dev/kvm: %s (set VMSTATD_ALLOW_NO_KVM=1 to skip)",
+                      reason);
+        snprintf(why, size, "%s (VMSTATD_ALLOW_NO_KVM=1)", reason);
         return NULL;
+}
+
+struct hv_kvm *test_kvm(void) {
+        char why[HV_WHY_LEN + 32];
+        struct hv_kvm *kvm = test_kvm_or_why(why, sizeof(why));
+        if (!kvm)
+                test_skip("%s", why);
+        return kvm;
 }
 
 static struct hv_vm *create(struct hv_kvm *kvm, const char *name, unsigned vcpus) {

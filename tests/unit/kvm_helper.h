@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 
 #include "tests/suite.h"
+#include <stddef.h>
 #include <stdint.h>
 
 #include "boot/boot.h"
@@ -14,8 +15,11 @@
 #include "vcpu.h"
 #include "vm.h"
 
-/* Opens /dev/kvm; fails the test when it cannot, unless VMSTATD_ALLOW_NO_KVM=1, in which case
- * it returns NULL and the caller returns (the test is reported as skipped on stderr). */
+/* Opens /dev/kvm, or fails the test when it cannot, unless VMSTATD_ALLOW_NO_KVM=1: then it
+ * returns NULL with the reason in why, for a fixture to hand to the tests (TEST_SKIP). */
+struct hv_kvm *test_kvm_or_why(char *why, size_t size);
+/* The same from a test: NULL after the test's SKIP line (a failure under VMSTATD_STRICT=1);
+ * the caller returns at once. */
 struct hv_kvm *test_kvm(void);
 #define REQUIRE_KVM(k)                          \
         struct hv_kvm *k = test_kvm();          \

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -314,12 +316,53 @@ START_TEST(bad_files) {
         ck_assert_int_eq(vs_conf_load(path, &c, err), -ENOTDIR);
         snprintf(want, sizeof(want), "%s: is not a directory", path);
         ck_assert_str_eq(err, want);
+}
+END_TEST
 
-        /* unreadable (root reads everything: skip there) */
+/* A vmstatd.conf that cannot be read. Root reads everything, so as root the load runs in a
+ * child that gave up root for nobody (65534), as the daemon runs under systemd anyway. */
+START_TEST(unreadable_file) {
+        char path[512], why[VS_CONF_ERR_LEN + 64] = "";
+        put(D, "[daemon]\n");
+        snprintf(path, sizeof(path), "%s/" D, dir);
+        ck_assert_int_eq(chmod(path, 0), 0);
         if (geteuid() != 0) {
-                chmod(path, 0);
                 expect_error("vmstatd.conf: cannot be read (Permission denied)");
+                return;
         }
+        ck_assert_int_eq(chmod(dir, 0755), 0); /* nobody must reach the file, to be refused by it */
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        pid_t pid = test_fork();
+        if (pid == 0) { /* no Check assertions here: the parent judges what this writes */
+                struct vs_conf c;
+                char err[VS_CONF_ERR_LEN] = "";
+                int rc = 0;
+                memset(&c, 0x5a, sizeof(c));
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0) {
+                        snprintf(err, sizeof(err), "%s", strerror(errno));
+                        rc = 2;
+                } else if (vs_conf_load(dir, &c, err) == 0) {
+                        rc = 1;
+                } else if (c.n_vms != 0x5a5a5a5a5a5a5a5aULL) {
+                        rc = 3;
+                }
+                ssize_t w = write(p[1], err, strlen(err));
+                _exit(w < 0 ? 4 : rc);
+        }
+        close(p[1]);
+        ssize_t n = read(p[0], why, sizeof(why) - 1);
+        close(p[0]);
+        why[n > 0 ? n : 0] = 0;
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st), "the unprivileged child died: status %#x", st);
+        if (WEXITSTATUS(st) == 2)
+                TEST_SKIP("running as root, and cannot become uid 65534 to meet an unreadable file: %s", why);
+        ck_assert_msg(WEXITSTATUS(st) != 1, "loaded as uid 65534, expected \"vmstatd.conf: cannot be read\"");
+        ck_assert_msg(WEXITSTATUS(st) != 3, "the failed load wrote into its output");
+        ck_assert_int_eq(WEXITSTATUS(st), 0);
+        ck_assert_str_eq(why, "vmstatd.conf: cannot be read (Permission denied)");
 }
 END_TEST
 
@@ -747,6 +790,7 @@ int main(void) {
         tcase_add_loop_test(tc, bad_configs, 0, (int) (sizeof(bad) / sizeof(bad[0])));
         tcase_add_test(tc, bad_generated);
         tcase_add_test(tc, bad_files);
+        tcase_add_test(tc, unreadable_file);
         tcase_add_test(tc, good_round_trip);
         tcase_add_test(tc, defaults_and_cpus);
         tcase_add_test(tc, linux_guests);

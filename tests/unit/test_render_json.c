@@ -18,10 +18,11 @@ static struct hv_kvm *kvm;
 static struct vs_sampler *sampler;
 static struct hv_vm *demo, *pio;
 static struct vs_sample *smp;
+static char no_kvm[HV_WHY_LEN + 32]; /* why kvm is NULL: the tests skip with it */
 
 /* demo (2 vCPUs, running) and pio (1 vCPU, stopped with exit code 0), sampled twice 200 ms apart */
 static void setup(void) {
-        kvm = test_kvm();
+        kvm = test_kvm_or_why(no_kvm, sizeof(no_kvm));
         if (!kvm)
                 return;
         struct vs_sampler_config cfg = { .interval_ns = 100 * 1000000ull };
@@ -54,10 +55,10 @@ static void teardown(void) {
         hv_kvm_free(kvm);
 }
 
-#define NEED_KVM()         \
-        do {               \
-                if (!kvm)  \
-                        return; \
+#define NEED_KVM()                               \
+        do {                                     \
+                if (!kvm)                        \
+                        TEST_SKIP("%s", no_kvm); \
         } while (0)
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
