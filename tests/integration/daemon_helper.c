@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,11 +60,18 @@ static char *slurp(const char *path) {
         return buf;
 }
 
+const char *test_daemon_unavailable(void) {
+        const char *allow = getenv("VMSTATD_ALLOW_NO_KVM");
+        if (access("/dev/kvm", R_OK | W_OK) != 0 && allow && strcmp(allow, "1") == 0)
+                return "/dev/kvm not usable (VMSTATD_ALLOW_NO_KVM=1)";
+        return NULL;
+}
+
 bool test_daemon_start(struct test_daemon *d, const char *const *args) {
         const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
-        if (access("/dev/kvm", R_OK | W_OK) != 0 && getenv("VMSTATD_ALLOW_NO_KVM") &&
-            strcmp(getenv("VMSTATD_ALLOW_NO_KVM"), "1") == 0) {
-                fprintf(stderr, "SKIP: /dev/kvm not usable (VMSTATD_ALLOW_NO_KVM=1)\n");
+        const char *why = test_daemon_unavailable();
+        if (why) {
+                test_skip("%s", why);
                 return false;
         }
         memset(d, 0, sizeof(*d));
@@ -83,48 +92,128 @@ bool test_daemon_start(struct test_daemon *d, const char *const *args) {
                 argv[n++] = "/nonexistent-vmstatd-test";
         }
         argv[n] = NULL;
-        d->pid = fork();
-        ck_assert_int_ge(d->pid, 0);
-        if (d->pid == 0) {
-                int fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                dup2(fd, 2);
-                execv(bin, (char *const *) argv);
-                _exit(127);
-        }
-        for (int i = 0; i < 200; i++) { /* up to 10 s */
+        d->pid = test_spawn(argv, d->log_path);
+        for (uint64_t deadline = test_now_ms() + 10000;; test_sleep_ms(50)) {
                 struct test_response r = test_http(d, "GET", "/healthz", NULL);
                 long status = r.status;
                 test_response_free(&r);
                 if (status == 200)
                         return true;
                 int st;
-                if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-                        char *log = slurp(d->log_path);
-                        ck_abort_msg("%s exited early (status %d): %s", bin, st, log);
-                }
-                test_sleep_ms(50);
+                if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+                        ck_abort_msg("%s exited early (status %d): %s", bin, st, slurp(d->log_path));
+                if (test_now_ms() > deadline)
+                        break;
         }
         char *log = slurp(d->log_path);
         kill(d->pid, SIGKILL);
-        ck_abort_msg("%s did not become healthy on %s: %s", bin, d->base, log);
+        ck_abort_msg("%s did not become healthy on %s within 10 s: %s", bin, d->base, log);
         return false;
 }
 
 void test_daemon_stop(struct test_daemon *d) {
         int st = -1;
+        uint64_t t0 = test_now_ms(), waited;
         kill(d->pid, SIGTERM);
-        for (int i = 0; i < 40 && waitpid(d->pid, &st, WNOHANG) == 0; i++) /* 2 s */
-                test_sleep_ms(50);
-        if (st == -1) {
-                kill(d->pid, SIGKILL);
-                waitpid(d->pid, &st, 0);
-                ck_abort_msg("vmstatd did not exit within 2 s of SIGTERM");
+        while (waitpid(d->pid, &st, WNOHANG) == 0) {
+                waited = test_now_ms() - t0;
+                if (waited > 2000) {
+                        kill(d->pid, SIGKILL);
+                        waitpid(d->pid, &st, 0);
+                        ck_abort_msg("vmstatd did not exit within 2 s of SIGTERM (%llu ms): %s",
+                                     (unsigned long long) waited, slurp(d->log_path));
+                }
+                test_sleep_ms(10);
         }
         char *log = slurp(d->log_path);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "vmstatd exit status %d: %s", st, log);
         ck_assert_msg(!strstr(log, "Sanitizer") && !strstr(log, "runtime error"), "sanitizer report: %s", log);
         free(log);
         unlink(d->log_path);
+}
+
+/* the value of the series line "name value" in a Prometheus text body */
+static bool series_value(const char *body, const char *name, uint64_t *ret) {
+        size_t n = strlen(name);
+        for (const char *p = body; p && (p = strstr(p, name)); p += n)
+                if ((p == body || p[-1] == '\n') && p[n] == ' ')
+                        return sscanf(p + n + 1, "%" SCNu64, ret) == 1;
+        return false;
+}
+
+/* vmstatd_config_reloads_total{result="success"} and {result="failure"} as /metrics shows them */
+static void reload_counts(const struct test_daemon *d, uint64_t *ret_ok, uint64_t *ret_failed) {
+        struct test_response r = test_http(d, "GET", "/metrics", NULL);
+        ck_assert_msg(r.status == 200, "GET /metrics: %ld", r.status);
+        ck_assert_msg(series_value(r.body, "vmstatd_config_reloads_total{result=\"success\"}", ret_ok) &&
+                      series_value(r.body, "vmstatd_config_reloads_total{result=\"failure\"}", ret_failed),
+                      "/metrics has no vmstatd_config_reloads_total series");
+        test_response_free(&r);
+}
+
+bool test_daemon_reload(struct test_daemon *d) {
+        uint64_t ok0, failed0, ok, failed;
+        reload_counts(d, &ok0, &failed0);
+        ck_assert_int_eq(kill(d->pid, SIGHUP), 0);
+        for (uint64_t t0 = test_now_ms();; test_sleep_ms(20)) {
+                reload_counts(d, &ok, &failed);
+                if (ok + failed > ok0 + failed0)
+                        break;
+                ck_assert_msg(test_now_ms() - t0 < 10000, "no reload counted on /metrics within 10 s of SIGHUP: %s",
+                              slurp(d->log_path));
+        }
+        ck_assert_msg(ok + failed == ok0 + failed0 + 1, "one SIGHUP, %llu reloads counted",
+                      (unsigned long long) (ok + failed - ok0 - failed0));
+        return ok > ok0;
+}
+
+/* ---- sd_notify ---------------------------------------------------------------------------------- */
+
+static int notify_fd = -1;
+static char notify_path[108];
+
+void test_notify_listen(void) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        snprintf(notify_path, sizeof(notify_path), "/tmp/vmstatd-notify-%d", getpid());
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", notify_path);
+        unlink(notify_path);
+        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ck_assert_int_ge(notify_fd, 0);
+        ck_assert_int_eq(bind(notify_fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        setenv("NOTIFY_SOCKET", notify_path, 1);
+}
+
+void test_notify_drain(char *log, size_t size) {
+        char buf[4096];
+        ssize_t n;
+        ck_assert_msg(notify_fd >= 0, "test_notify_drain without test_notify_listen");
+        while ((n = recv(notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+                buf[n] = 0;
+                for (char *p = buf; *p; p++)
+                        if (*p == '\n')
+                                *p = '|';
+                size_t len = strlen(log);
+                if (len + 2 < size)
+                        snprintf(log + len, size - len, "%s\n", buf);
+        }
+}
+
+bool test_notify_wait(char *log, size_t size, const char *needle, unsigned timeout_ms) {
+        for (uint64_t deadline = test_now_ms() + timeout_ms;; test_sleep_ms(20)) {
+                test_notify_drain(log, size);
+                if (strstr(log, needle))
+                        return true;
+                if (test_now_ms() > deadline)
+                        return false;
+        }
+}
+
+void test_notify_close(void) {
+        unsetenv("NOTIFY_SOCKET");
+        if (notify_fd >= 0)
+                close(notify_fd);
+        notify_fd = -1;
+        unlink(notify_path);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *opaque) {
@@ -214,13 +303,23 @@ char *test_config_dir(void) {
         return strdup(d);
 }
 
+static void write_file(const char *path, const char *body) {
+        FILE *f = fopen(path, "we");
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        fputs(body, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
 void test_write_vm(const char *dir, const char *name, const char *body) {
         char path[512];
         snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
-        FILE *f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs(body, f);
-        fclose(f);
+        write_file(path, body);
+}
+
+void test_write_daemon_conf(const char *dir, const char *body) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/vmstatd.conf", dir);
+        write_file(path, body);
 }
 
 json_t *test_get_json(const struct test_daemon *d, const char *path) {

@@ -27,12 +27,29 @@ struct test_response {
         long connects;      /* new connections curl opened for this request */
 };
 
-/* Starts $VMSTATD_BIN (default build/vmstatd) with the given extra arguments (NULL-terminated)
- * on a free port, waits until /healthz answers 200; fails the test otherwise. Returns false
- * (test skipped) only when /dev/kvm is missing and VMSTATD_ALLOW_NO_KVM=1. */
+/* Why no daemon can run here (/dev/kvm unusable and VMSTATD_ALLOW_NO_KVM=1), or NULL: for a
+ * fixture to hand to its tests' TEST_SKIP. */
+const char *test_daemon_unavailable(void);
+/* Starts $VMSTATD_BIN (default build/bin/vmstatd) with the given extra arguments
+ * (NULL-terminated) on a free port through test_spawn (it dies with the test), waits until
+ * /healthz answers 200; fails the test otherwise. Returns false only when
+ * test_daemon_unavailable(): then the test's SKIP line is printed and the caller returns. */
 bool test_daemon_start(struct test_daemon *d, const char *const *args);
-/* SIGTERM; asserts it exits 0 within 2 s and its log holds no sanitizer report. */
+/* SIGTERM; asserts it exits 0 within 2 s (CLOCK_MONOTONIC) and its log holds no sanitizer
+ * report. */
 void test_daemon_stop(struct test_daemon *d);
+/* SIGHUP, then polls /metrics until vmstatd_config_reloads_total (success + failure) has grown
+ * by one: the reload has happened, whatever it took. True if it succeeded, false if it was
+ * rejected; fails the test when none is counted within 10 s. */
+bool test_daemon_reload(struct test_daemon *d);
+
+/* sd_notify: a datagram socket in NOTIFY_SOCKET for the daemons started after it. Drain
+ * appends every message received so far to log, one per line, "|" between its fields; wait
+ * drains until log holds needle (true) or timeout_ms pass (false). Close unsets NOTIFY_SOCKET. */
+void test_notify_listen(void);
+void test_notify_drain(char *log, size_t size);
+bool test_notify_wait(char *log, size_t size, const char *needle, unsigned timeout_ms);
+void test_notify_close(void);
 
 /* GET (or method) path with extra request headers (NULL-terminated list, may be NULL). */
 struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
@@ -49,6 +66,8 @@ uint64_t test_now_ms(void); /* CLOCK_MONOTONIC */
 /* A new config directory with an empty vms.d/ (malloc'd path); files written into it. */
 char *test_config_dir(void);
 void test_write_vm(const char *dir, const char *name, const char *body);
+/* dir/vmstatd.conf, the daemon's own settings ("[daemon]\n...") */
+void test_write_daemon_conf(const char *dir, const char *body);
 /* GET path and parse its JSON body; NULL unless it answered 200 with valid JSON. */
 struct json_t *test_get_json(const struct test_daemon *d, const char *path);
 /* everything f yields until EOF, malloc'd and NUL-terminated */

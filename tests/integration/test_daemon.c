@@ -2,13 +2,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,34 +45,6 @@ static long long exits_io_out(json_t *vm) {
 
 /* ---- sd_notify ------------------------------------------------------------------------------------------ */
 
-static int notify_fd;
-static char notify_path[108];
-
-static void notify_listen(void) {
-        struct sockaddr_un a = { .sun_family = AF_UNIX };
-        snprintf(notify_path, sizeof(notify_path), "/tmp/vmstatd-notify-%d", getpid());
-        snprintf(a.sun_path, sizeof(a.sun_path), "%s", notify_path);
-        unlink(notify_path);
-        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        ck_assert_int_ge(notify_fd, 0);
-        ck_assert_int_eq(bind(notify_fd, (struct sockaddr *) &a, sizeof(a)), 0);
-        setenv("NOTIFY_SOCKET", notify_path, 1);
-}
-
-/* appends every datagram received so far, one message per line, "|" between fields */
-static void notify_drain(char *log, size_t size) {
-        char buf[4096];
-        ssize_t n;
-        while ((n = recv(notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
-                buf[n] = 0;
-                for (char *p = buf; *p; p++)
-                        if (*p == '\n')
-                                *p = '|';
-                strncat(log, buf, size - strlen(log) - 2);
-                strcat(log, "\n");
-        }
-}
-
 START_TEST(notify_protocol) {
         static char log[65536];
         struct test_daemon d;
@@ -83,12 +52,12 @@ START_TEST(notify_protocol) {
         test_write_vm(dir, "b13", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:demo\n");
         const char *args[] = { "--config", dir, NULL };
         log[0] = 0;
-        notify_listen();
+        test_notify_listen();
         setenv("WATCHDOG_USEC", "400000", 1); /* pings at least every 200 ms */
         if (!test_daemon_start(&d, args))
                 return;
         test_sleep_ms(700);
-        notify_drain(log, sizeof(log));
+        test_notify_drain(log, sizeof(log));
         char *ready = strstr(log, "READY=1");
         ck_assert_msg(ready, "no READY=1 in:\n%s", log);
         ck_assert_msg(strstr(log, "STATUS=1 VMs (1 running"), "no STATUS in:\n%s", log);
@@ -97,30 +66,26 @@ START_TEST(notify_protocol) {
                 pings++;
         ck_assert_msg(pings >= 2, "%u watchdog pings in 700 ms:\n%s", pings, log);
 
+        /* READY=1 follows the reload; the counter on /metrics may show a moment before it is sent */
         log[0] = 0;
-        kill(d.pid, SIGHUP);
-        test_sleep_ms(400);
-        notify_drain(log, sizeof(log));
+        ck_assert(test_daemon_reload(&d));
+        test_notify_wait(log, sizeof(log), "READY=1", 2000);
         char *reloading = strstr(log, "RELOADING=1|MONOTONIC_USEC=");
         ck_assert_msg(reloading && strstr(reloading, "READY=1"), "reload messages out of order:\n%s", log);
 
         log[0] = 0; /* a rejected reload says why in STATUS */
         test_write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
-        kill(d.pid, SIGHUP);
-        test_sleep_ms(400);
-        notify_drain(log, sizeof(log));
-        ck_assert_msg(strstr(log, "STATUS=reload rejected, old configuration kept: broken.vm:2: memory: '12X'"),
-                      "rejected reload status:\n%s", log);
+        ck_assert(!test_daemon_reload(&d));
+        const char *rejected = "STATUS=reload rejected, old configuration kept: broken.vm:2: memory: '12X'";
+        ck_assert_msg(test_notify_wait(log, sizeof(log), rejected, 2000), "rejected reload status:\n%s", log);
 
         log[0] = 0;
         test_daemon_stop(&d);
-        notify_drain(log, sizeof(log));
+        test_notify_drain(log, sizeof(log));
         ck_assert_msg(strstr(log, "STOPPING=1"), "no STOPPING=1:\n%s", log);
-        unsetenv("NOTIFY_SOCKET");
+        test_notify_close();
         unsetenv("WATCHDOG_USEC");
         free(dir);
-        close(notify_fd);
-        unlink(notify_path);
 }
 END_TEST
 
@@ -143,8 +108,7 @@ START_TEST(reload_add_remove_change_keep) {
         remove_vm(dir, "gone");
         test_write_vm(dir, "change", "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
         test_write_vm(dir, "added", DEMO);
-        kill(d.pid, SIGHUP);
-        test_sleep_ms(800);
+        ck_assert(test_daemon_reload(&d));
 
         json_t *keep1 = vm_json(&d, "keep"), *change1 = vm_json(&d, "change"), *added = vm_json(&d, "added");
         ck_assert_ptr_nonnull(keep1);
@@ -161,8 +125,7 @@ START_TEST(reload_add_remove_change_keep) {
         /* a bad new configuration is rejected whole */
         test_write_vm(dir, "broken", "[vm]\nmemory = 12X\n");
         remove_vm(dir, "added");
-        kill(d.pid, SIGHUP);
-        test_sleep_ms(500);
+        ck_assert(!test_daemon_reload(&d));
         json_t *still = vm_json(&d, "added"), *keep2 = vm_json(&d, "keep");
         ck_assert_ptr_nonnull(still);
         ck_assert(!vm_exists(&d, "broken"));
@@ -181,21 +144,57 @@ END_TEST
 
 /* ---- supervision ---------------------------------------------------------------------------------------- */
 
+/* vm's state and vCPU 0's io_out exits, asserting it is there */
+static long long running_exits(struct test_daemon *d, const char *name) {
+        json_t *j = vm_json(d, name);
+        ck_assert_msg(j, "GET /vms/%s failed", name);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "running");
+        long long n = exits_io_out(j);
+        json_decref(j);
+        return n;
+}
+
+/* the VM's restarts, once they reach at least want (failing after timeout_ms) */
+static long long wait_restarts(struct test_daemon *d, const char *name, long long want, unsigned timeout_ms) {
+        for (uint64_t deadline = test_now_ms() + timeout_ms;; test_sleep_ms(50)) {
+                json_t *j = vm_json(d, name);
+                long long n = j ? (long long) num(j, "restarts") : -1;
+                json_decref(j);
+                if (n >= want)
+                        return n;
+                ck_assert_msg(test_now_ms() < deadline, "%s: %lld restarts after %u ms, expected %lld", name, n,
+                              timeout_ms, want);
+        }
+}
+
 START_TEST(crashed_vm_restarts_with_backoff) {
         struct test_daemon d;
         char *dir = test_config_dir();
         test_write_vm(dir, "crashy", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\nrestart = on-crash\n");
         test_write_vm(dir, "steady", "[vm]\nvcpus = 1\nmemory = 16M\nguest = builtin:triplefault\n");
+        test_write_vm(dir, "neighbour", DEMO); /* runs on, whatever crashy does */
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        test_sleep_ms(4500); /* crash at 0, restart after 1 s, crash, after 2 s more, crash: 2 restarts */
+        uint64_t t0 = test_now_ms();
+        /* crash at 0, restart after 1 s, crash, after 2 s more, crash: the neighbour's guest
+         * keeps running through the first and the second restart */
+        wait_restarts(&d, "crashy", 1, 3000);
+        long long first = running_exits(&d, "neighbour");
+        wait_restarts(&d, "crashy", 2, 5000);
+        long long second = running_exits(&d, "neighbour");
+        ck_assert_msg(second > first, "neighbour: io_out %lld after the first restart, %lld after the second", first,
+                      second);
+        uint64_t elapsed = test_now_ms() - t0;
+        if (elapsed < 4500)
+                test_sleep_ms((unsigned) (4500 - elapsed));
         json_t *c = vm_json(&d, "crashy"), *s = vm_json(&d, "steady");
         ck_assert_int_ge(num(c, "restarts"), 2);
         ck_assert_int_le(num(c, "restarts"), 3); /* backoff doubles: not one a second */
         ck_assert_int_eq(num(s, "restarts"), 0);
         ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "crashed");
         ck_assert_str_eq(json_string_value(json_object_get(s, "reason")), "shutdown"); /* still served */
+        ck_assert_int_gt(running_exits(&d, "neighbour"), second);
         struct test_response m = test_http(&d, "GET", "/metrics", NULL);
         ck_assert_ptr_nonnull(strstr(m.body, "vmstatd_vm_restarts_total{vm=\"crashy\"}"));
         test_response_free(&m);
@@ -250,16 +249,17 @@ START_TEST(linux_bad_kernel_fails_alone) {
         test_write_vm(dir, "ok", DEMO);
         const char *args[] = { "--config", dir, "--interval", "100ms", NULL };
         log[0] = 0;
-        notify_listen();
+        test_notify_listen();
         if (!test_daemon_start(&d, args))
                 return;
         test_sleep_ms(600);
-        notify_drain(log, sizeof(log));
+        test_notify_drain(log, sizeof(log));
         ck_assert_msg(strstr(log, "STATUS=2 VMs (1 running, 0 paused, 0 stopped, 1 crashed)"), "status:\n%s", log);
 
         json_t *ok = vm_json(&d, "ok"), *lnx = vm_json(&d, "lnx");
         ck_assert_ptr_nonnull(ok);
         ck_assert_str_eq(json_string_value(json_object_get(ok, "state")), "running");
+        long long ok_exits = exits_io_out(ok);
         /* it stays visible and says why: never started, crashed(load_error), vCPU offline */
         ck_assert_ptr_nonnull(lnx);
         ck_assert_str_eq(json_string_value(json_object_get(lnx, "state")), "crashed");
@@ -282,8 +282,9 @@ START_TEST(linux_bad_kernel_fails_alone) {
          * Keep reading the notify socket meanwhile: a full one (10 datagrams) blocks the daemon. */
         for (int i = 0; i < 15; i++) {
                 test_sleep_ms(100);
-                notify_drain(log, sizeof(log));
+                test_notify_drain(log, sizeof(log));
         }
+        ck_assert_int_gt(running_exits(&d, "ok"), ok_exits); /* through the failed retry too */
         lf = fopen(d.log_path, "re");
         ck_assert_ptr_nonnull(lf);
         text = test_read_all(lf);
@@ -297,9 +298,7 @@ START_TEST(linux_bad_kernel_fails_alone) {
         json_decref(ok);
         json_decref(lnx);
         test_daemon_stop(&d);
-        unsetenv("NOTIFY_SOCKET");
-        close(notify_fd);
-        unlink(notify_path);
+        test_notify_close();
         unlink(kernel);
         free(dir);
 }

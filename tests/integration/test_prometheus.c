@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,19 +89,8 @@ static void prom_start(struct prom *p, int target_port) {
         snprintf(config, sizeof(config), "--config.file=%s/prometheus.yml", p->dir);
         snprintf(storage, sizeof(storage), "--storage.tsdb.path=%s/data", p->dir);
         snprintf(log, sizeof(log), "%s/prometheus.log", p->dir);
-        p->pid = fork();
-        ck_assert_int_ge(p->pid, 0);
-        if (p->pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test that died */
-                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                execlp("prometheus", "prometheus", config, storage, listen, (char *) NULL);
-                fprintf(stderr, "exec prometheus: %s\n", strerror(errno));
-                _exit(127);
-        }
+        const char *argv[] = { "prometheus", config, storage, listen, NULL };
+        p->pid = test_spawn(argv, log); /* never outlives a test that died */
 }
 
 static char *prom_log_tail(const struct prom *p) {

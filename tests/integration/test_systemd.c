@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -190,11 +189,11 @@ START_TEST(service_keeps_kvm_and_notify) {
 }
 END_TEST
 
-/* sysusers.d and tmpfiles.d applied to an empty root: the user, its kvm membership, the state dir */
-START_TEST(sysusers_and_tmpfiles_create_the_account) {
-        char dir[64], cmd[PATH_MAX * 2], path[PATH_MAX];
+/* sysusers.d and tmpfiles.d applied to an empty root in dir: the user, its kvm membership, the
+ * state dir; the account's ids in ret_uid, ret_gid */
+static void apply_sysusers_and_tmpfiles(const char *dir, unsigned *ret_uid, unsigned *ret_gid) {
+        char cmd[PATH_MAX * 2], path[PATH_MAX];
         int st;
-        make_tmpdir(dir);
         snprintf(path, sizeof(path), "%s/etc", dir);
         ck_assert_int_eq(mkdir(path, 0755), 0);
         snprintf(cmd, sizeof(cmd), "systemd-sysusers --root='%s' '%s/systemd/vmstatd.sysusers'", dir, src_dir());
@@ -206,8 +205,7 @@ START_TEST(sysusers_and_tmpfiles_create_the_account) {
         const char *u = strstr(passwd, "vmstatd:x:");
         ck_assert_msg(u && (u == passwd || u[-1] == '\n'), "no vmstatd in passwd:\n%s", passwd);
         ck_assert_msg(strstr(u, ":vmstatd KVM statistics daemon:/var/lib/vmstatd:"), "passwd entry: %s", u);
-        unsigned uid, gid;
-        ck_assert_int_eq(sscanf(u, "vmstatd:x:%u:%u:", &uid, &gid), 2);
+        ck_assert_int_eq(sscanf(u, "vmstatd:x:%u:%u:", ret_uid, ret_gid), 2);
         snprintf(path, sizeof(path), "%s/etc/group", dir);
         char *group = slurp(path), *kvm = strstr(group, "kvm:x:");
         ck_assert_msg(kvm && (kvm == group || kvm[-1] == '\n'), "no kvm group:\n%s", group);
@@ -219,14 +217,34 @@ START_TEST(sysusers_and_tmpfiles_create_the_account) {
         out = run(cmd, &st);
         ck_assert_msg(st == 0, "systemd-tmpfiles: status %d:\n%s", st, out);
         free(out);
+}
+
+START_TEST(sysusers_and_tmpfiles_create_the_account) {
+        char dir[64], path[PATH_MAX];
+        unsigned uid, gid;
+        make_tmpdir(dir);
+        apply_sysusers_and_tmpfiles(dir, &uid, &gid);
         struct stat sb;
         snprintf(path, sizeof(path), "%s/var/lib/vmstatd", dir);
         ck_assert_msg(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode), "%s: not created", path);
         ck_assert_uint_eq(sb.st_mode & 07777, 0750);
-        if (geteuid() == 0) { /* only root can chown */
-                ck_assert_uint_eq(sb.st_uid, uid);
-                ck_assert_uint_eq(sb.st_gid, gid);
-        }
+        remove_tree(dir);
+}
+END_TEST
+
+/* the state directory belongs to the account sysusers.d made */
+START_TEST(tmpfiles_gives_the_state_dir_to_the_account) {
+        char dir[64], path[PATH_MAX];
+        unsigned uid, gid;
+        if (geteuid() != 0)
+                TEST_SKIP("only root can chown: systemd-tmpfiles --root leaves the directory to uid %u", geteuid());
+        make_tmpdir(dir);
+        apply_sysusers_and_tmpfiles(dir, &uid, &gid);
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/var/lib/vmstatd", dir);
+        ck_assert_msg(stat(path, &sb) == 0, "%s: not created", path);
+        ck_assert_uint_eq(sb.st_uid, uid);
+        ck_assert_uint_eq(sb.st_gid, gid);
         remove_tree(dir);
 }
 END_TEST
@@ -273,9 +291,9 @@ START_TEST(install_stages_every_file) {
         run_install(dir, "/usr");
         snprintf(dest, sizeof(dest), "%s/dest", dir);
         assert_file(dest, "/usr/bin/vmstatd", 0755);
-        snprintf(path, sizeof(path), "%s/bin/vmstatctl", build_dir());
-        if (access(path, X_OK) == 0)
-                assert_file(dest, "/usr/bin/vmstatctl", 0755);
+        snprintf(path, sizeof(path), "%s/bin/vmstatctl", build_dir()); /* built with the daemon by make check */
+        ck_assert_msg(access(path, X_OK) == 0, "%s: %s (build it first)", path, strerror(errno));
+        assert_file(dest, "/usr/bin/vmstatctl", 0755);
         assert_file(dest, "/lib/systemd/system/vmstatd.service", 0644);
         assert_file(dest, "/lib/systemd/system/vmstatd.socket", 0644);
         assert_file(dest, "/usr/lib/sysusers.d/vmstatd.conf", 0644);
@@ -354,13 +372,13 @@ static double now_s(void) {
 
 /* systemd-socket-activate listens on every address in listen[] and execs vmstatd on the first
  * connection, passing the sockets as LISTEN_FDS; d->base is the first address. The daemon is
- * isolated from any installed configuration and from /run/vmstatd. Returns false (skipped)
- * only when /dev/kvm is missing and VMSTATD_ALLOW_NO_KVM=1. */
+ * isolated from any installed configuration and from /run/vmstatd. Returns false only when
+ * test_daemon_unavailable(), after the test's SKIP line. */
 static bool activate(struct test_daemon *d, const char *const *listen, size_t n_listen, int port, char tmp[64]) {
         const char *bin = bin_path();
-        const char *allow = getenv("VMSTATD_ALLOW_NO_KVM");
-        if (access("/dev/kvm", R_OK | W_OK) != 0 && allow && strcmp(allow, "1") == 0) {
-                fprintf(stderr, "SKIP: /dev/kvm not usable (VMSTATD_ALLOW_NO_KVM=1)\n");
+        const char *why = test_daemon_unavailable();
+        if (why) {
+                test_skip("%s", why);
                 return false;
         }
         memset(d, 0, sizeof(*d));
@@ -379,22 +397,8 @@ static bool activate(struct test_daemon *d, const char *const *listen, size_t n_
         }
         const char *tail[] = { bin, "--config", noconf, "--control-socket", control, "--interval", "200ms", NULL };
         for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
-                argv[n++] = tail[i];
-
-        pid_t parent = getpid();
-        d->pid = fork();
-        ck_assert_int_ge(d->pid, 0);
-        if (d->pid == 0) {
-                /* dies with the test process, whatever ends it */
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
-                int fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                dup2(fd, 1);
-                dup2(fd, 2);
-                execvp(argv[0], (char *const *) argv);
-                _exit(127);
-        }
+                argv[n++] = tail[i]; /* with its NULL */
+        d->pid = test_spawn(argv, d->log_path);
         /* the first connection makes systemd-socket-activate exec vmstatd */
         for (double deadline = now_s() + 15; now_s() < deadline;) {
                 struct test_response r = test_http(d, "GET", "/healthz", NULL);
@@ -467,6 +471,7 @@ int main(void) {
         tcase_add_test(units, service_exposure_at_most_2);
         tcase_add_test(units, service_keeps_kvm_and_notify);
         tcase_add_test(units, sysusers_and_tmpfiles_create_the_account);
+        tcase_add_test(units, tmpfiles_gives_the_state_dir_to_the_account);
         suite_add_tcase(s, units);
         TCase *install = tcase_create("install");
         tcase_set_timeout(install, 60);

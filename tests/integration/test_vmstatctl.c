@@ -1,7 +1,7 @@
 /* vmstatctl against a real vmstatd: list, stats, --json and the usage and reachability errors
  * over the read-only HTTP port (--url) and the control socket; top under a pseudo-terminal
- * (util-linux `script` for two refreshes, forkpty for q, signals and the terminal's restored
- * modes); pause and resume over the control socket. */
+ * (util-linux `script` for two refreshes, a pty of our own for q, signals and the terminal's
+ * restored modes); pause and resume over the control socket. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +19,14 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <utmp.h>
 
 #include "daemon_helper.h"
 
 static struct test_daemon d;
 static bool up;
+static const char *no_daemon; /* why up is false: the tests skip with it */
 static char sock_dir[64], sock[128];
-static bool have_control; /* the daemon has --control-socket */
 static char ctl_bin[512];
 
 struct run {
@@ -57,8 +58,7 @@ static struct run ctl_argv(const char *const *args) {
                 argv[n] = args[n - 1];
         argv[n] = NULL;
         int out = tmpfile_fd(), err = tmpfile_fd();
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
+        pid_t pid = test_fork();
         if (pid == 0) {
                 int null = open("/dev/null", O_RDONLY);
                 dup2(null, 0);
@@ -99,50 +99,32 @@ static void find_bin(void) {
         snprintf(ctl_bin, sizeof(ctl_bin), "%s/vmstatctl", dirname(daemon));
 }
 
-static bool daemon_has_control_socket(void) {
-        char cmd[600], line[512];
-        bool found = false;
-        snprintf(cmd, sizeof(cmd), "%s --help 2>&1", getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd");
-        FILE *p = popen(cmd, "r");
-        while (p && fgets(line, sizeof(line), p))
-                found |= strstr(line, "--control-socket") != NULL;
-        if (p)
-                pclose(p);
-        return found;
-}
-
 static void setup(void) {
         find_bin();
         ck_assert_msg(access(ctl_bin, X_OK) == 0, "%s: %s (build it: make build/bin/vmstatctl)", ctl_bin, strerror(errno));
-        have_control = daemon_has_control_socket();
+        up = false;
+        no_daemon = test_daemon_unavailable();
+        if (no_daemon)
+                return;
+        strcpy(sock_dir, "/tmp/vmstatctl-sock-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(sock_dir));
+        snprintf(sock, sizeof(sock), "%s/control.sock", sock_dir);
         const char *args[] = { "--control-socket", sock, NULL };
-        if (have_control) {
-                strcpy(sock_dir, "/tmp/vmstatctl-sock-XXXXXX");
-                ck_assert_ptr_nonnull(mkdtemp(sock_dir));
-                snprintf(sock, sizeof(sock), "%s/control.sock", sock_dir);
-        } else {
-                fprintf(stderr, "SKIP: vmstatd --help lists no --control-socket: control socket cases skipped\n");
-        }
-        up = test_daemon_start(&d, have_control ? args : NULL);
+        up = test_daemon_start(&d, args);
 }
 
 static void teardown(void) {
         if (up)
                 test_daemon_stop(&d);
-        if (have_control)
+        if (!no_daemon)
                 rmdir(sock_dir);
 }
 
-#define REQUIRE_UP() \
-        if (!up)     \
-        return
-#define REQUIRE_CONTROL()                                                                   \
-        if (!up)                                                                            \
-                return;                                                                     \
-        if (!have_control) {                                                                \
-                fprintf(stderr, "SKIP: %s: needs vmstatd --control-socket\n", __func__);    \
-                return;                                                                     \
-        }
+#define REQUIRE_UP()                                \
+        do {                                        \
+                if (!up)                            \
+                        TEST_SKIP("%s", no_daemon); \
+        } while (0)
 
 static unsigned count(const char *hay, const char *needle) {
         unsigned n = 0;
@@ -376,12 +358,17 @@ static struct pty_child top_in_pty(const char *const *extra) {
         for (size_t i = 0; extra && extra[i]; i++)
                 argv[n++] = extra[i];
         struct winsize ws = { .ws_row = 40, .ws_col = 200 };
-        c.pid = forkpty(&c.master, NULL, NULL, &ws);
-        ck_assert_int_ge(c.pid, 0);
+        int slave;
+        ck_assert_int_eq(openpty(&c.master, &slave, NULL, NULL, &ws), 0);
+        c.pid = test_fork(); /* forkpty, but dying with the test */
         if (c.pid == 0) {
+                close(c.master);
+                if (login_tty(slave) < 0)
+                        _exit(126);
                 execv(ctl_bin, (char *const *) argv);
                 _exit(127);
         }
+        close(slave);
         c.out = calloc(1, 1 << 20);
         return c;
 }
@@ -474,7 +461,7 @@ START_TEST(top_restores_the_terminal_on_signals) {
 END_TEST
 
 START_TEST(top_one_vm_over_the_socket) {
-        REQUIRE_CONTROL();
+        REQUIRE_UP();
         struct run r = ctl("--socket", sock, "top", "b13", "--iterations", "1");
         assert_run(&r, 0, "top b13 --iterations 1");
         ck_assert_msg(strstr(r.out, "%RDY") && line_starting(r.out, "b13 "), "%s", r.out);
@@ -507,7 +494,7 @@ static void wait_listed_state(const char *state) {
 }
 
 START_TEST(pause_and_resume) {
-        REQUIRE_CONTROL();
+        REQUIRE_UP();
         struct run r = ctl("--socket", sock, "pause", "b13");
         assert_run(&r, 0, "pause b13");
         ck_assert_msg(r.out[0] && r.err[0] == 0, "stdout '%s' stderr '%s'", r.out, r.err);
@@ -544,7 +531,7 @@ START_TEST(pause_and_resume) {
 END_TEST
 
 START_TEST(stop_and_start) {
-        REQUIRE_CONTROL();
+        REQUIRE_UP();
         struct run r = ctl("--socket", sock, "stop", "b13");
         assert_run(&r, 0, "stop b13");
         run_free(&r);
