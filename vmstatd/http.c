@@ -189,32 +189,11 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
         return queue(c, status, resp, "application/json");
 }
 
-/* allow: the Allow header of a 405, NULL otherwise */
-static enum MHD_Result respond_error_allow(struct MHD_Connection *c, unsigned status, const char *msg,
-                                           const char *allow) {
+/* {"error": msg, "status": status}, with one more header (header NULL: none): the Allow of a
+ * 405, the Retry-After of a 503, the Connection: close of a request we will not read on */
+static enum MHD_Result respond_error_with(struct MHD_Connection *c, unsigned status, const char *msg,
+                                          const char *header, const char *value) {
         json_t *j = vs_json_error((int) status, msg);
-        char *text = j ? vs_json_dump(j, true) : NULL;
-        json_decref(j);
-        if (!text)
-                return MHD_NO;
-        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-        if (!resp) {
-                free(text);
-                return MHD_NO;
-        }
-        if (allow)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-        return queue(c, status, resp, "application/json");
-}
-
-static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
-        return respond_error_allow(c, status, msg, NULL);
-}
-
-/* 503 with Retry-After: the large responses in flight hold all the memory they may */
-static enum MHD_Result respond_busy(struct MHD_Connection *c) {
-        json_t *j = vs_json_error(MHD_HTTP_SERVICE_UNAVAILABLE,
-                                  "too many large responses are being sent; retry in a second");
         char *text = j ? vs_json_dump(j, true) : NULL;
         json_decref(j);
         struct MHD_Response *resp = text ? MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free)
@@ -223,8 +202,20 @@ static enum MHD_Result respond_busy(struct MHD_Connection *c) {
                 free(text);
                 return MHD_NO;
         }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-        return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, resp, "application/json");
+        if (header && value)
+                MHD_add_response_header(resp, header, value);
+        return queue(c, status, resp, "application/json");
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
+        return respond_error_with(c, status, msg, NULL, NULL);
+}
+
+/* 503 with Retry-After: the large responses in flight hold all the memory they may */
+static enum MHD_Result respond_busy(struct MHD_Connection *c) {
+        return respond_error_with(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "too many large responses are being sent; retry in a second",
+                                  MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
 /* body (malloc'd, len bytes, of which reserved were counted already) as a response that keeps
@@ -482,17 +473,7 @@ static enum MHD_Result refuse_host(struct vs_http *h, struct MHD_Connection *c) 
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
         snprintf(msg, sizeof(msg), "Host '%.100s' does not name this vmstatd: use its address, localhost or %.100s, "
                  "or add the name to allowed_hosts in vmstatd.conf", host ? host : "", h->hostname);
-        json_t *j = vs_json_error(421, msg);
-        char *text = j ? vs_json_dump(j, true) : NULL;
-        json_decref(j);
-        struct MHD_Response *resp = text ? MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free)
-                                         : NULL;
-        if (!resp) {
-                free(text);
-                return MHD_NO;
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-        return queue(c, 421, resp, "application/json");
+        return respond_error_with(c, 421, msg, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -509,20 +490,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!*con_cls) {
                 const char *msg;
                 unsigned status = bad_framing(c, &msg);
-                if (status) {
-                        json_t *j = vs_json_error((int) status, msg);
-                        char *text = j ? vs_json_dump(j, true) : NULL;
-                        json_decref(j);
-                        struct MHD_Response *resp =
-                                text ? MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free)
-                                     : NULL;
-                        if (!resp) {
-                                free(text);
-                                return MHD_NO;
-                        }
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-                        return queue(c, status, resp, "application/json");
-                }
+                if (status)
+                        return respond_error_with(c, status, msg, MHD_HTTP_HEADER_CONNECTION, "close");
                 if (!l->control && !host_ok(h, c))
                         return refuse_host(h, c);
                 *con_cls = &seen;
@@ -546,7 +515,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         case VS_ROUTE_ACTION:
                 return serve_action(h, c, &rt);
         case VS_ROUTE_ERROR:
-                return respond_error_allow(c, (unsigned) rt.status, rt.error, rt.allow);
+                return respond_error_with(c, (unsigned) rt.status, rt.error, MHD_HTTP_HEADER_ALLOW, rt.allow);
         default:
                 return serve_sample(h, c, &rt);
         }

@@ -133,19 +133,25 @@ static void say_error(const struct reply *r, const char *what) {
         json_decref(j);
 }
 
-/* GET path: 0 with the parsed document (and the raw body when ret_raw), or EXIT_FAIL (said).
- * With --json an error body is printed as the server sent it. */
+/* GET path: 0 with a 200's reply, or EXIT_FAIL (said; with --json an error body is printed as
+ * the server sent it). */
+static int get_ok(struct ctl *c, const char *path, const char *what, struct reply *r) {
+        if (request(c, "GET", path, r) < 0)
+                return EXIT_FAIL;
+        if (r->status == 200)
+                return 0;
+        if (c->json)
+                fputs(r->body, stdout);
+        say_error(r, what);
+        free(r->body);
+        return EXIT_FAIL;
+}
+
+/* GET path: 0 with the parsed document (and the raw body when ret_raw), or EXIT_FAIL (said). */
 static int get_json(struct ctl *c, const char *path, const char *what, json_t **ret, char **ret_raw) {
         struct reply r;
-        if (request(c, "GET", path, &r) < 0)
+        if (get_ok(c, path, what, &r))
                 return EXIT_FAIL;
-        if (r.status != 200) {
-                if (c->json)
-                        fputs(r.body, stdout);
-                say_error(&r, what);
-                free(r.body);
-                return EXIT_FAIL;
-        }
         json_t *j = reply_json(&r, what);
         if (j && ret_raw)
                 *ret_raw = r.body;
@@ -802,15 +808,8 @@ static int cmd_console(struct ctl *c, const char *name) {
         struct reply r;
         snprintf(path, sizeof(path), "/vms/%s/console", name);
         snprintf(what, sizeof(what), "console %s", name);
-        if (request(c, "GET", path, &r) < 0)
+        if (get_ok(c, path, what, &r))
                 return EXIT_FAIL;
-        if (r.status != 200) {
-                if (c->json)
-                        fputs(r.body, stdout);
-                say_error(&r, what);
-                free(r.body);
-                return EXIT_FAIL;
-        }
         fwrite(r.body, 1, r.len, stdout);
         free(r.body);
         return EXIT_OK;
