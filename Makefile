@@ -122,6 +122,8 @@ $(B)/tests/integration/test_%: $(B)/tests/integration/test_%.o $(B)/tests/integr
 $(B)/tests/integration/test_control: $(LIBS)
 # hv_e820_map: the map Linux must print back
 $(B)/tests/integration/test_linux: $(LIBS)
+# runs the soak benchmark's 20 s version
+$(B)/tests/integration/test_soak: | $(B)/bench/soak
 
 # libFuzzer targets (clang): the router and query parsing; the bzImage and ELF loaders
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Ihv -Ivmstatd -I. -fsanitize=fuzzer,address,undefined

@@ -1,6 +1,7 @@
 /* vmstatd: runs the configured KVM guests and serves the truth about them over HTTP.
- * One sd-event loop owns signals, the drift-free sample timer and the watchdog; HTTP runs in
- * libmicrohttpd's threads, guests in their vCPU threads. */
+ * One sd-event loop owns signals, reloads, supervision, console logs and the watchdog; samples
+ * are taken on the sampler's own drift-free thread, HTTP runs in libmicrohttpd's threads,
+ * guests in their vCPU threads. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -43,8 +44,7 @@ struct daemon {
         struct vs_manager *manager;
         struct vs_http *http;
         sd_event *event;
-        uint64_t start_ns;       /* sample deadlines are start + k * interval */
-        uint64_t last_sample_ns;
+        uint64_t start_ns;       /* supervision deadlines are start + k * interval */
         uint64_t watchdog_usec;  /* 0 = no watchdog */
         struct vs_daemon_counters counters;
 };
@@ -192,23 +192,32 @@ static uint64_t next_deadline_usec(struct daemon *d) {
         return (d->start_ns + k * interval) / 1000;
 }
 
-static int on_sample_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+/* The watchdog is fed only while this loop runs and the sampler thread keeps up. */
+static bool samples_fresh(struct daemon *d) {
+        struct vs_sample *s = vs_sampler_latest(d->sampler);
+        uint64_t allowed = vs_sampler_interval_ns(d->sampler) + d->watchdog_usec * 500;
+        bool fresh = s && hv_now_ns() - s->mono_ns < allowed;
+        vs_sample_unref(s);
+        return fresh;
+}
+
+/* Every interval: restarts that are due, STATUS=, and a watchdog ping. Samples are not taken
+ * here: creating or destroying a VM (a reload, a restart) can take seconds on a loaded host,
+ * and must not delay or skip one. */
+static int on_supervise_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
         (void) usec;
-        vs_sampler_sample(d->sampler); /* the publish hook renders /metrics */
-        d->last_sample_ns = hv_now_ns();
         vs_manager_tick(d->manager);
-        notify_status(d, d->watchdog_usec ? "WATCHDOG=1\n" : "");
+        notify_status(d, d->watchdog_usec && samples_fresh(d) ? "WATCHDOG=1\n" : "");
         sd_event_source_set_time(src, next_deadline_usec(d));
         return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 }
 
-/* With intervals longer than half the watchdog timeout the sample timer alone would miss it:
- * this pings in between, but only while the sampler keeps up. */
+/* With intervals longer than half the watchdog timeout the supervision timer alone would miss
+ * it: this pings in between. */
 static int on_watchdog_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
-        uint64_t allowed = vs_sampler_interval_ns(d->sampler) + d->watchdog_usec * 500;
-        if (hv_now_ns() - d->last_sample_ns < allowed)
+        if (samples_fresh(d))
                 sd_notify(0, "WATCHDOG=1");
         sd_event_source_set_time(src, usec + d->watchdog_usec / 2);
         return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
@@ -334,7 +343,6 @@ static int start(struct daemon *d) {
         vs_manager_apply(d->manager, &d->conf); /* failures are logged per VM; the daemon serves the rest */
         d->start_ns = hv_now_ns();
         vs_sampler_sample(d->sampler); /* /metrics has a body from the first scrape on */
-        d->last_sample_ns = hv_now_ns();
 
         const char *hosts[VS_CONF_MAX_HOSTS];
         for (size_t i = 0; i < d->conf.n_allowed_hosts; i++)
@@ -363,6 +371,10 @@ static int start(struct daemon *d) {
                 return r;
         }
         vs_sampler_set_publish_hook(d->sampler, vs_http_publish, d->http);
+        if ((r = vs_sampler_start(d->sampler)) < 0) {
+                vs_log(LOG_ERR, "starting the sampler thread: %s", strerror(-r));
+                return r;
+        }
         if (n_fds > 0)
                 vs_log(LOG_INFO, "serving %d socket(s) passed by systemd", n_fds);
         for (size_t i = 0; n_fds <= 0 && i < d->conf.n_listen; i++)
@@ -379,7 +391,7 @@ static int run_loop(struct daemon *d) {
         sd_event_add_signal(d->event, NULL, SIGTERM, on_stop_signal, d);
         sd_event_add_signal(d->event, NULL, SIGINT, on_stop_signal, d);
         sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
-        r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, next_deadline_usec(d), 1000, on_sample_timer, d);
+        r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, next_deadline_usec(d), 1000, on_supervise_timer, d);
         if (r >= 0)
                 r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, hv_now_ns() / 1000 + CONSOLE_TICK_USEC,
                                       10000, on_console_timer, d);
@@ -426,8 +438,10 @@ int main(int argc, char **argv) {
         if (r >= 0)
                 r = run_loop(&d);
         sd_notify(0, "STOPPING=1");
-        if (d.sampler)
+        if (d.sampler) {
+                vs_sampler_stop(d.sampler); /* no sample in flight may call into HTTP any more */
                 vs_sampler_set_publish_hook(d.sampler, NULL, NULL);
+        }
         vs_http_stop(d.http);                  /* stop accepting */
         if (d.manager) {
                 vs_manager_stop_all(d.manager); /* bounded: kicks every vCPU at once */
