@@ -235,7 +235,8 @@ size_t vs_unescape(char *s) {
 bool vs_host_name(const char *value, char *out, size_t size) {
         const char *end;
         size_t n;
-        if (value[0] == '[') {
+        bool v6 = value[0] == '[';
+        if (v6) {
                 if (!(end = strchr(value, ']')) || (end[1] && end[1] != ':'))
                         return false;
                 value++;
@@ -249,8 +250,14 @@ bool vs_host_name(const char *value, char *out, size_t size) {
                 return false;
         if (n == 0 || n >= size)
                 return false;
-        for (size_t i = 0; i < n; i++)
+        /* a DNS name or an IPv4 address; inside brackets an IPv6 address (perhaps with a zone) */
+        const char *allowed = v6 ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:.%"
+                                 : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
+        for (size_t i = 0; i < n; i++) {
+                if (!strchr(allowed, value[i]) || !value[i])
+                        return false;
                 out[i] = (char) tolower((unsigned char) value[i]);
+        }
         out[n] = 0;
         return true;
 }

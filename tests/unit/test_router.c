@@ -176,6 +176,43 @@ START_TEST(targets_and_escapes) {
 }
 END_TEST
 
+/* Host: a name this daemon answers to, the address the client reached, or nothing usable */
+START_TEST(host_names) {
+        static const char *const names[] = { "prom.example.com", "scraper." };
+        char out[64];
+        ck_assert(vs_host_name("Prom.Example.COM:9400", out, sizeof(out)));
+        ck_assert_str_eq(out, "prom.example.com");
+        ck_assert(vs_host_name("[::1]:9400", out, sizeof(out)));
+        ck_assert_str_eq(out, "::1");
+        ck_assert(vs_host_name("[FE80::1%eth0]", out, sizeof(out)));
+        ck_assert_str_eq(out, "fe80::1%eth0");
+        ck_assert(!vs_host_name("", out, sizeof(out)));
+        ck_assert(!vs_host_name("[::1", out, sizeof(out)));
+        ck_assert(!vs_host_name("[::1]x", out, sizeof(out)));
+        ck_assert(!vs_host_name("host:", out, sizeof(out)));
+        ck_assert(!vs_host_name("host:94000x", out, sizeof(out)));
+        ck_assert(!vs_host_name("ho[st", out, sizeof(out)));     /* brackets only around IPv6 */
+        ck_assert(!vs_host_name("h\xfast", out, sizeof(out)));   /* bytes no name holds */
+        ck_assert(!vs_host_name("[::1-2]", out, sizeof(out)));
+        ck_assert(!vs_host_name("a-very-long-name-that-does-not-fit-the-buffer.example.com", out, 16));
+
+        ck_assert(vs_host_allowed(NULL, "127.0.0.1", names, 2)); /* HTTP/1.0: no Host */
+        ck_assert(vs_host_allowed("localhost:9400", NULL, names, 2));
+        ck_assert(vs_host_allowed("LOCALHOST.", NULL, names, 2));
+        ck_assert(vs_host_allowed("prom.example.com.:80", NULL, names, 2));
+        ck_assert(vs_host_allowed("scraper", NULL, names, 2)); /* "scraper." is the same name */
+        ck_assert(!vs_host_allowed("evil.example", "127.0.0.1", names, 2));
+        ck_assert(!vs_host_allowed("localhost.evil.example", "127.0.0.1", names, 2));
+        ck_assert(vs_host_allowed("127.0.0.1:9400", "127.0.0.1", names, 2));
+        ck_assert(vs_host_allowed("127.0.0.1", "::ffff:127.0.0.1", names, 2)); /* a dual-stack socket */
+        ck_assert(vs_host_allowed("[::1]:9400", "::1", names, 2));
+        ck_assert(!vs_host_allowed("127.0.0.2", "127.0.0.1", names, 2));
+        ck_assert(!vs_host_allowed("127.0.0.1", NULL, names, 2)); /* an address we cannot compare */
+        ck_assert(!vs_host_allowed("[::1]", "127.0.0.1", names, 2));
+        ck_assert(vs_host_allowed("anything.example", NULL, (const char *const[]) { "*" }, 1));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("router");
         TCase *tc = tcase_create("router");
@@ -186,6 +223,7 @@ int main(void) {
         tcase_add_test(tc, vm_names);
         tcase_add_test(tc, negotiation);
         tcase_add_test(tc, targets_and_escapes);
+        tcase_add_test(tc, host_names);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }
