@@ -293,10 +293,63 @@ static enum MHD_Result serve_console(struct vs_http *h, struct listener *l, stru
         return respond_held(h, c, MHD_HTTP_OK, buf, (size_t) n, CONSOLE_TAIL_MAX, "text/plain; charset=utf-8");
 }
 
-/* What one history cell (a vCPU at a point) takes in the pretty JSON, about: for the budget. */
-#define HISTORY_CELL_BYTES 640
+/* A history response is written as the client reads it, a point at a time: while open it holds
+ * its copy of the history (20 bytes a cell) and one point's text, never the whole body (a slow
+ * reader of 8192 cells used to keep 4 MB). One point per line, the rest indented as elsewhere. */
+struct hist_stream {
+        struct vs_http *h;
+        struct vs_history hist;
+        size_t held;      /* counted against held_max until the response is freed */
+        unsigned next;    /* the next point; n_points: the closing brackets; beyond: done */
+        char *chunk;      /* text not yet handed to libmicrohttpd */
+        size_t len, off;
+};
 
-/* ?last=N x vCPUs is capped, so that one request cannot make the daemon build tens of MB;
+static void hist_stream_free(void *cls) {
+        struct hist_stream *st = cls;
+        held_release(st->h, st->held);
+        vs_history_release(&st->hist);
+        free(st->chunk);
+        free(st);
+}
+
+/* the next piece of the body into st->chunk; false when out of memory */
+static bool hist_stream_next(struct hist_stream *st) {
+        free(st->chunk);
+        st->chunk = NULL;
+        st->len = st->off = 0;
+        if (st->next == st->hist.n_points) {
+                st->chunk = strdup(st->next ? "\n  ]\n}\n" : "  ]\n}\n");
+        } else {
+                json_t *j = vs_json_history_point(&st->hist, st->next);
+                char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL; /* as pretty ones */
+                json_decref(j);
+                if (!text || asprintf(&st->chunk, "%s    %s", st->next ? ",\n" : "", text) < 0)
+                        st->chunk = NULL;
+                free(text);
+        }
+        st->next++;
+        if (st->chunk)
+                st->len = strlen(st->chunk);
+        return st->chunk != NULL;
+}
+
+static ssize_t hist_stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        struct hist_stream *st = cls;
+        (void) pos;
+        while (st->off == st->len) {
+                if (st->next > st->hist.n_points)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                if (!hist_stream_next(st))
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        size_t n = st->len - st->off < max ? st->len - st->off : max;
+        memcpy(buf, st->chunk + st->off, n);
+        st->off += n;
+        return (ssize_t) n;
+}
+
+/* ?last=N x vCPUs is capped, so that one request cannot make the daemon send tens of MB;
  * last=max is as many points as fit. */
 static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
         const struct vs_vm_sample *vm;
@@ -313,30 +366,34 @@ static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c
                          cap / vcpus ? cap / vcpus : 1);
                 return respond_error(c, MHD_HTTP_BAD_REQUEST, msg);
         }
-        size_t reserved = (size_t) last * vcpus * HISTORY_CELL_BYTES + 4096;
-        if (!held_reserve(h, reserved))
+        /* the copy, libmicrohttpd's write buffer and a point's text */
+        size_t held = (size_t) last * (vcpus * sizeof(struct vs_hist_vcpu) + 2 * sizeof(uint64_t)) + 64 * 1024;
+        if (!held_reserve(h, held))
                 return respond_busy(c);
-        struct vs_history hist;
-        int r = vs_sampler_history(h->sampler, rt->vm, last, &hist);
+        struct hist_stream *st = calloc(1, sizeof(*st));
+        int r = st ? vs_sampler_history(h->sampler, rt->vm, last, &st->hist) : -ENOMEM;
         if (r < 0) {
-                held_release(h, reserved);
+                free(st);
+                held_release(h, held);
                 return r == -ENOENT ? respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM")
                                     : respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, strerror(-r));
         }
-        if ((uint64_t) hist.n_points * hist.vcpus > cap) { /* re-created with more vCPUs meanwhile */
-                vs_history_release(&hist);
-                held_release(h, reserved);
+        *st = (struct hist_stream) { .h = h, .hist = st->hist, .held = held };
+        if ((uint64_t) st->hist.n_points * st->hist.vcpus > cap) { /* re-created with more vCPUs meanwhile */
+                hist_stream_free(st);
                 return respond_error(c, MHD_HTTP_CONFLICT, "the VM changed while its history was read; ask again");
         }
-        json_t *j = vs_json_history(&hist, rt->vm);
-        vs_history_release(&hist);
-        char *text = j ? vs_json_dump(j, true) : NULL;
-        json_decref(j);
-        if (!text) {
-                held_release(h, reserved);
+        if (asprintf(&st->chunk, "{\n  \"name\": \"%s\",\n  \"points\": [\n", rt->vm) < 0) { /* names need no escaping */
+                st->chunk = NULL;
+                hist_stream_free(st);
                 return MHD_NO;
         }
-        return respond_held(h, c, MHD_HTTP_OK, text, strlen(text), reserved, "application/json");
+        st->len = strlen(st->chunk);
+        struct MHD_Response *resp =
+                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, hist_stream_read, st, hist_stream_free);
+        if (!resp)
+                hist_stream_free(st);
+        return queue(c, MHD_HTTP_OK, resp, "application/json");
 }
 
 /* the routes that read the latest sample */

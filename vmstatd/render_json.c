@@ -423,7 +423,7 @@ static json_t *hist_vcpu_json(const struct vs_hist_vcpu *h) {
 }
 
 /* One point: its time, the VM's ready/steal (sums over vCPUs) and each vCPU's interval. */
-static json_t *hist_point_json(const struct vs_history *h, unsigned p) {
+json_t *vs_json_history_point(const struct vs_history *h, unsigned p) {
         const struct vs_hist_vcpu *v = &h->vcpu[(size_t) p * h->vcpus];
         json_t *o = json_object(), *vcpus = json_array();
         bool ok = o && vcpus;
@@ -448,7 +448,7 @@ json_t *vs_json_history(const struct vs_history *h, const char *vm) {
         bool ok = o && points;
         ok &= set(o, "name", text_json(vm));
         for (unsigned p = 0; p < h->n_points; p++)
-                ok &= append(points, hist_point_json(h, p));
+                ok &= append(points, vs_json_history_point(h, p));
         ok &= set(o, "points", points);
         return done(o, ok);
 }
