@@ -285,7 +285,8 @@ static int http_request(int port, const char *method, const char *path, struct r
         char host[32] = "localhost";
         if (port > 0)
                 snprintf(host, sizeof(host), "127.0.0.1:%d", port);
-        int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s\r\n", method, path,
+        /* HTTP/1.0: one answer, ended by the close (history is streamed, chunked in HTTP/1.1) */
+        int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: %s\r\n%s\r\n", method, path,
                          host, strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
         if (send(fd, req, (size_t) n, MSG_NOSIGNAL) != n) {
                 close(fd);
