@@ -194,6 +194,32 @@ static void header_value(const char *line, size_t n, const char *name, char *out
         out[vl] = 0;
 }
 
+/* The length of the chunked body that starts at c->pos + from, chunk framing included, once it
+ * has all arrived (no trailers: vmstatd sends none); SIZE_MAX when it is cut or malformed. */
+static size_t chunked_length(struct conn *c, size_t from, uint64_t deadline) {
+        size_t at = from;
+        for (;;) {
+                char *line = c->buf + c->pos + at, *eol;
+                while (!(eol = memmem(line, c->len - c->pos - at, "\r\n", 2))) {
+                        if (!conn_fill(c, deadline))
+                                return SIZE_MAX;
+                        line = c->buf + c->pos + at;
+                }
+                char *hex_end;
+                unsigned long size = strtoul(line, &hex_end, 16);
+                if (hex_end == line || hex_end != eol)
+                        return SIZE_MAX;
+                at += (size_t) (eol + 2 - line) + size + 2; /* the data and its CRLF */
+                while (c->len - c->pos < at)
+                        if (!conn_fill(c, deadline))
+                                return SIZE_MAX;
+                if (memcmp(c->buf + c->pos + at - 2, "\r\n", 2) != 0)
+                        return SIZE_MAX;
+                if (size == 0)
+                        return at - from;
+        }
+}
+
 /* the next final answer on c (1xx skipped) */
 static void read_reply(struct conn *c, bool head, uint64_t deadline, struct reply *r) {
         memset(r, 0, sizeof(*r));
@@ -219,12 +245,15 @@ static void read_reply(struct conn *c, bool head, uint64_t deadline, struct repl
                         return;
                 }
                 long clen = -1;
+                bool chunked = false;
                 for (char *line = strstr(start, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
                         size_t n = (size_t) (strstr(line, "\r\n") - line);
-                        char cl[32] = "";
+                        char cl[32] = "", te[32] = "";
                         header_value(line, n, "Content-Length", cl, sizeof(cl));
                         if (cl[0])
                                 clen = strtol(cl, NULL, 10);
+                        header_value(line, n, "Transfer-Encoding", te, sizeof(te));
+                        chunked |= strcasecmp(te, "chunked") == 0; /* a streamed history */
                         header_value(line, n, "Content-Type", r->ctype, sizeof(r->ctype));
                         header_value(line, n, "Allow", r->allow, sizeof(r->allow));
                 }
@@ -234,6 +263,13 @@ static void read_reply(struct conn *c, bool head, uint64_t deadline, struct repl
                         continue;
                 }
                 size_t blen = head || r->status == 204 || r->status == 304 ? 0 : clen < 0 ? SIZE_MAX : (size_t) clen;
+                if (chunked && blen) {
+                        if ((blen = chunked_length(c, hlen, deadline)) == SIZE_MAX) {
+                                r->status = MALFORMED; /* cut short or not chunked framing */
+                                return;
+                        }
+                        start = c->buf + c->pos; /* conn_fill may have moved the buffer */
+                }
                 while (blen != SIZE_MAX && c->len - c->pos - hlen < blen)
                         if (!conn_fill(c, deadline)) {
                                 r->status = MALFORMED; /* truncated body */
