@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "http1.h"
 #include <zlib.h>
 
 #define TARGET_VMS 16
@@ -138,84 +140,16 @@ static int free_port(void) {
 
 /* ---- one HTTP/1.0 GET (read to the end: no chunked decoding needed) ----------------------------- */
 
-struct body {
-        int status;
-        char *data; /* the body after the header block */
-        size_t len;
-        bool gzip;  /* Content-Encoding: gzip */
-};
-
-static void body_free(struct body *b) {
-        free(b->data);
-        memset(b, 0, sizeof(*b));
-}
-
-static int http_get(int port, const char *path, bool gzip, struct body *ret) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct timeval tv = { 5, 0 };
-        char req[256], *buf = NULL;
-        size_t len = 0, cap = 0;
-        memset(ret, 0, sizeof(*ret));
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (connect(fd, (struct sockaddr *) &a, sizeof(a)) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port,
-                         gzip ? "Accept-Encoding: gzip\r\n" : "");
-        if (send(fd, req, (size_t) n, MSG_NOSIGNAL) != n) {
-                close(fd);
-                return -EIO;
-        }
-        for (;;) {
-                if (cap - len < 65536) {
-                        char *b = realloc(buf, cap = cap ? cap * 2 : 262144);
-                        if (!b) {
-                                free(buf);
-                                close(fd);
-                                return -ENOMEM;
-                        }
-                        buf = b;
-                }
-                ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                len += (size_t) r;
-        }
-        close(fd);
-        if (!buf)
-                return -EIO;
-        buf[len] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        if (!end || sscanf(buf, "HTTP/1.%*c %d", &ret->status) != 1) {
-                free(buf);
-                return -EPROTO;
-        }
-        *end = 0;
-        ret->gzip = strcasestr(buf, "\r\nContent-Encoding: gzip") != NULL;
-        ret->len = len - (size_t) (end + 4 - buf);
-        ret->data = malloc(ret->len + 1);
-        if (ret->data) {
-                memcpy(ret->data, end + 4, ret->len);
-                ret->data[ret->len] = 0;
-        }
-        free(buf);
-        return ret->data ? 0 : -ENOMEM;
+static int http_get(int port, const char *path, bool gzip, struct http1_reply *ret) {
+        return http1_request(port, NULL, "GET", path, gzip ? "Accept-Encoding: gzip\r\n" : "", 5, ret);
 }
 
 static bool wait_ready(int port, const char *path, unsigned ms) {
         for (unsigned waited = 0; waited < ms; waited += 100) {
-                struct body b;
+                struct http1_reply b;
                 int r = http_get(port, path, false, &b);
                 int status = b.status;
-                body_free(&b);
+                http1_reply_free(&b);
                 if (r == 0 && status == 200)
                         return true;
                 usleep(100000);
@@ -224,14 +158,14 @@ static bool wait_ready(int port, const char *path, unsigned ms) {
 }
 
 /* size of a gzip body once inflated, -1 if it is not valid gzip */
-static long gunzip_len(const struct body *b) {
+static long gunzip_len(const struct http1_reply *b) {
         z_stream z = { 0 };
         unsigned char out[65536];
         long total = 0;
         int r;
         if (inflateInit2(&z, 15 + 16) != Z_OK)
                 return -1;
-        z.next_in = (Bytef *) b->data;
+        z.next_in = (Bytef *) b->body;
         z.avail_in = (uInt) b->len;
         do {
                 z.next_out = out;
@@ -243,9 +177,9 @@ static long gunzip_len(const struct body *b) {
         return r == Z_STREAM_END ? total : -1;
 }
 
-static unsigned count_series(const struct body *b) {
+static unsigned count_series(const struct http1_reply *b) {
         unsigned n = 0;
-        for (const char *p = b->data; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+        for (const char *p = b->body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
                 n += *p != '#' && *p != '\n';
         return n;
 }
@@ -356,10 +290,10 @@ static bool find_vmstatd(char *path, size_t n) {
 
 /* VMs and vCPUs the daemon reports at /vms */
 static void count_vms(int port, unsigned *ret_vms, unsigned *ret_vcpus) {
-        struct body b;
+        struct http1_reply b;
         *ret_vms = *ret_vcpus = 0;
         if (http_get(port, "/vms", false, &b) == 0 && b.status == 200) {
-                json_t *j = json_loadb(b.data, b.len, 0, NULL), *vms = json_object_get(j, "vms");
+                json_t *j = json_loadb(b.body, b.len, 0, NULL), *vms = json_object_get(j, "vms");
                 for (size_t i = 0; i < json_array_size(vms); i++) {
                         json_t *v = json_object_get(json_array_get(vms, i), "vcpus");
                         *ret_vcpus += json_is_integer(v) ? (unsigned) json_integer_value(v) : (unsigned) json_array_size(v);
@@ -367,7 +301,7 @@ static void count_vms(int port, unsigned *ret_vms, unsigned *ret_vcpus) {
                 *ret_vms = (unsigned) json_array_size(vms);
                 json_decref(j);
         }
-        body_free(&b);
+        http1_reply_free(&b);
 }
 
 static bool on_path(const char *cmd) {
@@ -395,12 +329,12 @@ struct server {
 static int measure(struct server *s, const char *seconds) {
         int r;
         for (int gz = 0; gz < 2; gz++) {
-                struct body b;
+                struct http1_reply b;
                 r = http_get(s->port, "/metrics", gz, &b);
                 if (r < 0 || b.status != 200 || (gz && !b.gzip)) {
                         fprintf(stderr, "scrape: GET %s /metrics%s: %s, status %d%s\n", s->name, gz ? " (gzip)" : "",
                                 r < 0 ? strerror(-r) : "ok", b.status, gz && r == 0 && !b.gzip ? ", not gzip-encoded" : "");
-                        body_free(&b);
+                        http1_reply_free(&b);
                         return -EIO;
                 }
                 s->size[gz] = b.len;
@@ -408,7 +342,7 @@ static int measure(struct server *s, const char *seconds) {
                         s->inflated = gunzip_len(&b);
                 else
                         s->series = count_series(&b);
-                body_free(&b);
+                http1_reply_free(&b);
         }
         for (int gz = 0; gz < 2; gz++) {
                 fprintf(stderr, "scrape: wrk on %s /metrics%s for %s s...\n", s->name, gz ? " (gzip)" : "", seconds);

@@ -55,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http1.h"
+
 #define GAP_SLACK 1.10          /* a sample may come at most 10 % late */
 #define RSS_SLACK_KIB 1024      /* RSS after the soak within 1 MiB of RSS after the warm-up */
 /* Under ASan the RSS criterion cannot hold for ASan's own reasons: freed memory waits in its
@@ -244,88 +246,8 @@ static bool on_path(const char *cmd) {
 
 /* ---- one HTTP request on its own connection: TCP (port > 0) or the control socket ----------- */
 
-struct reply {
-        int status;
-        char *body; /* NUL-terminated */
-        size_t len;
-};
-
-static void reply_free(struct reply *r) {
-        free(r->body);
-        memset(r, 0, sizeof(*r));
-}
-
-static int http_request(int port, const char *method, const char *path, struct reply *ret) {
-        struct timeval tv = { 10, 0 };
-        char req[512], *buf = NULL;
-        size_t len = 0, cap = 0;
-        int fd, r = 0;
-        memset(ret, 0, sizeof(*ret));
-        if (port > 0) {
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd >= 0 && connect(fd, (struct sockaddr *) &a, sizeof(a)) < 0)
-                        r = -errno;
-        } else {
-                struct sockaddr_un a = { .sun_family = AF_UNIX };
-                snprintf(a.sun_path, sizeof(a.sun_path), "%s", control_path);
-                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd >= 0 && connect(fd, (struct sockaddr *) &a, sizeof(a)) < 0)
-                        r = -errno;
-        }
-        if (fd < 0)
-                return -errno;
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        char host[32] = "localhost";
-        if (port > 0)
-                snprintf(host, sizeof(host), "127.0.0.1:%d", port);
-        /* HTTP/1.0: one answer, ended by the close (history is streamed, chunked in HTTP/1.1) */
-        int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: %s\r\n%s\r\n", method, path,
-                         host, strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
-        if (send(fd, req, (size_t) n, MSG_NOSIGNAL) != n) {
-                close(fd);
-                return -EIO;
-        }
-        for (;;) {
-                if (cap - len < 65536) {
-                        char *b = realloc(buf, cap = cap ? cap * 2 : 262144);
-                        if (!b) {
-                                free(buf);
-                                close(fd);
-                                return -ENOMEM;
-                        }
-                        buf = b;
-                }
-                ssize_t got = recv(fd, buf + len, cap - len - 1, 0);
-                if (got < 0 && errno == EINTR)
-                        continue;
-                if (got < 0)
-                        r = -errno;
-                if (got <= 0)
-                        break;
-                len += (size_t) got;
-        }
-        close(fd);
-        if (r < 0 && len == 0) {
-                free(buf);
-                return r;
-        }
-        buf[len] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        if (!end || sscanf(buf, "HTTP/1.%*c %d", &ret->status) != 1) {
-                free(buf);
-                return -EPROTO;
-        }
-        ret->len = len - (size_t) (end + 4 - buf);
-        memmove(buf, end + 4, ret->len + 1);
-        ret->body = buf;
-        return 0;
+static int http_request(int port, const char *method, const char *path, struct http1_reply *ret) {
+        return http1_request(port, control_path, method, path, "", 10, ret);
 }
 
 /* the value of the series whose line starts with series (name and labels), NAN if absent */
@@ -338,11 +260,11 @@ static double metric_value(const char *body, const char *series) {
 }
 
 static json_t *get_json(const char *path) {
-        struct reply r;
+        struct http1_reply r;
         json_t *j = NULL;
         if (http_request(0, "GET", path, &r) == 0 && r.status == 200)
                 j = json_loadb(r.body, r.len, 0, NULL);
-        reply_free(&r);
+        http1_reply_free(&r);
         return j;
 }
 
@@ -817,7 +739,7 @@ static unsigned reloads_total;  /* SIGHUPs sent */
 
 /* the reload counters on /metrics (through the control socket); false if it did not answer */
 static bool reload_counts(struct phase *ph, double *ret_ok, double *ret_bad) {
-        struct reply rep;
+        struct http1_reply rep;
         bool got = http_request(0, "GET", "/metrics", &rep) == 0 && rep.status == 200;
         if (got) {
                 *ret_ok = metric_value(rep.body, "vmstatd_config_reloads_total{result=\"success\"}");
@@ -827,7 +749,7 @@ static bool reload_counts(struct phase *ph, double *ret_ok, double *ret_bad) {
                         ph->interval_max = iv;
                 got = !isnan(*ret_ok) && !isnan(*ret_bad);
         }
-        reply_free(&rep);
+        http1_reply_free(&rep);
         return got;
 }
 
@@ -865,7 +787,7 @@ static void reload(struct phase *ph) {
 
 static void control(struct phase *ph, const char *vm, const char *verb) {
         char path[128];
-        struct reply rep;
+        struct http1_reply rep;
         snprintf(path, sizeof(path), "/vms/%s/%s", vm, verb);
         int r = http_request(0, "POST", path, &rep);
         ph->actions++;
@@ -874,7 +796,7 @@ static void control(struct phase *ph, const char *vm, const char *verb) {
         else if (!ph->action_error[0])
                 snprintf(ph->action_error, sizeof(ph->action_error), "POST %s: %s %d %.120s", path,
                          r < 0 ? strerror(-r) : "status", rep.status, rep.body ? rep.body : "");
-        reply_free(&rep);
+        http1_reply_free(&rep);
 }
 
 static bool daemon_alive(void) {
@@ -1258,10 +1180,10 @@ static int start_daemon(const struct opts *o, char *vmstatd) {
         if (daemon_pid < 0)
                 return -errno;
         for (double t0 = now_s(); now_s() - t0 < 20; sleep_s(0.1)) {
-                struct reply r;
+                struct http1_reply r;
                 int rr = http_request(http_port, "GET", "/healthz", &r);
                 int status = r.status;
-                reply_free(&r);
+                http1_reply_free(&r);
                 if (rr == 0 && status == 200 && access(control_path, F_OK) == 0)
                         return 0;
                 if (!daemon_alive())
@@ -1331,12 +1253,12 @@ int main(int argc, char **argv) {
         check_history(o.interval, &g);
         json_int_t b13_id_after = vm_id("b13");
         double interval_max = max_d(warm.interval_max, soak.interval_max), interval_last = NAN, counted = NAN;
-        struct reply m;
+        struct http1_reply m;
         if (http_request(0, "GET", "/metrics", &m) == 0 && m.status == 200) {
                 interval_last = metric_value(m.body, "vmstatd_sample_interval_seconds");
                 counted = metric_value(m.body, "vmstatd_config_reloads_total{result=\"success\"}");
         }
-        reply_free(&m);
+        http1_reply_free(&m);
         char exit_why[160];
         bool clean_exit = stop_daemon(asan ? 60 : 15, exit_why, sizeof(exit_why));
 
