@@ -152,13 +152,15 @@ START_TEST(console_flood_tick_is_bounded) {
         for (int i = 0; i < 2; i++)
                 ck_assert_int_eq(pthread_create(&t[i], NULL, flood_main, &f), 0);
         uint64_t worst_ms = 0, most = 0, ticks = 0, t_end = now_ms() + 2000;
+        void (*const tick[2])(struct vs_manager *) = { vs_manager_tick, vs_manager_console_tick };
         while (now_ms() < t_end) {
-                uint64_t t0 = now_ms(), size0 = file_size(log_path(""));
-                vs_manager_tick(manager); /* what the sample timer calls, then the console timer */
-                vs_manager_console_tick(manager);
-                uint64_t took = now_ms() - t0, moved = file_size(log_path("")) - size0;
-                worst_ms = took > worst_ms ? took : worst_ms;
-                most = moved > most ? moved : most;
+                for (int k = 0; k < 2; k++) { /* what the supervision timer calls, and the console timer */
+                        uint64_t t0 = now_ms(), size0 = file_size(log_path(""));
+                        tick[k](manager);
+                        uint64_t took = now_ms() - t0, moved = file_size(log_path("")) - size0;
+                        worst_ms = took > worst_ms ? took : worst_ms;
+                        most = moved > most ? moved : most;
+                }
                 ticks++;
                 test_sleep_ms(20);
         }
@@ -169,8 +171,8 @@ START_TEST(console_flood_tick_is_bounded) {
         fprintf(stderr, "console flood: %llu MiB written in 2 s, %llu ticks: the slowest took %llu ms, the most one "
                 "copied was %llu KiB\n", (unsigned long long) (written >> 20), (unsigned long long) ticks,
                 (unsigned long long) worst_ms, (unsigned long long) (most >> 10));
-        ck_assert_msg(most <= 2 * 65536, "one tick copied %llu bytes: more than the ring held when it began",
-                      (unsigned long long) most); /* vs_manager_tick, then vs_manager_console_tick */
+        ck_assert_msg(most <= 65536, "one tick copied %llu bytes: more than the ring held when it began",
+                      (unsigned long long) most);
         ck_assert_msg(worst_ms < 250, "a tick took %llu ms while the guest flooded", (unsigned long long) worst_ms);
         ck_assert_uint_ge(ticks, 10);
         vs_manager_console_tick(manager);
