@@ -8,13 +8,9 @@
  *                                VMSTATD_BIN overrides, VMSTATD_ARGS adds arguments)
  *   SCRAPE_SECONDS=N            wrk duration (default 10) */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,14 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http1.h"
+#include "proc.h"
+#include "wrk.h"
 #include <zlib.h>
 
 #define TARGET_VMS 16
@@ -38,27 +34,13 @@
 #define TARGET_P99_MS 10.0
 #define CONNECTIONS "16"
 #define THREADS "2"
-#define MAX_CHILDREN 4
 
-static pid_t children[MAX_CHILDREN];
 static char logdir[64];
 
-/* ---- children ---------------------------------------------------------------------------------- */
+/* ---- children and the temporary directory ------------------------------------------------------ */
 
-static void kill_children(void) {
-        for (int i = 0; i < MAX_CHILDREN; i++) {
-                int st;
-                if (children[i] <= 0)
-                        continue;
-                kill(children[i], SIGTERM);
-                for (int k = 0; k < 100 && waitpid(children[i], &st, WNOHANG) == 0; k++) /* 5 s */
-                        usleep(50000);
-                if (kill(children[i], 0) == 0) {
-                        kill(children[i], SIGKILL);
-                        waitpid(children[i], &st, 0);
-                }
-                children[i] = 0;
-        }
+static void cleanup(void) {
+        children_kill();
         if (logdir[0]) {
                 char path[128];
                 const char *logs[] = { "vmstatd.log", "node_exporter.log" };
@@ -79,39 +61,6 @@ static void kill_children(void) {
         }
 }
 
-static void on_signal(int sig) {
-        kill_children();
-        signal(sig, SIG_DFL);
-        raise(sig);
-}
-
-/* starts argv with stdout and stderr to log (or the pipe fd when out >= 0) */
-static pid_t spawn(char *const argv[], const char *log, int out) {
-        pid_t pid = fork();
-        if (pid < 0)
-                return -1;
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
-                int fd = out >= 0 ? out : open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                execvp(argv[0], argv);
-                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        return pid;
-}
-
-static void track(pid_t pid) {
-        for (int i = 0; i < MAX_CHILDREN; i++)
-                if (children[i] <= 0) {
-                        children[i] = pid;
-                        return;
-                }
-}
-
 static void print_log(const char *name) {
         char path[128], buf[2048];
         snprintf(path, sizeof(path), "%s/%s", logdir, name);
@@ -124,18 +73,6 @@ static void print_log(const char *name) {
         buf[n] = 0;
         fclose(f);
         fprintf(stderr, "--- %s (tail):\n%s\n", name, buf);
-}
-
-static int free_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-        if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
-            getsockname(fd, (struct sockaddr *) &a, &len) == 0)
-                port = ntohs(a.sin_port);
-        if (fd >= 0)
-                close(fd);
-        return port;
 }
 
 /* ---- one HTTP/1.0 GET (read to the end: no chunked decoding needed) ----------------------------- */
@@ -186,107 +123,30 @@ static unsigned count_series(const struct http1_reply *b) {
 
 /* ---- wrk --------------------------------------------------------------------------------------- */
 
-struct wrk_result {
-        double rps, p50_ms, p99_ms;
-        long requests, non2xx, socket_errors;
-};
-
-static double to_ms(double v, const char *unit) {
-        if (strcmp(unit, "us") == 0)
-                return v / 1000;
-        if (strcmp(unit, "ms") == 0)
-                return v;
-        if (strcmp(unit, "s") == 0)
-                return v * 1000;
-        if (strcmp(unit, "m") == 0)
-                return v * 60000;
-        return -1;
-}
-
-static int parse_wrk(const char *out, struct wrk_result *w) {
-        bool have_rps = false, have_p50 = false, have_p99 = false;
-        memset(w, 0, sizeof(*w));
-        for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-                double v;
-                char unit[8];
-                long a, b, c, d;
-                if (sscanf(line, " Requests/sec: %lf", &w->rps) == 1)
-                        have_rps = true;
-                else if (sscanf(line, " 50%% %lf%7[a-z]", &v, unit) == 2)
-                        have_p50 = (w->p50_ms = to_ms(v, unit)) >= 0;
-                else if (sscanf(line, " 99%% %lf%7[a-z]", &v, unit) == 2)
-                        have_p99 = (w->p99_ms = to_ms(v, unit)) >= 0;
-                else if (sscanf(line, " %ld requests in", &a) == 1)
-                        w->requests = a;
-                else if (sscanf(line, " Non-2xx or 3xx responses: %ld", &a) == 1)
-                        w->non2xx = a;
-                else if (sscanf(line, " Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &a, &b, &c, &d) == 4)
-                        w->socket_errors = a + b + c + d;
-        }
-        return have_rps && have_p50 && have_p99 ? 0 : -EPROTO;
-}
-
-static int run_wrk(int port, bool gzip, const char *seconds, struct wrk_result *w) {
+static int run_wrk(int port, bool gzip, const char *seconds, struct wrk_report *w) {
         char url[64], duration[16];
-        int pipefd[2];
+        int fd = -1, st;
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
         snprintf(duration, sizeof(duration), "%ss", seconds);
         char *plain[] = { "wrk", "-c" CONNECTIONS, "-t" THREADS, "-d", duration, "--latency", url, NULL };
         char *gz[] = { "wrk", "-c" CONNECTIONS, "-t" THREADS, "-d", duration, "--latency",
                        "-H", "Accept-Encoding: gzip", url, NULL };
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t pid = spawn(gzip ? gz : plain, NULL, pipefd[1]);
-        close(pipefd[1]);
-        if (pid < 0) {
-                close(pipefd[0]);
-                return -errno;
+        pid_t pid = children_spawn_piped(gzip ? gz : plain, &fd);
+        if (pid < 0)
+                return pid;
+        char *out = children_finish_piped(pid, fd, &st);
+        int r = -ECHILD;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+                wrk_parse(out, w);
+                r = w->rps >= 0 && w->p50_ms >= 0 && w->p99_ms >= 0 ? 0 : -EPROTO;
         }
-        track(pid);
-        char *out = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&out, &len);
-        char chunk[4096];
-        ssize_t n;
-        while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-                if (n > 0)
-                        fwrite(chunk, 1, (size_t) n, m);
-        close(pipefd[0]);
-        fclose(m);
-        int st;
-        waitpid(pid, &st, 0);
-        for (int i = 0; i < MAX_CHILDREN; i++)
-                if (children[i] == pid)
-                        children[i] = 0;
-        int r = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? parse_wrk(out, w) : -ECHILD;
         if (r < 0)
-                fprintf(stderr, "scrape: wrk %s failed (status %d):\n%s\n", url, st, out);
+                fprintf(stderr, "scrape: wrk %s failed (status %d):\n%s\n", url, st, out ? out : "");
         free(out);
         return r;
 }
 
 /* ---- the two servers ---------------------------------------------------------------------------- */
-
-static bool find_vmstatd(char *path, size_t n) {
-        const char *env = getenv("VMSTATD_BIN");
-        if (env) {
-                snprintf(path, n, "%s", env);
-                return access(path, X_OK) == 0;
-        }
-        char self[PATH_MAX];
-        ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (len < 0)
-                return false;
-        self[len] = 0;
-        const char *dir = dirname(self), *candidates[] = { "../bin/vmstatd", "../vmstatd" };
-        for (size_t i = 0; i < 2; i++) {
-                struct stat st;
-                snprintf(path, n, "%s/%s", dir, candidates[i]);
-                if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
-                        return true;
-        }
-        return false;
-}
 
 /* VMs and vCPUs the daemon reports at /vms */
 static void count_vms(int port, unsigned *ret_vms, unsigned *ret_vcpus) {
@@ -304,22 +164,10 @@ static void count_vms(int port, unsigned *ret_vms, unsigned *ret_vcpus) {
         http1_reply_free(&b);
 }
 
-static bool on_path(const char *cmd) {
-        const char *path = getenv("PATH");
-        char buf[PATH_MAX], *dirs = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
-        bool found = false;
-        for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-                snprintf(buf, sizeof(buf), "%s/%s", d, cmd);
-                found = access(buf, X_OK) == 0;
-        }
-        free(dirs);
-        return found;
-}
-
 struct server {
         const char *name;
         int port;
-        struct wrk_result run[2]; /* [gzip] */
+        struct wrk_report run[2]; /* [gzip] */
         size_t size[2];
         long inflated;
         unsigned series;
@@ -363,7 +211,8 @@ int main(void) {
         unsigned vms, vcpus;
         int rc = 0;
 
-        if (!find_vmstatd(vmstatd, sizeof(vmstatd))) {
+        static const char *const candidates[] = { "../bin/vmstatd", "../vmstatd", NULL };
+        if (!find_vmstatd(vmstatd, sizeof(vmstatd), candidates)) {
                 fprintf(stderr, "scrape: vmstatd not found next to this binary (../bin/vmstatd, ../vmstatd); "
                                 "run make all first or set VMSTATD_BIN\n");
                 return 2;
@@ -379,9 +228,7 @@ int main(void) {
                 perror("scrape: mkdtemp");
                 return 2;
         }
-        atexit(kill_children);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        children_cleanup_at_exit(cleanup);
         signal(SIGPIPE, SIG_IGN);
 
         /* vmstatd with the target's 16 VMs x 4 vCPUs, halted guests so only serving costs CPU */
@@ -412,7 +259,7 @@ int main(void) {
                 vargv[vargc++] = a;
         char log[128];
         snprintf(log, sizeof(log), "%s/vmstatd.log", logdir);
-        track(spawn(vargv, log, -1));
+        children_spawn(vargv, log, -1);
         if (!wait_ready(vs.port, "/healthz", 10000)) {
                 fprintf(stderr, "scrape: %s did not answer /healthz 200 within 10 s\n", vmstatd);
                 print_log("vmstatd.log");
@@ -424,7 +271,7 @@ int main(void) {
         snprintf(ne_listen, sizeof(ne_listen), "--web.listen-address=127.0.0.1:%d", ne.port);
         char *nargv[] = { "prometheus-node-exporter", ne_listen, NULL };
         snprintf(log, sizeof(log), "%s/node_exporter.log", logdir);
-        track(spawn(nargv, log, -1));
+        children_spawn(nargv, log, -1);
         if (!wait_ready(ne.port, "/metrics", 10000)) {
                 fprintf(stderr, "scrape: prometheus-node-exporter did not answer /metrics 200 within 10 s\n");
                 print_log("node_exporter.log");
@@ -449,9 +296,10 @@ int main(void) {
         const struct server *all[] = { &vs, &ne };
         for (int i = 0; i < 2; i++)
                 for (int gz = 0; gz < 2; gz++) {
-                        const struct wrk_result *w = &all[i]->run[gz];
+                        const struct wrk_report *w = &all[i]->run[gz];
                         printf("%-14s %-6s %10.0f %9.3f %9.3f %9zu %11ld %8ld\n", all[i]->name, gz ? "gzip" : "plain",
-                               w->rps, w->p50_ms, w->p99_ms, all[i]->size[gz], w->requests, w->non2xx + w->socket_errors);
+                               w->rps, w->p50_ms, w->p99_ms, all[i]->size[gz], w->requests,
+                               w->non2xx + wrk_socket_errors(w));
                 }
         printf("\nbodies: vmstatd %u series (%u VM(s), %u vCPUs), %zu B plain, %zu B gzip (inflates to %ld B); "
                "node_exporter %u series, %zu B plain, %zu B gzip (inflates to %ld B)\n",
@@ -466,12 +314,12 @@ int main(void) {
         }
         for (int i = 0; i < 2; i++)
                 for (int gz = 0; gz < 2; gz++)
-                        if (all[i]->run[gz].non2xx || all[i]->run[gz].socket_errors)
+                        if (all[i]->run[gz].non2xx || wrk_socket_errors(&all[i]->run[gz]))
                                 printf("  WARNING %s%s: %ld non-2xx answers, %ld socket errors during the run\n",
                                        all[i]->name, gz ? " (gzip)" : "", all[i]->run[gz].non2xx,
-                                       all[i]->run[gz].socket_errors);
+                                       wrk_socket_errors(&all[i]->run[gz]));
         fflush(stdout);
-        kill_children();
+        cleanup();
         free(extra);
         return rc;
 }

@@ -33,7 +33,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -47,7 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +54,8 @@
 #include <unistd.h>
 
 #include "http1.h"
+#include "proc.h"
+#include "wrk.h"
 
 #define GAP_SLACK 1.10          /* a sample may come at most 10 % late */
 #define RSS_SLACK_KIB 1024      /* RSS after the soak within 1 MiB of RSS after the warm-up */
@@ -72,7 +72,6 @@
 #define CRASH_VM "crashloop"
 #define CRASH_STRETCH_S 15.0    /* the crash loop runs all along when no stretch is longer (backoff alone: 16, 32 s) */
 #define RELOAD_WAIT_S 30.0      /* a reload not counted on /metrics by then failed */
-#define MAX_CHILDREN 4
 #define HISTORY_DEFAULT 720
 #define HISTORY_CELLS 8192      /* most points x vCPUs one history response carries */
 
@@ -83,7 +82,6 @@ struct opts {
         double interval;        /* seconds */
 };
 
-static pid_t children[MAX_CHILDREN];
 static char tmpdir[64];
 static bool keep_tmpdir;
 static pid_t daemon_pid;
@@ -91,7 +89,7 @@ static int http_port;
 static char control_path[96]; /* fits sun_path */
 static char log_path[128];
 
-/* ---- time, children, files ------------------------------------------------------------------- */
+/* ---- time, the temporary directory ----------------------------------------------------------- */
 
 static double now_s(void) {
         struct timespec ts;
@@ -124,69 +122,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
         return 0;
 }
 
-static void untrack(pid_t pid) {
-        for (int i = 0; i < MAX_CHILDREN; i++)
-                if (children[i] == pid)
-                        children[i] = 0;
-}
-
-static void track(pid_t pid) {
-        for (int i = 0; pid > 0 && i < MAX_CHILDREN; i++)
-                if (children[i] <= 0) {
-                        children[i] = pid;
-                        return;
-                }
-}
-
-/* SIGTERM, 5 s, then SIGKILL: whatever this bench started ends with it */
-static void kill_children(void) {
-        for (int i = 0; i < MAX_CHILDREN; i++) {
-                int st;
-                if (children[i] <= 0)
-                        continue;
-                kill(children[i], SIGTERM);
-                for (int k = 0; k < 100 && waitpid(children[i], &st, WNOHANG) == 0; k++)
-                        usleep(50000);
-                if (waitpid(children[i], &st, WNOHANG) == 0) {
-                        kill(children[i], SIGKILL);
-                        waitpid(children[i], &st, 0);
-                }
-                children[i] = 0;
-        }
+/* whatever this bench started ends with it, then its files */
+static void cleanup(void) {
+        children_kill();
         if (tmpdir[0] && !keep_tmpdir)
                 nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         else if (tmpdir[0])
                 fprintf(stderr, "soak: kept %s\n", tmpdir);
         tmpdir[0] = 0;
-}
-
-static void on_signal(int sig) {
-        kill_children();
-        signal(sig, SIG_DFL);
-        raise(sig);
-}
-
-/* starts argv with stdout and stderr to log, or to the fd out when out >= 0; forked from the
- * main thread, whose death the parent-death signal follows */
-static pid_t spawn(char *const argv[], const char *log, int out) {
-        pid_t parent = getpid(), pid = fork();
-        if (pid < 0)
-                return -1;
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent) /* the bench died before prctl */
-                        _exit(127);
-                int fd = out >= 0 ? out : open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                execvp(argv[0], argv);
-                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        track(pid);
-        return pid;
 }
 
 static void print_log_tail(size_t max) {
@@ -203,45 +146,6 @@ static void print_log_tail(size_t max) {
                 free(buf);
         }
         fclose(f);
-}
-
-static int free_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-        if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
-            getsockname(fd, (struct sockaddr *) &a, &len) == 0)
-                port = ntohs(a.sin_port);
-        if (fd >= 0)
-                close(fd);
-        return port;
-}
-
-static bool find_vmstatd(char *path, size_t n) {
-        const char *env = getenv("VMSTATD_BIN");
-        if (env) {
-                snprintf(path, n, "%s", env);
-                return access(path, X_OK) == 0;
-        }
-        char self[PATH_MAX];
-        ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (len < 0)
-                return false;
-        self[len] = 0;
-        snprintf(path, n, "%s/../bin/vmstatd", dirname(self));
-        return access(path, X_OK) == 0;
-}
-
-static bool on_path(const char *cmd) {
-        const char *path = getenv("PATH");
-        char buf[PATH_MAX], *dirs = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
-        bool found = false;
-        for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-                snprintf(buf, sizeof(buf), "%s/%s", d, cmd);
-                found = access(buf, X_OK) == 0;
-        }
-        free(dirs);
-        return found;
 }
 
 /* ---- one HTTP request on its own connection: TCP (port > 0) or the control socket ----------- */
@@ -368,73 +272,35 @@ struct wrk_run {
         const char *path;
 };
 
-static double to_ms(double v, const char *unit) {
-        if (strcmp(unit, "us") == 0)
-                return v / 1000;
-        if (strcmp(unit, "ms") == 0)
-                return v;
-        if (strcmp(unit, "s") == 0)
-                return v * 1000;
-        if (strcmp(unit, "m") == 0)
-                return v * 60000;
-        return -1;
-}
-
 static int wrk_start(struct wrk_run *w, const char *path, unsigned connections, unsigned seconds) {
         char url[128], conns[16], duration[16];
-        int pipefd[2];
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", http_port, path);
         snprintf(conns, sizeof(conns), "-c%u", connections);
         snprintf(duration, sizeof(duration), "-d%us", seconds);
         char *argv[] = { "wrk", "-t1", conns, duration, url, NULL };
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
         w->path = path;
-        w->pid = spawn(argv, NULL, pipefd[1]);
-        close(pipefd[1]);
-        w->fd = pipefd[0];
-        return w->pid < 0 ? -errno : 0;
+        w->pid = children_spawn_piped(argv, &w->fd);
+        return w->pid < 0 ? w->pid : 0;
 }
 
 /* waits for wrk to end and adds what it reports to res */
 static void wrk_finish(struct wrk_run *w, struct load_result *res) {
-        char *out = NULL, chunk[4096];
-        size_t len = 0;
-        ssize_t n;
-        int st = 0;
-        FILE *m = open_memstream(&out, &len);
-        while ((n = read(w->fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-                if (n > 0)
-                        fwrite(chunk, 1, (size_t) n, m);
-        close(w->fd);
-        fclose(m);
-        waitpid(w->pid, &st, 0);
-        untrack(w->pid);
-        bool have = false;
-        for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-                long a, b, c, d;
-                double avg, sd, max;
-                char u1[8], u2[8], u3[8];
-                if (sscanf(line, " %ld requests in", &a) == 1) {
-                        res->requests += a;
-                        have = true;
-                } else if (sscanf(line, " Non-2xx or 3xx responses: %ld", &a) == 1) {
-                        res->non2xx += a;
-                        if (!res->detail[0])
-                                snprintf(res->detail, sizeof(res->detail), "%s: %ld non-2xx answers", w->path, a);
-                } else if (sscanf(line, " Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &a, &b, &c,
-                                  &d) == 4) {
-                        res->errors += a + b + c + d;
-                        if (!res->detail[0])
-                                snprintf(res->detail, sizeof(res->detail), "%s: socket errors: connect %ld, read %ld, "
-                                         "write %ld, timeout %ld", w->path, a, b, c, d);
-                } else if (sscanf(line, " Latency %lf%7[a-z] %lf%7[a-z] %lf%7[a-z]", &avg, u1, &sd, u2, &max, u3) == 6) {
-                        double ms = to_ms(max, u3);
-                        if (ms > res->max_latency_ms)
-                                res->max_latency_ms = ms;
-                }
-        }
-        if (!have || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        struct wrk_report rep;
+        int st;
+        char *out = children_finish_piped(w->pid, w->fd, &st);
+        wrk_parse(out, &rep);
+        if (rep.requests >= 0)
+                res->requests += rep.requests;
+        res->non2xx += rep.non2xx;
+        res->errors += wrk_socket_errors(&rep);
+        if (rep.max_ms > res->max_latency_ms)
+                res->max_latency_ms = rep.max_ms;
+        if (!res->detail[0] && wrk_socket_errors(&rep)) /* the first failure: wrk prints these before non-2xx */
+                snprintf(res->detail, sizeof(res->detail), "%s: socket errors: connect %ld, read %ld, write %ld, "
+                         "timeout %ld", w->path, rep.connect, rep.read, rep.write, rep.timeout);
+        if (!res->detail[0] && rep.non2xx)
+                snprintf(res->detail, sizeof(res->detail), "%s: %ld non-2xx answers", w->path, rep.non2xx);
+        if (rep.requests < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 res->errors++; /* a wrk that failed counts as a failure of the run */
                 snprintf(res->detail, sizeof(res->detail), "wrk on %s failed (status %d)", w->path, st);
                 fprintf(stderr, "soak: wrk on %s failed (status %d):\n%s\n", w->path, st, out ? out : "");
@@ -1047,7 +913,7 @@ static bool stop_daemon(double timeout_s, char *why, size_t len) {
                 kill(daemon_pid, SIGKILL);
                 waitpid(daemon_pid, &st, 0);
         }
-        untrack(daemon_pid);
+        children_untrack(daemon_pid);
         bool report = false;
         FILE *f = fopen(log_path, "re");
         char line[1024];
@@ -1176,7 +1042,7 @@ static int start_daemon(const struct opts *o, char *vmstatd) {
                 argv[n++] = history;
         }
         argv[n] = NULL;
-        daemon_pid = spawn(argv, log_path, -1);
+        daemon_pid = children_spawn(argv, log_path, -1);
         if (daemon_pid < 0)
                 return -errno;
         for (double t0 = now_s(); now_s() - t0 < 20; sleep_s(0.1)) {
@@ -1199,7 +1065,8 @@ int main(int argc, char **argv) {
         if (r)
                 return r > 0 ? 0 : 2;
         keep_tmpdir = o.keep;
-        if (!find_vmstatd(vmstatd, sizeof(vmstatd))) {
+        static const char *const candidates[] = { "../bin/vmstatd", NULL };
+        if (!find_vmstatd(vmstatd, sizeof(vmstatd), candidates)) {
                 fprintf(stderr, "soak: vmstatd not found at ../bin/vmstatd from here: run make all first or set VMSTATD_BIN\n");
                 return 2;
         }
@@ -1209,9 +1076,7 @@ int main(int argc, char **argv) {
                 perror("soak: mkdtemp");
                 return 2;
         }
-        atexit(kill_children);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        children_cleanup_at_exit(cleanup);
         signal(SIGPIPE, SIG_IGN);
         snprintf(control_path, sizeof(control_path), "%s/control.sock", tmpdir);
         snprintf(log_path, sizeof(log_path), "%s/vmstatd.log", tmpdir);
