@@ -16,7 +16,6 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arg.h"
 #include "boot/boot.h"
 #include "qemu.h"
 #include "boot/layout.h"
@@ -46,8 +46,6 @@
 #define BIOS_MAGIC "!HVQBIO1"
 #define BIOS_COUNT_OFF 8
 #define BIOS_EXIT_CODE_OFF 16
-
-extern char **environ;
 
 struct result {
         uint64_t exits;
@@ -273,23 +271,14 @@ static int bios_prepare(struct bench *b) {
         return r;
 }
 
-static int qemu_spawn(const char *bios, int err_fd, pid_t *ret_pid) {
+static int qemu_spawn_bios(const char *bios, int err_fd, pid_t *ret_pid) {
         char device[64];
         snprintf(device, sizeof(device), "isa-debug-exit,iobase=%#x,iosize=4", HV_PORT_EXIT);
         char *const argv[] = {
                 QEMU, "-enable-kvm", "-cpu", "host,-arch-capabilities", "-nodefaults", "-display", "none",
                 "-m", "16", "-no-reboot", "-bios", (char *) bios, "-device", device, NULL,
         };
-        posix_spawn_file_actions_t fa;
-        int r;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-        r = -posix_spawnp(ret_pid, QEMU, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        return r;
+        return qemu_spawn(argv, -1, err_fd, ret_pid);
 }
 
 /* Waits for pid up to timeout_ms, killing it past that; -ETIMEDOUT then. */
@@ -328,7 +317,7 @@ static int qemu_run(struct bench *b, const char *bios, int timeout, uint64_t *re
                 return r;
         }
         uint64_t t0 = hv_now_ns();
-        if ((r = qemu_spawn(bios, err_fd, &pid)) < 0) {
+        if ((r = qemu_spawn_bios(bios, err_fd, &pid)) < 0) {
                 if (r == -ENOENT)
                         snprintf(b->why, WHY_LEN, "%s not found in PATH (Debian: apt-get install qemu-system-x86)", QEMU);
                 else
@@ -432,32 +421,20 @@ static void print_report(const struct bench *b, const struct result hv[REPS], co
 
 /* ---- main ------------------------------------------------------------------------------------- */
 
-static int parse_count(int argc, char **argv, uint64_t *ret) {
-        char *end;
-        if (argc < 2) {
-                *ret = DEFAULT_COUNT;
-                return 0;
-        }
-        errno = 0;
-        unsigned long long n = strtoull(argv[1], &end, 10);
-        if (argc > 2 || errno || end == argv[1] || *end || argv[1][0] == '-' || n < 1 || n > MAX_COUNT)
-                return -EINVAL;
-        *ret = n;
-        return 0;
-}
-
 int main(int argc, char **argv) {
         struct result hv[REPS], raw[REPS], qemu[REPS];
         struct bench b = { 0 };
         char why[HV_WHY_LEN];
+        unsigned long long count;
         int r;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (parse_count(argc, argv, &b.count) < 0) {
+        if (arg_number(argc, argv, DEFAULT_COUNT, MAX_COUNT, &count) < 0) {
                 fprintf(stderr, "usage: exitpath [N]   (N = PIO exits per run, 1..%llu, default %d)\n", MAX_COUNT,
                         DEFAULT_COUNT);
                 return 2;
         }
+        b.count = count;
         if ((r = hv_kvm_open(NULL, &b.kvm, why)) < 0) {
                 fprintf(stderr, "exitpath: %s\n", why);
                 return 1;

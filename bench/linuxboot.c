@@ -21,7 +21,6 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arg.h"
 #include "boot/boot.h"
 #include "qemu.h"
 #include "devices/devices.h"
@@ -51,8 +51,6 @@
 #define MARK_UP "VMSTATD-GUEST-UP"
 #define REACH_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0 reboot=k panic=1 pci=off nokaslr"
 #define QEMU_CMDLINE "console=ttyS0 reboot=k panic=1 pci=off"
-
-extern char **environ;
 
 struct assets {
         char vmlinuz[PATH_MAX], vmlinux[PATH_MAX], initrd[PATH_MAX];
@@ -377,22 +375,13 @@ static void hv_up_once(struct hv_kvm *kvm, const char *kernel, const char *initr
 
 /* ---- part 2: userspace, QEMU side -------------------------------------------------------------- */
 
-static int qemu_spawn(const struct assets *a, int out_fd, int err_fd, pid_t *ret_pid) {
+static int qemu_spawn_kernel(const struct assets *a, int out_fd, int err_fd, pid_t *ret_pid) {
         char *const argv[] = {
                 QEMU, "-enable-kvm", "-cpu", "host,-arch-capabilities", "-nodefaults", "-smp", "2", "-m", "128",
                 "-kernel", (char *) a->vmlinuz, "-initrd", (char *) a->initrd, "-append", QEMU_CMDLINE,
                 "-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none", NULL,
         };
-        posix_spawn_file_actions_t fa;
-        int r;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-        r = -posix_spawnp(ret_pid, QEMU, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        return r;
+        return qemu_spawn(argv, out_fd, err_fd, ret_pid);
 }
 
 /* Reads fd into the scanner until the marker, EOF, or the bound; true at EOF (QEMU exited). */
@@ -460,7 +449,7 @@ static void qemu_up_once(const struct assets *a, struct side *sd) {
                 return;
         }
         uint64_t t0 = hv_now_ns();
-        r = qemu_spawn(a, pipefd[1], err_fd, &pid);
+        r = qemu_spawn_kernel(a, pipefd[1], err_fd, &pid);
         close(pipefd[1]);
         if (r < 0)
                 spawn_failure(r, sd->why);
@@ -566,20 +555,6 @@ static int find_assets(struct assets *a, char *why) {
         return 0;
 }
 
-static int parse_seconds(int argc, char **argv, int *ret) {
-        char *end;
-        if (argc < 2) {
-                *ret = DEFAULT_SECONDS;
-                return 0;
-        }
-        errno = 0;
-        long n = strtol(argv[1], &end, 10);
-        if (argc > 2 || errno || end == argv[1] || *end || n < 1 || n > MAX_SECONDS)
-                return -EINVAL;
-        *ret = (int) n;
-        return 0;
-}
-
 static void print_header(int seconds) {
         printf("linuxboot: a Linux guest (Debian cloud kernel, busybox initramfs) under hv on this host (%ld CPUs)\n",
                sysconf(_SC_NPROCESSORS_ONLN));
@@ -591,10 +566,11 @@ int main(int argc, char **argv) {
         char why[WHY_LEN], kvm_why[HV_WHY_LEN];
         struct hv_kvm *kvm;
         struct assets a;
-        int seconds, r;
+        unsigned long long seconds;
+        int r;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (parse_seconds(argc, argv, &seconds) < 0) {
+        if (arg_number(argc, argv, DEFAULT_SECONDS, MAX_SECONDS, &seconds) < 0) {
                 fprintf(stderr, "usage: linuxboot [seconds]   (reach bound per variant, 1..%d, default %d)\n",
                         MAX_SECONDS, DEFAULT_SECONDS);
                 return 2;
@@ -607,8 +583,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "linuxboot: %s\n", kvm_why);
                 return 1;
         }
-        print_header(seconds);
-        part_reach(kvm, &a, seconds);
+        print_header((int) seconds);
+        part_reach(kvm, &a, (int) seconds);
         part_userspace(kvm, &a);
         hv_kvm_free(kvm);
         return 0;
