@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,6 +212,41 @@ bool test_pid_alive(pid_t pid) {
         return paren && sscanf(paren + 1, " %c", &state) == 1 && state != 'Z' && state != 'X';
 }
 
+/* ---- files ---------------------------------------------------------------------------------------- */
+
+static char suite_dir[64]; /* made before the tests fork, so every test's process knows it */
+
+char *test_mkdtemp(const char *prefix) {
+        char *path;
+        if (!suite_dir[0]) { /* a helper used outside test_run_suite */
+                strcpy(suite_dir, "/tmp/vmstatd-tests-XXXXXX");
+                ck_assert_msg(mkdtemp(suite_dir), "mkdtemp: %s", strerror(errno));
+        }
+        ck_assert_int_ge(asprintf(&path, "%s/%s-XXXXXX", suite_dir, prefix), 0);
+        ck_assert_msg(mkdtemp(path), "mkdtemp %s: %s", path, strerror(errno));
+        return path;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        remove(path);
+        return 0;
+}
+
+/* The suite's files go with it, unless VMSTATD_KEEP_TMP=1 (for looking at a failure). */
+static void remove_suite_dir(void) {
+        const char *keep = getenv("VMSTATD_KEEP_TMP");
+        if (!suite_dir[0])
+                return;
+        if (keep && strcmp(keep, "1") == 0)
+                fprintf(stderr, "test files kept in %s (VMSTATD_KEEP_TMP=1)\n", suite_dir);
+        else
+                nftw(suite_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        suite_dir[0] = 0;
+}
+
 /* ---- the fixture on every TCase ----------------------------------------------------------------- */
 
 static void test_begin(void) {
@@ -240,11 +276,19 @@ SRunner *test_run_suite_with(Suite *s, enum fork_status fork, enum print_output 
         become_subreaper();
         if (!registered && atexit(kill_all) == 0) /* main() returning early, exit() from a helper */
                 registered = true;
+        bool own_dir = !suite_dir[0];
+        if (own_dir) {
+                strcpy(suite_dir, "/tmp/vmstatd-tests-XXXXXX");
+                if (!mkdtemp(suite_dir))
+                        suite_dir[0] = 0; /* test_mkdtemp tries again, and fails the test that needs it */
+        }
         SRunner *sr = srunner_create(s);
         if (fork != CK_FORK_GETENV)
                 srunner_set_fork_status(sr, fork);
         srunner_run_all(sr, print);
         kill_all();
+        if (own_dir)
+                remove_suite_dir();
         return sr;
 }
 

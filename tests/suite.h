@@ -42,6 +42,13 @@ void test_kill_children(void);
 /* false once pid has exited (a zombie counts as gone) */
 bool test_pid_alive(pid_t pid);
 
+/* ---- files ------------------------------------------------------------------------------------ */
+
+/* A new directory <suite dir>/<prefix>-XXXXXX (malloc'd path); fails the test when it cannot.
+ * The suite's directory, /tmp/vmstatd-tests-XXXXXX, goes when the suite ends, pass or fail
+ * (VMSTATD_KEEP_TMP=1 keeps it). */
+char *test_mkdtemp(const char *prefix);
+
 /* ---- skipping --------------------------------------------------------------------------------- */
 
 /* VMSTATD_STRICT=1 (make check STRICT=1): a skip is a failure. */

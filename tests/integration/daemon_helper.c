@@ -77,7 +77,9 @@ bool test_daemon_start(struct test_daemon *d, const char *const *args) {
         memset(d, 0, sizeof(*d));
         d->port = test_free_port();
         snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
-        snprintf(d->log_path, sizeof(d->log_path), "/tmp/vmstatd-test-%d.log", d->port);
+        char *logdir = test_mkdtemp("daemon"); /* goes with the suite, the log of a failed start too */
+        snprintf(d->log_path, sizeof(d->log_path), "%s/stderr.log", logdir);
+        free(logdir);
         char listen[32];
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
         const char *argv[32] = { bin, "--listen", listen, "--interval", "200ms" };
@@ -294,13 +296,10 @@ char *test_header(const struct test_response *r, const char *name) {
 }
 
 char *test_config_dir(void) {
-        char tmpl[] = "/tmp/vmstatd-conf-XXXXXX";
-        char *d = mkdtemp(tmpl);
-        ck_assert_ptr_nonnull(d);
-        char vmsd[256];
+        char *d = test_mkdtemp("conf"), vmsd[256];
         snprintf(vmsd, sizeof(vmsd), "%s/vms.d", d);
         ck_assert_int_eq(mkdir(vmsd, 0755), 0);
-        return strdup(d);
+        return d;
 }
 
 static void write_file(const char *path, const char *body) {

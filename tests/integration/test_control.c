@@ -111,8 +111,9 @@ static void setup(void) {
                 snprintf(no_kvm, sizeof(no_kvm), "%s (VMSTATD_ALLOW_NO_KVM=1)", why);
                 return;
         }
-        strcpy(F.dir, "/tmp/vmstatd-control-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(F.dir));
+        char *dir = test_mkdtemp("control");
+        snprintf(F.dir, sizeof(F.dir), "%s", dir);
+        free(dir);
         snprintf(F.sock, sizeof(F.sock), "%s/control.sock", F.dir);
         struct vs_sampler_config scfg = { .interval_ns = VS_MIN_INTERVAL_NS, .history = 60 };
         for (unsigned i = 0; i < CL_MAX_COLLECTORS; i++)
@@ -461,8 +462,7 @@ static void daemon_wait_state(const char *sock, const char *want) {
 }
 
 START_TEST(daemon_control_socket) {
-        char dir[] = "/tmp/vmstatd-ctld-XXXXXX", sock[128];
-        ck_assert_ptr_nonnull(mkdtemp(dir));
+        char *dir = test_mkdtemp("ctld"), sock[128];
         snprintf(sock, sizeof(sock), "%s/control.sock", dir);
         const char *args[] = { "--control-socket", sock, NULL };
         struct test_daemon d;
@@ -487,6 +487,7 @@ START_TEST(daemon_control_socket) {
         test_daemon_stop(&d);
         ck_assert_msg(access(sock, F_OK) < 0, "%s left behind after SIGTERM", sock);
         rmdir(dir);
+        free(dir);
 }
 END_TEST
 

@@ -62,8 +62,9 @@ struct prom {
 static void prom_start(struct prom *p, int target_port) {
         char path[128], listen[64];
         memset(p, 0, sizeof(*p));
-        snprintf(p->dir, sizeof(p->dir), "/tmp/vmstatd-prom-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(p->dir));
+        char *dir = test_mkdtemp("prometheus");
+        snprintf(p->dir, sizeof(p->dir), "%s", dir);
+        free(dir);
         snprintf(path, sizeof(path), "%s/prometheus.yml", p->dir);
         FILE *f = fopen(path, "we");
         ck_assert_ptr_nonnull(f);

@@ -106,8 +106,9 @@ static void setup(void) {
         no_daemon = test_daemon_unavailable();
         if (no_daemon)
                 return;
-        strcpy(sock_dir, "/tmp/vmstatctl-sock-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(sock_dir));
+        char *dir = test_mkdtemp("vmstatctl");
+        snprintf(sock_dir, sizeof(sock_dir), "%s", dir);
+        free(dir);
         snprintf(sock, sizeof(sock), "%s/control.sock", sock_dir);
         const char *args[] = { "--control-socket", sock, NULL };
         up = test_daemon_start(&d, args);

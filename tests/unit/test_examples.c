@@ -67,8 +67,7 @@ static bool under(const char *path, char dirs[][128], size_t n) {
 START_TEST(examples_parse_and_log_where_the_unit_allows) {
         static const char *const daemon_keys[] = { "console_log_dir", "allowed_hosts", NULL };
         static const char *const vm_keys[] = { "console_log", "console_log_max", "initrd", "cmdline", NULL };
-        char dir[] = "/tmp/vmstatd-examples-XXXXXX", path[512], src[512], err[VS_CONF_ERR_LEN], dirs[8][128];
-        ck_assert_ptr_nonnull(mkdtemp(dir));
+        char *dir = test_mkdtemp("examples"), path[512], src[512], err[VS_CONF_ERR_LEN], dirs[8][128];
         snprintf(path, sizeof(path), "%s/vms.d", dir);
         ck_assert_int_eq(mkdir(path, 0755), 0);
         snprintf(path, sizeof(path), "%s/vmstatd.conf", dir);
@@ -104,6 +103,7 @@ START_TEST(examples_parse_and_log_where_the_unit_allows) {
         vs_conf_free(&c);
         snprintf(path, sizeof(path), "rm -rf %s", dir);
         ck_assert_int_eq(system(path), 0);
+        free(dir);
 }
 END_TEST
 

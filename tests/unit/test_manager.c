@@ -38,8 +38,9 @@ static bool setup(uint64_t interval_ns) {
                 scfg.enable[i] = -1;
         ck_assert_int_eq(vs_sampler_new(&scfg, &sampler), 0);
         ck_assert_int_eq(vs_manager_new(kvm, sampler, &manager), 0);
-        strcpy(dir, "/tmp/vmstatd-manager-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
+        char *d = test_mkdtemp("manager");
+        snprintf(dir, sizeof(dir), "%s", d);
+        free(d);
         return true;
 }
 
