@@ -142,7 +142,7 @@ static void write_rotating(struct vs_console_log *l, const char *data, size_t n)
 
 uint64_t vs_console_log_copy(struct vs_console_log *l, const struct hv_console *ring, uint64_t budget,
                              uint64_t now_ns, uint64_t interval_ns) {
-        uint64_t end = hv_console_total(ring), start = l->pos, copied = 0;
+        uint64_t end = hv_console_total(ring), copied = 0;
         if (now_ns - l->window_start_ns >= interval_ns) {
                 l->window_start_ns = now_ns;
                 l->window_bytes = 0;
@@ -164,5 +164,5 @@ uint64_t vs_console_log_copy(struct vs_console_log *l, const struct hv_console *
                 l->window_bytes += keep;
                 copied += n;
         }
-        return l->pos - start;
+        return copied;
 }

@@ -20,7 +20,8 @@ void vs_console_log_set_max(struct vs_console_log *l, uint64_t max);
 /* A new console ring (the VM was re-created): copying starts at its first byte. */
 void vs_console_log_reset(struct vs_console_log *l);
 /* Copies what the guest had committed to ring when the call began, at most budget bytes; the
- * per-interval allowance restarts every interval_ns. Returns the bytes it wrote or dropped. */
+ * per-interval allowance restarts every interval_ns. Returns the bytes it read from the ring
+ * (written or dropped past the cap; never more than budget): the work it did. */
 uint64_t vs_console_log_copy(struct vs_console_log *l, const struct hv_console *ring, uint64_t budget,
                              uint64_t now_ns, uint64_t interval_ns);
 /* Bytes dropped since the log was opened. */
