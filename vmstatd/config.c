@@ -383,27 +383,11 @@ static int set_console_over_http(struct file *f, const char *key, const char *v)
         return set_bool(f, key, v, &f->conf->console_over_http);
 }
 
-/* A DNS name (letters, digits, '-', '.'; labels of 1 to 63), an IP literal, or "*". */
+/* An allowed_hosts entry: "*", an IP address, or a name as a Host header may carry it (the
+ * router's rules: letters, digits, '-', '_', '.'). */
 static bool host_name_valid(const char *s) {
-        struct in6_addr a6;
-        size_t n = strlen(s), label = 0;
-        if (strcmp(s, "*") == 0 || inet_pton(AF_INET6, s, &a6) == 1)
-                return true;
-        if (n == 0 || n > 253)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] == '.') {
-                        if (label == 0)
-                                return false;
-                        label = 0;
-                } else if (isalnum((unsigned char) s[i]) || s[i] == '-') {
-                        if (++label > 63)
-                                return false;
-                } else {
-                        return false;
-                }
-        }
-        return label > 0 || n > 1; /* a trailing dot (an absolute name) is fine */
+        char name[254];
+        return strcmp(s, "*") == 0 || vs_host_is_address(s) || (!strchr(s, ':') && vs_host_name(s, name, sizeof(name)));
 }
 
 /* "prom.example.com, 192.0.2.7": names separated by commas and/or blanks; repeatable. */
@@ -974,11 +958,11 @@ static int check_vm(struct file *f) {
 
 /* "<name>.vm" -> name; -EINVAL with err filled when the stem is no VM name */
 static int vm_name_of(const char *file, char name[33], char *err) {
-        size_t n = strlen(file);
-        if (n < 3 || strcmp(file + n - 3, ".vm") != 0 || n - 3 > 32 || (memcpy(name, file, n - 3), name[n - 3] = 0,
-                                                                         !vs_vm_name_valid(name))) {
+        size_t n = strlen(file), stem = n >= 3 && strcmp(file + n - 3, ".vm") == 0 ? n - 3 : n;
+        snprintf(name, 33, "%.*s", (int) stem, file);
+        if (stem == n || stem > 32 || !vs_vm_name_valid(name)) {
                 snprintf(err, VS_CONF_ERR_LEN, "%s: '%.*s' is not a VM name (the file name must be [a-z0-9_-]{1,32}.vm)",
-                         file, (int) (n >= 3 ? n - 3 : n), file);
+                         file, (int) stem, file);
                 return -EINVAL;
         }
         return 0;

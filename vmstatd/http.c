@@ -65,7 +65,7 @@ struct vs_http {
 /* a response body counted against held_max until libmicrohttpd frees it */
 struct held {
         struct vs_http *h;
-        size_t len;
+        size_t len;  /* counted against held_max */
         void *data;
 };
 
@@ -218,25 +218,20 @@ static enum MHD_Result respond_busy(struct MHD_Connection *c) {
                                   MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
-/* body (malloc'd, len bytes, of which reserved were counted already) as a response that keeps
- * its bytes counted until sent */
+/* body (malloc'd, len bytes) as a response that keeps the reserved bytes counted until sent */
 static enum MHD_Result respond_held(struct vs_http *h, struct MHD_Connection *c, unsigned status, char *body,
                                     size_t len, size_t reserved, const char *type) {
         struct held *x = malloc(sizeof(*x));
         struct MHD_Response *resp = NULL;
-        if (x) {
-                *x = (struct held) { .h = h, .len = len, .data = body };
-                if (len > reserved)
-                        atomic_fetch_add_explicit(&h->held, len - reserved, memory_order_relaxed);
-                else
-                        held_release(h, reserved - len);
-                resp = MHD_create_response_from_buffer_with_free_callback_cls(len, body, held_free, x);
-                if (!resp)
-                        held_free(x);
-        } else {
+        if (!x) {
                 held_release(h, reserved);
                 free(body);
+                return MHD_NO;
         }
+        *x = (struct held) { .h = h, .len = reserved, .data = body };
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(len, body, held_free, x);
+        if (!resp)
+                held_free(x);
         return queue(c, status, resp, type);
 }
 
@@ -378,7 +373,8 @@ static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c
                 return r == -ENOENT ? respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM")
                                     : respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, strerror(-r));
         }
-        *st = (struct hist_stream) { .h = h, .hist = st->hist, .held = held };
+        st->h = h;
+        st->held = held;
         if ((uint64_t) st->hist.n_points * st->hist.vcpus > cap) { /* re-created with more vCPUs meanwhile */
                 hist_stream_free(st);
                 return respond_error(c, MHD_HTTP_CONFLICT, "the VM changed while its history was read; ask again");
@@ -517,10 +513,12 @@ static const char *local_address(struct MHD_Connection *c, char *buf, size_t siz
                                                                     : NULL;
 }
 
+/* The connection's own address (a syscall) is looked up only for a Host it could decide. */
 static bool host_ok(struct vs_http *h, struct MHD_Connection *c) {
         char addr[INET6_ADDRSTRLEN];
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-        return vs_host_allowed(host, local_address(c, addr, sizeof(addr)), h->host_names, h->n_host_names);
+        return vs_host_allowed(host, NULL, h->host_names, h->n_host_names) ||
+               vs_host_allowed(host, local_address(c, addr, sizeof(addr)), h->host_names, h->n_host_names);
 }
 
 /* 421 for a Host that does not name this daemon (DNS rebinding: a page whose name now

@@ -232,6 +232,24 @@ size_t vs_unescape(char *s) {
 
 /* ---- Host ------------------------------------------------------------------------------------------ */
 
+/* text as an IPv6 address (IPv4 as its mapped form); false if it is neither */
+static bool ip_parse(const char *text, struct in6_addr *ret) {
+        struct in_addr a4;
+        if (inet_pton(AF_INET6, text, ret) == 1)
+                return true;
+        if (inet_pton(AF_INET, text, &a4) != 1)
+                return false;
+        memset(ret, 0, sizeof(*ret));
+        ret->s6_addr[10] = ret->s6_addr[11] = 0xff;
+        memcpy(&ret->s6_addr[12], &a4, 4);
+        return true;
+}
+
+bool vs_host_is_address(const char *host) {
+        struct in6_addr a;
+        return ip_parse(host, &a);
+}
+
 bool vs_host_name(const char *value, char *out, size_t size) {
         const char *end;
         size_t n;
@@ -262,19 +280,6 @@ bool vs_host_name(const char *value, char *out, size_t size) {
         return true;
 }
 
-/* text as an IPv6 address (IPv4 as its mapped form); false if it is neither */
-static bool ip_parse(const char *text, struct in6_addr *ret) {
-        struct in_addr a4;
-        if (inet_pton(AF_INET6, text, ret) == 1)
-                return true;
-        if (inet_pton(AF_INET, text, &a4) != 1)
-                return false;
-        memset(ret, 0, sizeof(*ret));
-        ret->s6_addr[10] = ret->s6_addr[11] = 0xff;
-        memcpy(&ret->s6_addr[12], &a4, 4);
-        return true;
-}
-
 bool vs_host_allowed(const char *value, const char *local_ip, const char *const *names, size_t n_names) {
         char host[256];
         struct in6_addr h, l;
@@ -283,8 +288,14 @@ bool vs_host_allowed(const char *value, const char *local_ip, const char *const 
                 return true; /* HTTP/1.0 without Host: no browser sends that */
         if (!vs_host_name(value, host, sizeof(host)))
                 return false;
-        if (ip_parse(host, &h))
-                return local_ip && ip_parse(local_ip, &l) && memcmp(&h, &l, sizeof(h)) == 0;
+        if (ip_parse(host, &h)) { /* the address reached, or one allowed by name */
+                if (local_ip && ip_parse(local_ip, &l) && memcmp(&h, &l, sizeof(h)) == 0)
+                        return true;
+                for (size_t i = 0; i < n_names; i++)
+                        if (strcmp(names[i], "*") == 0 || (ip_parse(names[i], &l) && memcmp(&h, &l, sizeof(h)) == 0))
+                                return true;
+                return false;
+        }
         len = strlen(host);
         if (host[len - 1] == '.') /* an absolute name is the same name */
                 host[--len] = 0;

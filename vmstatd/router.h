@@ -60,10 +60,13 @@ size_t vs_unescape(char *s);
 /* The name or address of a Host header value ("Name:9400", "[::1]:9400", "10.0.0.1"), lowercase,
  * without brackets or port; false when it is malformed or does not fit size. */
 bool vs_host_name(const char *value, char *out, size_t size);
+/* Whether host (as vs_host_name leaves it, or an allowed_hosts entry) is an IPv4 or IPv6 address. */
+bool vs_host_is_address(const char *host);
 /* Whether a request with this Host header (NULL = none) may be answered on a connection whose
- * local address is local_ip (text, v4 or v6, NULL if unknown): an address must be that one, a
- * name must be localhost or one of names (case-insensitive; "*" takes any Host). Keeps a web
- * page whose own name was rebound to a loopback address (DNS rebinding) from reading anything. */
+ * local address is local_ip (text, v4 or v6, NULL if unknown): an address must be that one or
+ * one of names, a name must be localhost or one of names (case-insensitive; "*" takes any
+ * Host). Keeps a web page whose own name was rebound to a loopback address (DNS rebinding)
+ * from reading anything. */
 bool vs_host_allowed(const char *value, const char *local_ip, const char *const *names, size_t n_names);
 
 /* Content negotiation on raw header values (NULL = header absent). */

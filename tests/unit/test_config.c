@@ -126,6 +126,16 @@ static const struct {
           "vmstatd.conf:2: control_socket: '/run/vmstatd/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock' "
           "is too long (at most 107 characters)" },
         { D, "[daemon]\nconsole_log_dir = logs\n", "vmstatd.conf:2: console_log_dir: 'logs' is not an absolute path" },
+        { D, "[daemon]\nconsole_log_max = 1K\n", "vmstatd.conf:2: console_log_max: '1K' is out of range (4K to 1T)" },
+        { D, "[daemon]\nconsole_log_max = lots\n", "vmstatd.conf:2: console_log_max: 'lots' is not a size (e.g. 16M)" },
+        { D, "[daemon]\nconsole_over_http = sure\n",
+          "vmstatd.conf:2: console_over_http: 'sure' is not a boolean (yes, no, true, false, 1 or 0)" },
+        { D, "[daemon]\nallowed_hosts = prom.example, bad/name\n",
+          "vmstatd.conf:2: allowed_hosts: 'bad/name' is not a host name, an IP address or *" },
+        { D, "[daemon]\nallowed_hosts = host:9400\n",
+          "vmstatd.conf:2: allowed_hosts: 'host:9400' is not a host name, an IP address or *" },
+        { D, "[daemon]\nallowed_hosts = ,\n",
+          "vmstatd.conf:2: allowed_hosts: ',' is not a list of host names (e.g. prometheus.example.com)" },
         { D, "[daemon]\nlog_level = info\rdebug\n", "vmstatd.conf:2: log_level: 'info?debug' is not a log level (err, warning, notice, info or debug)" },
         /* [vm] structure */
         { V, "[vmm]\nguest = builtin:demo\n", "b13.vm:1: [vmm]: unknown section (expected [vm])" },
@@ -189,6 +199,7 @@ static const struct {
         { V, G "cpus = 0-\n", "b13.vm:3: cpus: '0-' is not a CPU list (e.g. 0-1,3)" },
         { V, G "cpus =\n", "b13.vm:3: cpus: '' is not a CPU list (e.g. 0-1,3)" },
         { V, G "console_log = b13.log\n", "b13.vm:3: console_log: 'b13.log' is not an absolute path" },
+        { V, G "console_log_max = 2T\n", "b13.vm:3: console_log_max: '2T' is out of range (4K to 1T)" },
         /* Linux guests */
         { V, "[vm]\nkernel = vmlinuz\n", "b13.vm:2: kernel: 'vmlinuz' is not an absolute path" },
         { V, "[vm]\nkernel =\n", "b13.vm:2: kernel: '' is not an absolute path" },

@@ -210,6 +210,12 @@ START_TEST(host_names) {
         ck_assert(!vs_host_allowed("127.0.0.1", NULL, names, 2)); /* an address we cannot compare */
         ck_assert(!vs_host_allowed("[::1]", "127.0.0.1", names, 2));
         ck_assert(vs_host_allowed("anything.example", NULL, (const char *const[]) { "*" }, 1));
+        /* an address in allowed_hosts (say, a NAT's), whatever its spelling */
+        static const char *const addrs[] = { "192.0.2.7", "2001:db8::1" };
+        ck_assert(vs_host_allowed("192.0.2.7:9400", "127.0.0.1", addrs, 2));
+        ck_assert(vs_host_allowed("[2001:DB8:0::1]", "::1", addrs, 2));
+        ck_assert(!vs_host_allowed("192.0.2.8", "127.0.0.1", addrs, 2));
+        ck_assert(vs_host_is_address("::1") && vs_host_is_address("10.0.0.1") && !vs_host_is_address("host"));
 }
 END_TEST
 
