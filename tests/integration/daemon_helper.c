@@ -51,13 +51,17 @@ char *test_read_all(FILE *f) {
         return buf;
 }
 
-static char *slurp(const char *path) {
+char *test_read_file(const char *path) {
         FILE *f = fopen(path, "re");
-        if (!f)
-                return strdup("");
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
         char *buf = test_read_all(f);
         fclose(f);
         return buf;
+}
+
+/* a daemon's log, "" when it has written none yet */
+static char *slurp(const char *path) {
+        return access(path, F_OK) == 0 ? test_read_file(path) : strdup("");
 }
 
 const char *test_daemon_unavailable(void) {
@@ -223,18 +227,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *opaque) {
         return fwrite(p, size, n, m);
 }
 
-struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
-                               const char *const *headers) {
+/* method url (over unix_socket if not NULL) with extra request headers */
+static struct test_response http_at(const char *url, const char *unix_socket, const char *method,
+                                    const char *const *headers) {
         struct test_response r = { 0 };
-        char url[4096 + 64];
         size_t hlen = 0;
         FILE *body = open_memstream(&r.body, &r.len), *hdr = open_memstream(&r.headers, &hlen);
         CURL *c = curl_easy_init();
         struct curl_slist *list = NULL;
-        snprintf(url, sizeof(url), "%s%s", d->base, path);
         for (size_t i = 0; headers && headers[i]; i++)
                 list = curl_slist_append(list, headers[i]);
         curl_easy_setopt(c, CURLOPT_URL, url);
+        if (unix_socket)
+                curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_socket);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
@@ -252,6 +257,19 @@ struct test_response test_http(const struct test_daemon *d, const char *method, 
         fclose(body);
         fclose(hdr);
         return r;
+}
+
+struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
+                               const char *const *headers) {
+        char url[4096 + 64];
+        snprintf(url, sizeof(url), "%s%s", d->base, path);
+        return http_at(url, NULL, method, headers);
+}
+
+struct test_response test_http_unix(const char *socket, const char *method, const char *path) {
+        char url[4096 + 32];
+        snprintf(url, sizeof(url), "http://localhost%s", path);
+        return http_at(url, socket, method, NULL);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *opaque) {
@@ -302,7 +320,7 @@ char *test_config_dir(void) {
         return d;
 }
 
-static void write_file(const char *path, const char *body) {
+void test_write_file(const char *path, const char *body) {
         FILE *f = fopen(path, "we");
         ck_assert_msg(f, "%s: %s", path, strerror(errno));
         fputs(body, f);
@@ -312,13 +330,13 @@ static void write_file(const char *path, const char *body) {
 void test_write_vm(const char *dir, const char *name, const char *body) {
         char path[512];
         snprintf(path, sizeof(path), "%s/vms.d/%s.vm", dir, name);
-        write_file(path, body);
+        test_write_file(path, body);
 }
 
 void test_write_daemon_conf(const char *dir, const char *body) {
         char path[512];
         snprintf(path, sizeof(path), "%s/vmstatd.conf", dir);
-        write_file(path, body);
+        test_write_file(path, body);
 }
 
 json_t *test_get_json(const struct test_daemon *d, const char *path) {

@@ -54,6 +54,8 @@ void test_notify_close(void);
 /* GET (or method) path with extra request headers (NULL-terminated list, may be NULL). */
 struct test_response test_http(const struct test_daemon *d, const char *method, const char *path,
                                const char *const *headers);
+/* The same over an AF_UNIX socket (the control socket), no extra headers. */
+struct test_response test_http_unix(const char *socket, const char *method, const char *path);
 void test_response_free(struct test_response *r);
 /* Three GETs of url on one curl handle (over unix_socket if non-NULL) answer 200 and reuse the
  * first connection: libmicrohttpd 0.9.75 closes it when the response is queued too early. */
@@ -72,5 +74,8 @@ void test_write_daemon_conf(const char *dir, const char *body);
 struct json_t *test_get_json(const struct test_daemon *d, const char *path);
 /* everything f yields until EOF, malloc'd and NUL-terminated */
 char *test_read_all(FILE *f);
+/* the whole file (fails the test if it cannot be read), malloc'd; and written anew */
+char *test_read_file(const char *path);
+void test_write_file(const char *path, const char *text);
 
 #endif

@@ -34,10 +34,7 @@ static double metric(const char *body, const char *series) {
 /* Every whole line of the log is one the guest wrote ("cII NNNNNNNNNN"), and each vCPU's line
  * numbers only grow: what is missing was dropped, nothing is garbled or out of order. */
 static void assert_lines(const char *path) {
-        FILE *f = fopen(path, "re");
-        ck_assert_msg(f, "%s missing", path);
-        char *text = test_read_all(f);
-        fclose(f);
+        char *text = test_read_file(path);
         unsigned long last[64] = { 0 }, lines = 0;
         char *save = NULL, *first = strchr(text, '\n'); /* the first line may start mid-line */
         for (char *line = strtok_r(first ? first + 1 : text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -20,30 +20,6 @@
 
 /* ---- console text ------------------------------------------------------------------------------------ */
 
-static size_t to_memstream(char *p, size_t size, size_t n, void *f) {
-        return fwrite(p, size, n, f);
-}
-
-/* GET path on the control socket: status, body malloc'd into *body */
-static long unix_get(const char *sock, const char *path, char **body) {
-        size_t len;
-        FILE *m = open_memstream(body, &len);
-        char url[256];
-        long status = 0;
-        CURL *c = curl_easy_init();
-        snprintf(url, sizeof(url), "http://localhost%s", path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_memstream);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
-        fclose(m);
-        return status;
-}
-
 static char *vmstatctl(const char *args) {
         const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
         char cmd[1024];
@@ -59,7 +35,7 @@ static char *vmstatctl(const char *args) {
 
 START_TEST(console_only_on_the_control_socket) {
         struct test_daemon d;
-        char *dir = test_config_dir(), sock[300], args[400], *body;
+        char *dir = test_config_dir(), sock[300], args[400];
         snprintf(sock, sizeof(sock), "%s/control.sock", dir);
         test_write_vm(dir, "b13", "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\n");
         const char *argv[] = { "--config", dir, "--control-socket", sock, NULL };
@@ -71,9 +47,10 @@ START_TEST(console_only_on_the_control_socket) {
         ck_assert_ptr_null(strstr(r.body, "vmstatd demo guest"));
         ck_assert_ptr_nonnull(strstr(r.body, "console_over_http"));
         test_response_free(&r);
-        ck_assert_int_eq(unix_get(sock, "/vms/b13/console", &body), 200);
-        ck_assert_msg(strstr(body, GREETING), "console on the control socket: '%s'", body);
-        free(body);
+        r = test_http_unix(sock, "GET", "/vms/b13/console");
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_msg(strstr(r.body, GREETING), "console on the control socket: '%s'", r.body);
+        test_response_free(&r);
         snprintf(args, sizeof(args), "-s %s console b13", sock);
         char *out = vmstatctl(args);
         ck_assert_msg(strstr(out, GREETING), "vmstatctl console: '%s'", out);

@@ -16,19 +16,11 @@
 
 #include "daemon_helper.h"
 
-static char *daemon_log(const struct test_daemon *d) {
-        FILE *f = fopen(d->log_path, "re");
-        ck_assert_ptr_nonnull(f);
-        char *text = test_read_all(f);
-        fclose(f);
-        return text;
-}
-
 /* Waits up to timeout_ms for the daemon's log to hold needle; the log either way. */
 static char *wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms) {
         uint64_t t0 = test_now_ms();
         for (;;) {
-                char *text = daemon_log(d);
+                char *text = test_read_file(d->log_path);
                 if (strstr(text, needle) || test_now_ms() - t0 > timeout_ms)
                         return text;
                 free(text);

@@ -60,21 +60,6 @@ static char *run(const char *cmd, int *ret_status) {
         return out;
 }
 
-static char *slurp(const char *path) {
-        FILE *f = fopen(path, "re");
-        ck_assert_msg(f, "%s: %s", path, strerror(errno));
-        char *out = test_read_all(f);
-        fclose(f);
-        return out;
-}
-
-static void spit(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-        ck_assert_msg(f, "%s: %s", path, strerror(errno));
-        fputs(text, f);
-        ck_assert_int_eq(fclose(f), 0);
-}
-
 static void make_tmpdir(char path[64]) {
         snprintf(path, 64, "/tmp/vmstatd-systemd-XXXXXX");
         ck_assert_msg(mkdtemp(path), "mkdtemp: %s", strerror(errno));
@@ -119,15 +104,15 @@ static void stage_units(const char *dir) {
         char path[PATH_MAX], bindir[PATH_MAX];
         snprintf(bindir, sizeof(bindir), "%s", bin_path());
         snprintf(path, sizeof(path), "%s/systemd/vmstatd.service", src_dir());
-        char *unit = slurp(path), *staged = replace_all(unit, "@BINDIR@", dirname(bindir));
+        char *unit = test_read_file(path), *staged = replace_all(unit, "@BINDIR@", dirname(bindir));
         snprintf(path, sizeof(path), "%s/vmstatd.service", dir);
-        spit(path, staged);
+        test_write_file(path, staged);
         free(unit);
         free(staged);
         snprintf(path, sizeof(path), "%s/systemd/vmstatd.socket", src_dir());
-        unit = slurp(path);
+        unit = test_read_file(path);
         snprintf(path, sizeof(path), "%s/vmstatd.socket", dir);
-        spit(path, unit);
+        test_write_file(path, unit);
         free(unit);
 }
 
@@ -168,7 +153,7 @@ END_TEST
 START_TEST(service_keeps_kvm_and_notify) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/systemd/vmstatd.service", src_dir());
-        char *unit = slurp(path);
+        char *unit = test_read_file(path);
         const char *must[] = {
                 "Type=notify", "ExecStart=@BINDIR@/vmstatd", "ExecReload=/bin/kill -HUP $MAINPID",
                 "WatchdogSec=30s", "Restart=on-failure", "User=vmstatd", "Group=vmstatd",
@@ -183,7 +168,7 @@ START_TEST(service_keeps_kvm_and_notify) {
         ck_assert_msg(strstr(unit, "\nSystemCallFilter=@system-service mincore"), "SystemCallFilter= must allow mincore");
         free(unit);
         snprintf(path, sizeof(path), "%s/systemd/vmstatd.socket", src_dir());
-        unit = slurp(path);
+        unit = test_read_file(path);
         ck_assert_msg(has_line(unit, "ListenStream=127.0.0.1:9400"), "vmstatd.socket: ListenStream=127.0.0.1:9400");
         free(unit);
 }
@@ -201,13 +186,13 @@ static void apply_sysusers_and_tmpfiles(const char *dir, unsigned *ret_uid, unsi
         ck_assert_msg(st == 0, "systemd-sysusers: status %d:\n%s", st, out);
         free(out);
         snprintf(path, sizeof(path), "%s/etc/passwd", dir);
-        char *passwd = slurp(path);
+        char *passwd = test_read_file(path);
         const char *u = strstr(passwd, "vmstatd:x:");
         ck_assert_msg(u && (u == passwd || u[-1] == '\n'), "no vmstatd in passwd:\n%s", passwd);
         ck_assert_msg(strstr(u, ":vmstatd KVM statistics daemon:/var/lib/vmstatd:"), "passwd entry: %s", u);
         ck_assert_int_eq(sscanf(u, "vmstatd:x:%u:%u:", ret_uid, ret_gid), 2);
         snprintf(path, sizeof(path), "%s/etc/group", dir);
-        char *group = slurp(path), *kvm = strstr(group, "kvm:x:");
+        char *group = test_read_file(path), *kvm = strstr(group, "kvm:x:");
         ck_assert_msg(kvm && (kvm == group || kvm[-1] == '\n'), "no kvm group:\n%s", group);
         ck_assert_msg(strstr(kvm, ":vmstatd\n") || strstr(kvm, ",vmstatd\n"), "vmstatd not in kvm:\n%s", group);
         free(passwd);
@@ -272,7 +257,7 @@ static void run_install(const char *dir, const char *prefix) {
                 char fake[PATH_MAX + 32], script[PATH_MAX + 64];
                 snprintf(fake, sizeof(fake), "%s/%s", path, fakes[i]);
                 snprintf(script, sizeof(script), "#!/bin/sh\necho \"$0 $*\" >> '%s/touched'\n", dir);
-                spit(fake, script);
+                test_write_file(fake, script);
                 ck_assert_int_eq(chmod(fake, 0755), 0);
         }
         snprintf(cmd, sizeof(cmd), "PATH='%s':\"$PATH\" DESTDIR='%s/dest' PREFIX='%s' BUILD='%s' '%s/scripts/install.sh'",
@@ -282,7 +267,7 @@ static void run_install(const char *dir, const char *prefix) {
         free(out);
         snprintf(path, sizeof(path), "%s/touched", dir);
         ck_assert_msg(access(path, F_OK) != 0, "install.sh with DESTDIR ran on the live system:\n%s",
-                      access(path, F_OK) == 0 ? slurp(path) : "");
+                      access(path, F_OK) == 0 ? test_read_file(path) : "");
 }
 
 START_TEST(install_stages_every_file) {
@@ -315,7 +300,7 @@ START_TEST(install_stages_every_file) {
         ck_assert_msg(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode), "no /etc/vmstatd/vms.d");
 
         snprintf(path, sizeof(path), "%s/lib/systemd/system/vmstatd.service", dest);
-        char *unit = slurp(path);
+        char *unit = test_read_file(path);
         ck_assert_msg(has_line(unit, "ExecStart=/usr/bin/vmstatd"), "installed unit's ExecStart:\n%s", unit);
         ck_assert_msg(!strstr(unit, "@BINDIR@") && !strstr(unit, dest), "installed unit leaks @BINDIR@ or DESTDIR");
         free(unit);
@@ -333,7 +318,7 @@ START_TEST(install_follows_prefix) {
         assert_file(path, "/usr/local/lib/sysusers.d/vmstatd.conf", 0644);
         assert_file(path, "/usr/local/share/man/man8/vmstatd.8", 0644);
         snprintf(path, sizeof(path), "%s/dest/usr/local/lib/systemd/system/vmstatd.service", dir);
-        char *unit = slurp(path);
+        char *unit = test_read_file(path);
         ck_assert_msg(has_line(unit, "ExecStart=/usr/local/bin/vmstatd"), "installed unit's ExecStart:\n%s", unit);
         free(unit);
         remove_tree(dir);
@@ -409,13 +394,13 @@ static bool activate(struct test_daemon *d, const char *const *listen, size_t n_
                 int st;
                 if (waitpid(d->pid, &st, WNOHANG) == d->pid)
                         ck_abort_msg("systemd-socket-activate ... vmstatd exited early (status %d): %s", st,
-                                     slurp(d->log_path));
+                                     test_read_file(d->log_path));
                 struct timespec ts = { 0, 50 * 1000000L };
                 nanosleep(&ts, NULL);
         }
         kill(d->pid, SIGKILL);
         ck_abort_msg("vmstatd did not serve /healthz on the socket passed by systemd-socket-activate (%s): %s",
-                     d->base, slurp(d->log_path));
+                     d->base, test_read_file(d->log_path));
         return false;
 }
 
@@ -437,7 +422,7 @@ START_TEST(socket_activation_serves_metrics) {
                 return;
         assert_serves_metrics(&d);
         /* no self-bound listener on the default port: the passed socket replaced it */
-        char *log = slurp(d.log_path);
+        char *log = test_read_file(d.log_path);
         ck_assert_msg(!strstr(log, "listening on http://127.0.0.1:9400"), "vmstatd also bound its default:\n%s", log);
         free(log);
         test_daemon_stop(&d);
