@@ -15,7 +15,7 @@ endif
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -Icollectors -Ivmstatd -I. $(SANFLAGS) $(EXTRA_CFLAGS)
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -Icollectors -Iworker -Ivmstatd -I. $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 DEP_PKGS := libmicrohttpd jansson zlib libsystemd inih
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
@@ -27,9 +27,12 @@ HV_SRCS := $(wildcard hv/*.c hv/devices/*.c hv/boot/*.c)
 HV_OBJS := $(HV_SRCS:%.c=$(B)/%.o) $(B)/hv/guests/image.o
 CL_SRCS := $(wildcard collectors/*.c)
 CL_OBJS := $(CL_SRCS:%.c=$(B)/%.o)
+WK_SRCS := $(filter-out worker/main.c,$(wildcard worker/*.c))
+WK_OBJS := $(WK_SRCS:%.c=$(B)/%.o)
+SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null)
 VS_SRCS := $(filter-out vmstatd/hvrun.c vmstatd/main.c vmstatd/vmstatctl.c,$(wildcard vmstatd/*.c))
 VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o)
-LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libhv.a
+LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libworker.a $(B)/libhv.a
 GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
 GUEST_OBJS := $(GUEST_SRCS:%.S=$(B)/%.o)
 
@@ -50,7 +53,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: deps $(LIBS) $(B)/bin/vmstatd $(B)/bin/vmstatctl $(B)/bin/hvrun $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BINS)
+all: deps $(LIBS) $(B)/bin/vmstatd $(B)/bin/vmstatd-vm $(B)/bin/vmstatctl $(B)/bin/hvrun $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	@scripts/deps.sh build
@@ -82,6 +85,11 @@ $(B)/libcollectors.a: $(CL_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# the per-VM executor process: hv/ plus its control socket and seccomp allowlist
+$(B)/libworker.a: $(WK_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(B)/libvmstatd.a: $(VS_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -89,7 +97,11 @@ $(B)/libvmstatd.a: $(VS_OBJS)
 # ---- programs --------------------------------------------------------------------------------
 $(B)/bin/vmstatd: $(B)/vmstatd/main.o $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(SECCOMP_LIBS)
+
+$(B)/bin/vmstatd-vm: $(B)/worker/main.o $(B)/libworker.a $(B)/libhv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
 
 $(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o
 	@mkdir -p $(dir $@)
@@ -97,7 +109,7 @@ $(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o
 
 $(B)/bin/hvrun: $(B)/vmstatd/hvrun.o $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(SECCOMP_LIBS)
 
 # ---- tests -------------------------------------------------------------------------------------
 $(B)/tests/unit/%.o: tests/unit/%.c
@@ -105,7 +117,7 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(TEST_HELPER_OBJS) $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(SECCOMP_LIBS)
 
 $(B)/tests/integration/%.o: tests/integration/%.c
 	@mkdir -p $(dir $@)
@@ -163,7 +175,7 @@ linux-guest: deps
 	@scripts/linux-guest.sh build/linux
 
 # STRICT=1: a test that would skip fails instead (VMSTATD_STRICT=1 in its environment)
-TEST_ENV := VMSTATD_BIN=$(B)/bin/vmstatd VMSTATD_STRICT=$(STRICT)
+TEST_ENV := VMSTATD_BIN=$(B)/bin/vmstatd VMSTATD_WORKER=$(abspath $(B))/bin/vmstatd-vm VMSTATD_STRICT=$(STRICT)
 
 unit: $(UNIT_BINS)
 	@$(TEST_ENV) scripts/run-tests.sh $(UNIT_BINS)
@@ -177,7 +189,7 @@ check: deps all linux-guest
 
 # ---- benchmarks ----------------------------------------------------------------------------------
 $(B)/bench/%: $(B)/bench/%.o $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(SECCOMP_LIBS)
 
 # -- bench/exitpath's QEMU firmware: qemu-bios.S has no relocations, its .text is the image --
 $(B)/bench/qemu-bios.bin: bench/qemu-bios.S hv/boot/layout.h

@@ -93,6 +93,8 @@ struct cl_vm_raw {
         enum hv_vm_state state;     /* executor */
         enum hv_vm_reason reason;
         int64_t exit_code;
+        uint64_t detail;            /* executor: worker_died: the signal (0 unknown); see hv_vm_outcome */
+        int32_t pid;                /* executor: the process running the VM (its worker) */
         uint64_t ram_bytes;
         uint64_t console_bytes;     /* executor: bytes the guest wrote to its console */
         uint64_t resident_bytes;    /* memory: guest RAM resident in host memory */
@@ -124,6 +126,9 @@ struct collector_ops {
         bool enabled_by_default;
         /* once, when the collector is enabled; -errno makes it report failure on every sample */
         int (*init)(struct collector *c);
+        /* per VM and sample, optional: called for every VM before any sample_vm, so that work
+         * it starts elsewhere (a worker publishing) runs for all VMs at once */
+        void (*prepare_vm)(struct collector *c, struct cl_vm *vm);
         /* per VM and sample; fills its part of out. May keep per-VM state in vm->priv[c->slot],
          * created on first use. -errno (with c->error set) marks this sample failed. */
         int (*sample_vm)(struct collector *c, struct cl_vm *vm, struct cl_vm_raw *out);

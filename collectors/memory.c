@@ -1,5 +1,6 @@
 /* memory: how much of each guest's RAM is resident in host memory (bhyve's "Resident
- * memory"), and the daemon's own resident set. */
+ * memory"; a worker's VM: as it published for the executor collector this sample), and the
+ * daemon's own resident set. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,27 +11,8 @@
 
 #include "collector.h"
 
-#define MINCORE_CHUNK_PAGES 4096
-
-static int resident_bytes(const uint8_t *base, uint64_t len, uint64_t *ret) {
-        long page = sysconf(_SC_PAGESIZE);
-        unsigned char vec[MINCORE_CHUNK_PAGES];
-        uint64_t pages = 0;
-
-        for (uint64_t off = 0; off < len; off += (uint64_t) page * MINCORE_CHUNK_PAGES) {
-                uint64_t chunk = len - off < (uint64_t) page * MINCORE_CHUNK_PAGES ? len - off
-                                                                                     : (uint64_t) page * MINCORE_CHUNK_PAGES;
-                if (mincore((void *) (base + off), chunk, vec) < 0)
-                        return -errno;
-                for (uint64_t i = 0; i < (chunk + (uint64_t) page - 1) / (uint64_t) page; i++)
-                        pages += vec[i] & 1;
-        }
-        *ret = pages * (uint64_t) page;
-        return 0;
-}
-
 static int memory_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw *out) {
-        int r = resident_bytes(vm->hv->ram, vm->hv->ram_bytes, &out->resident_bytes);
+        int r = hv_vm_resident_bytes(vm->hv, &out->resident_bytes);
         if (r < 0)
                 return collector_fail(c, r, "memory: mincore over %s's RAM: %s", vm->hv->name, strerror(-r));
         out->have |= CL_HAVE_MEMORY;

@@ -1,5 +1,5 @@
 /* sched: the scheduler's view of each vCPU thread: run_delay (time runnable but waiting for
- * a host CPU), timeslices, migrations, context switches, from /proc/self/task/<tid>/.
+ * a host CPU), timeslices, migrations, context switches, from /proc/<pid>/task/<tid>/ of the process running the VM.
  *
  * Cost matters (hundreds of vCPUs every interval): the files stay open and are re-read with
  * pread, and the expensive `sched` file (7 us to generate) is only re-read when schedstat
@@ -36,13 +36,13 @@ static void thread_close(struct thread_files *t) {
         *t = (struct thread_files) { .schedstat = -1, .sched = -1 };
 }
 
-static int thread_open(struct thread_files *t, pid_t tid) {
+static int thread_open(struct thread_files *t, pid_t pid, pid_t tid) {
         char path[64];
         thread_close(t);
-        snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
         if ((t->schedstat = open(path, O_RDONLY | O_CLOEXEC)) < 0)
                 return -errno;
-        snprintf(path, sizeof(path), "/proc/self/task/%d/sched", tid);
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/sched", pid, tid);
         t->sched = open(path, O_RDONLY | O_CLOEXEC); /* optional: needs CONFIG_SCHED_DEBUG */
         t->tid = tid;
         return 0;
@@ -117,13 +117,14 @@ static int sched_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_r
                         continue;
                 }
                 if (t->tid != tid || t->schedstat < 0)
-                        r = thread_open(t, tid);
+                        r = thread_open(t, hv_vm_pid(vm->hv), tid);
                 if (r == 0)
                         r = thread_read(t, &out->vcpus[i].sched);
                 if (r == -ENOENT)
                         continue; /* the thread exited between the two reads */
                 if (r < 0)
-                        failed = collector_fail(c, r, "sched: reading /proc/self/task/%d: %s", tid, strerror(-r));
+                        failed = collector_fail(c, r, "sched: reading /proc/%d/task/%d: %s", hv_vm_pid(vm->hv), tid,
+                                                strerror(-r));
                 else
                         out->vcpus[i].have |= CL_HAVE_SCHED;
         }

@@ -3,6 +3,7 @@
 #include "vcpu.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,12 +14,13 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "shm.h"
 #include "vm.h"
 
 typedef void exit_fn(struct hv_vcpu *v, struct kvm_run *run);
 
 static void count_exit(struct hv_vcpu *v, enum hv_exit e) {
-        hv_counter_add(&v->c.exits[e], 1);
+        hv_counter_add(&v->c->exits[e], 1);
 }
 
 static void exit_io(struct hv_vcpu *v, struct kvm_run *run) {
@@ -30,7 +32,7 @@ static void exit_io(struct hv_vcpu *v, struct kvm_run *run) {
         for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
                 unhandled += !hv_bus_access(&v->vm->pio, v, run->io.port, data, run->io.size, out);
         if (unhandled)
-                hv_counter_add(&v->c.unhandled_io, unhandled);
+                hv_counter_add(&v->c->unhandled_io, unhandled);
 }
 
 static void exit_mmio(struct hv_vcpu *v, struct kvm_run *run) {
@@ -39,7 +41,7 @@ static void exit_mmio(struct hv_vcpu *v, struct kvm_run *run) {
 
         count_exit(v, write ? HV_EXIT_MMIO_WRITE : HV_EXIT_MMIO_READ);
         if (!hv_bus_access(&v->vm->mmio, v, run->mmio.phys_addr, run->mmio.data, len, write))
-                hv_counter_add(&v->c.unhandled_mmio, 1);
+                hv_counter_add(&v->c->unhandled_mmio, 1);
 }
 
 static void crash(struct hv_vcpu *v, enum hv_vm_reason reason, uint64_t detail) {
@@ -141,7 +143,7 @@ static void run_failed(struct hv_vcpu *v, struct kvm_run *run, int err) {
                 return;
         }
         if (__atomic_load_n(&run->immediate_exit, __ATOMIC_RELAXED)) {
-                hv_counter_add(&v->c.immediate_exits, 1);
+                hv_counter_add(&v->c->immediate_exits, 1);
                 /* cleared before the request is re-read at the top of the loop */
                 __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         }
@@ -151,13 +153,13 @@ static void run_failed(struct hv_vcpu *v, struct kvm_run *run, int err) {
 static void park(struct hv_vcpu *v) {
         struct hv_vm *vm = v->vm;
         pthread_mutex_lock(&vm->lock);
-        hv_offline_begin(&v->offline, hv_now_ns);
+        hv_offline_begin(v->offline, hv_now_ns);
         vm->parked++;
         pthread_cond_broadcast(&vm->cond);
         while (atomic_load(&vm->request) == HV_REQ_PAUSE)
                 pthread_cond_wait(&vm->cond, &vm->lock);
         vm->parked--;
-        hv_offline_end(&v->offline, hv_now_ns);
+        hv_offline_end(v->offline, hv_now_ns);
         pthread_mutex_unlock(&vm->lock);
 }
 
@@ -182,15 +184,25 @@ static void run_loop(struct hv_vcpu *v) {
                 }
                 int r = ioctl(v->fd, KVM_RUN, 0);
                 uint64_t t0 = hv_now_ns();
-                hv_counter_add(&v->c.runs, 1);
+                hv_counter_add(&v->c->runs, 1);
                 if (r < 0)
                         run_failed(v, run, errno);
                 else
                         dispatch(v, run);
                 uint64_t dt = hv_now_ns() - t0;
-                hv_counter_add(&v->c.handle_ns_sum, dt);
-                hv_counter_add(&v->c.handle_ns_hist[hv_hist_bucket(dt)], 1);
+                hv_counter_add(&v->c->handle_ns_sum, dt);
+                hv_counter_add(&v->c->handle_ns_hist[hv_hist_bucket(dt)], 1);
         }
+}
+
+/* Best effort: CPUs outside the host's set are the caller's mistake, reported by its config check. */
+static void pin_self(uint64_t mask) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (unsigned cpu = 0; cpu < 64; cpu++)
+                if (mask >> cpu & 1)
+                        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof(set), &set);
 }
 
 static void *vcpu_main(void *arg) {
@@ -199,18 +211,20 @@ static void *vcpu_main(void *arg) {
         sigset_t kick;
 
         pthread_setname_np(pthread_self(), v->comm);
+        if (vm->cpus_mask)
+                pin_self(vm->cpus_mask);
         sigemptyset(&kick);
         sigaddset(&kick, vm->kvm->kick_signal);
         pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
         pthread_getcpuclockid(pthread_self(), &v->cpu_clock);
-        atomic_store_explicit(&v->tid, gettid(), memory_order_release);
+        atomic_store_explicit(&v->sh->tid, gettid(), memory_order_release);
 
-        hv_offline_end(&v->offline, hv_now_ns);
+        hv_offline_end(v->offline, hv_now_ns);
         run_loop(v);
-        hv_offline_begin(&v->offline, hv_now_ns);
+        hv_offline_begin(v->offline, hv_now_ns);
 
-        atomic_store_explicit(&v->cpu_ns_final, thread_cpu_ns(v->cpu_clock), memory_order_relaxed);
-        atomic_store_explicit(&v->exited, true, memory_order_release);
+        atomic_store_explicit(&v->sh->cpu_ns_final, thread_cpu_ns(v->cpu_clock), memory_order_relaxed);
+        atomic_store_explicit(&v->sh->exited, true, memory_order_release);
         pthread_mutex_lock(&vm->lock);
         vm->active--;
         pthread_cond_broadcast(&vm->cond);
@@ -219,16 +233,18 @@ static void *vcpu_main(void *arg) {
 }
 
 int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret) {
-        struct hv_vcpu *v = aligned_alloc(64, sizeof(*v));
+        struct hv_vcpu *v = calloc(1, sizeof(*v));
         int r;
 
         if (!v)
                 return -ENOMEM;
-        memset(v, 0, sizeof(*v));
+        v->sh = hv_shm_vcpu(vm->sh, id);
+        v->c = &v->sh->c;
+        v->offline = &v->sh->offline;
         v->vm = vm;
         v->id = id;
         v->stats_fd = -1;
-        hv_offline_init(&v->offline, hv_now_ns());
+        hv_offline_init(v->offline, hv_now_ns());
         /* thread name <vm>/<n>, VM name cut so the whole fits the kernel's 15 characters */
         int suffix = snprintf(NULL, 0, "/%u", id);
         snprintf(v->comm, sizeof(v->comm), "%.*s/%u", 15 - suffix, vm->name, id);
@@ -291,37 +307,99 @@ void hv_vcpu_join(struct hv_vcpu *v) {
 }
 
 void hv_vcpu_kick(struct hv_vcpu *v) {
-        if (!v->spawned || v->joined || atomic_load(&v->exited))
+        if (!v->spawned || v->joined || atomic_load(&v->sh->exited))
                 return;
         __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
         pthread_kill(v->thread, v->vm->kvm->kick_signal);
 }
 
-void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
-        ret->tid = atomic_load_explicit(&v->tid, memory_order_acquire);
-        ret->exited = atomic_load_explicit(&v->exited, memory_order_acquire);
+/* The owner's reading: the thread's CPU clock while it runs, its final value once it left. */
+static void read_local(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
+        ret->tid = atomic_load_explicit(&v->sh->tid, memory_order_acquire);
+        ret->exited = atomic_load_explicit(&v->sh->exited, memory_order_acquire);
         ret->cpu_ns = 0;
         if (ret->exited)
-                ret->cpu_ns = atomic_load_explicit(&v->cpu_ns_final, memory_order_relaxed);
+                ret->cpu_ns = atomic_load_explicit(&v->sh->cpu_ns_final, memory_order_relaxed);
         else if (ret->tid) {
                 ret->cpu_ns = thread_cpu_ns(v->cpu_clock);
                 /* the thread may have exited between the two loads: its final value holds */
-                if (atomic_load_explicit(&v->exited, memory_order_acquire)) {
+                if (atomic_load_explicit(&v->sh->exited, memory_order_acquire)) {
                         ret->exited = true;
-                        ret->cpu_ns = atomic_load_explicit(&v->cpu_ns_final, memory_order_relaxed);
+                        ret->cpu_ns = atomic_load_explicit(&v->sh->cpu_ns_final, memory_order_relaxed);
                 }
         }
-        ret->offline_ns = hv_offline_read(&v->offline, hv_now_ns, &ret->now_ns);
+        ret->offline_ns = hv_offline_read(v->offline, hv_now_ns, &ret->now_ns);
+}
+
+void hv_vcpu_publish(struct hv_vcpu *v) {
+        struct hv_vcpu_raw r;
+        read_local(v, &r);
+        struct hv_shm_vcpu *sh = v->sh;
+        uint32_t seq = atomic_load_explicit(&sh->pub_seq, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        atomic_store_explicit(&sh->pub_tid, r.tid, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_exited, r.exited, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_now_ns, r.now_ns, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_cpu_ns, r.cpu_ns, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_offline_ns, r.offline_ns, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_seq, seq + 2, memory_order_release);
+}
+
+/* A view's reading: the owner's last publication; after the owner died, all time since is
+ * offline (its threads are gone), so the runstate sum still equals the wall time. */
+static void read_view(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
+        const struct hv_shm_vcpu *sh = v->sh;
+        uint32_t seq;
+        for (int tries = 0;; tries++) {
+                seq = atomic_load_explicit(&sh->pub_seq, memory_order_acquire);
+                ret->tid = atomic_load_explicit(&sh->pub_tid, memory_order_relaxed);
+                ret->exited = atomic_load_explicit(&sh->pub_exited, memory_order_relaxed);
+                ret->now_ns = atomic_load_explicit(&sh->pub_now_ns, memory_order_relaxed);
+                ret->cpu_ns = atomic_load_explicit(&sh->pub_cpu_ns, memory_order_relaxed);
+                ret->offline_ns = atomic_load_explicit(&sh->pub_offline_ns, memory_order_relaxed);
+                atomic_thread_fence(memory_order_acquire);
+                if ((!(seq & 1) && seq == atomic_load_explicit(&sh->pub_seq, memory_order_relaxed)) || tries > 1000)
+                        break;
+        }
+        if (atomic_load(&v->vm->dead_signal) >= 0) {
+                uint64_t now = hv_now_ns();
+                if (ret->now_ns == 0) /* it never published: all of its life was offline */
+                        ret->now_ns = v->vm->created_ns;
+                ret->offline_ns += now > ret->now_ns ? now - ret->now_ns : 0;
+                ret->now_ns = now > ret->now_ns ? now : ret->now_ns;
+                ret->exited = true;
+                ret->tid = 0;
+        }
+}
+
+void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
+        (v->vm->view ? read_view : read_local)(v, ret);
 }
 
 pid_t hv_vcpu_tid(const struct hv_vcpu *v) {
-        if (atomic_load_explicit(&v->exited, memory_order_acquire))
+        if (atomic_load_explicit(&v->sh->exited, memory_order_acquire) || atomic_load(&v->vm->dead_signal) >= 0)
                 return 0;
-        return atomic_load_explicit(&v->tid, memory_order_acquire);
+        return atomic_load_explicit(&v->sh->tid, memory_order_acquire);
 }
 
 void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret) {
-        hv_counters_read(&v->c, ret);
+        hv_counters_read(v->c, ret);
+}
+
+int hv_vcpu_view(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd, struct hv_vcpu **ret) {
+        struct hv_vcpu *v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        v->sh = sh;
+        v->c = &sh->c;
+        v->offline = &sh->offline;
+        v->vm = vm;
+        v->id = id;
+        v->fd = -1;
+        v->stats_fd = stats_fd;
+        *ret = v;
+        return 0;
 }
 
 static int dump_segment(char *buf, size_t len, const char *name, const struct kvm_segment *s) {

@@ -13,11 +13,13 @@
 #include "runstate.h"
 
 struct hv_vm;
+struct hv_shm_vcpu;
 struct kvm_run;
 
 struct hv_vcpu {
-        struct hv_vcpu_counters c; /* first: starts on its own cache line */
-        struct hv_offline offline;
+        struct hv_shm_vcpu *sh;      /* counters and runstate inputs, in the VM's shared memfd */
+        struct hv_vcpu_counters *c;  /* = &sh->c */
+        struct hv_offline *offline;  /* = &sh->offline */
         struct hv_vm *vm;
         unsigned id;
         int fd;
@@ -28,11 +30,8 @@ struct hv_vcpu {
         bool spawned, joined;
         char comm[16]; /* <vm>/<n>, at most 15 characters */
 
-        _Atomic int tid;          /* 0 until the thread runs */
-        clockid_t cpu_clock;      /* valid once tid != 0 */
-        _Atomic bool exited;      /* the thread has left its loop; cpu_ns_final holds */
-        _Atomic uint64_t cpu_ns_final;
-} __attribute__((aligned(64)));
+        clockid_t cpu_clock;      /* valid once sh->tid != 0 */
+};
 
 /* Raw runstate inputs, consistent enough for a sampler: taken at now_ns. */
 struct hv_vcpu_raw {
@@ -44,13 +43,18 @@ struct hv_vcpu_raw {
 };
 
 int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret);
+/* A reader's view of vCPU id of a VM run elsewhere (hv_vm_attach); stats_fd is taken over. */
+int hv_vcpu_view(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd, struct hv_vcpu **ret);
+/* Owner: publishes tid, CPU time and offline time as one consistent reading for views. */
+void hv_vcpu_publish(struct hv_vcpu *v);
 void hv_vcpu_free(struct hv_vcpu *v);
 int hv_vcpu_spawn(struct hv_vcpu *v);
 void hv_vcpu_join(struct hv_vcpu *v);
 /* Makes the vCPU leave KVM_RUN soon: immediate_exit, then the kick signal. */
 void hv_vcpu_kick(struct hv_vcpu *v);
 void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret);
-/* The vCPU thread's id while it runs its loop, 0 before it starts and after it exits. */
+/* The vCPU thread's id (in hv_vm_pid's process) while it runs its loop, 0 before it starts and
+ * after it exits. */
 pid_t hv_vcpu_tid(const struct hv_vcpu *v);
 void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret);
 /* A human-readable dump of the general and system registers. */

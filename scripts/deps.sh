@@ -14,6 +14,7 @@ declare -A modules=(
         [inih]=libinih-dev
         [zlib]=zlib1g-dev
         [libcurl]=libcurl4-openssl-dev
+        [libseccomp]=libseccomp-dev
 )
 # command -> Debian package
 declare -A commands=(

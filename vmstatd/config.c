@@ -360,6 +360,11 @@ static int set_control_socket(struct file *f, const char *key, const char *v) {
         return set_path(f, key, v, f->conf->control_socket, sizeof(((struct sockaddr_un *) 0)->sun_path));
 }
 
+static int set_runtime_dir(struct file *f, const char *key, const char *v) {
+        /* <dir>/vms/<name>.sock must fit sun_path */
+        return set_path(f, key, v, f->conf->runtime_dir, sizeof(((struct sockaddr_un *) 0)->sun_path) - 48);
+}
+
 static int set_console_dir(struct file *f, const char *key, const char *v) {
         return set_path(f, key, v, f->conf->console_dir, sizeof(f->conf->console_dir));
 }
@@ -418,6 +423,7 @@ static const struct key daemon_keys[] = {
         { "histograms", set_histograms, false },
         { "log_level", set_log_level, false },
         { "control_socket", set_control_socket, false },
+        { "runtime_dir", set_runtime_dir, false },
         { "console_log_dir", set_console_dir, false },
         { "console_log_max", set_daemon_log_max, false },
         { "console_over_http", set_console_over_http, false },
@@ -864,6 +870,7 @@ static void daemon_defaults(struct vs_conf *c) {
                 c->enable[i] = -1;
         c->log_level = LOG_INFO;
         strcpy(c->control_socket, "/run/vmstatd/control.sock");
+        strcpy(c->runtime_dir, "/run/vmstatd");
         c->console_log_max = VS_CONF_DEFAULT_CONSOLE_LOG_MAX;
         fix_pointers(c);
 }
@@ -1237,8 +1244,8 @@ void vs_conf_print(const struct vs_conf *c, FILE *f) {
         for (size_t i = 0; i < collector_registry_len; i++)
                 if (c->enable[i] == 1 || (c->enable[i] == -1 && collector_registry[i]->enabled_by_default))
                         fprintf(f, "%s%s", on++ ? ", " : " ", collector_registry[i]->name);
-        fprintf(f, "%s\nhistograms: %s\nlog_level: %s\ncontrol_socket: %s\nconsole_log_dir: %s\n",
-                on ? "" : " none", c->histograms ? "yes" : "no", level, c->control_socket,
+        fprintf(f, "%s\nhistograms: %s\nlog_level: %s\ncontrol_socket: %s\nruntime_dir: %s\nconsole_log_dir: %s\n",
+                on ? "" : " none", c->histograms ? "yes" : "no", level, c->control_socket, c->runtime_dir,
                 c->console_dir[0] ? c->console_dir : "none");
         fprintf(f, "console_log_max: %s\nconsole_over_http: %s\nallowed_hosts:", fmt_size(c->console_log_max, buf, sizeof(buf)),
                 c->console_over_http ? "yes" : "no");

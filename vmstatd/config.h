@@ -59,6 +59,9 @@ struct vs_conf {
         bool histograms;
         int log_level;                         /* syslog priority: err, warning, notice, info, debug */
         char control_socket[256];              /* default /run/vmstatd/control.sock */
+        /* workers' sockets (<dir>/vms/<name>.sock), how a new daemon finds running guests;
+         * default /run/vmstatd */
+        char runtime_dir[256];
         char console_dir[256];                 /* default "" (no console log files) */
         uint64_t console_log_max;              /* default for VMs: 16M */
         bool console_over_http;                /* /vms/<name>/console on TCP too; default no */

@@ -168,11 +168,15 @@ static void held_free(void *cls) {
 
 /* ---- responses ---------------------------------------------------------------------------------------- */
 
+static _Atomic bool closing_all; /* set while quiescing: any listener's connection */
+
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
                              const char *content_type) {
         if (!resp)
                 return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        if (atomic_load_explicit(&closing_all, memory_order_relaxed))
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         enum MHD_Result ret = MHD_queue_response(c, status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -433,6 +437,16 @@ static unsigned action_status(int r) {
         }
 }
 
+/* POST /daemon/reexec on the control socket: answered before the daemon goes */
+static enum MHD_Result serve_reexec(struct vs_http *h, struct MHD_Connection *c) {
+        if (!h->cfg.reexec)
+                return respond_error(c, MHD_HTTP_NOT_IMPLEMENTED, "this daemon cannot re-execute itself");
+        h->cfg.reexec(h->cfg.reexec_opaque);
+        json_t *j = json_pack("{s:s, s:s}", "action", "daemon-reexec", "message",
+                              "re-executing: guests keep running, counters continue, listening sockets stay open");
+        return respond_json(c, MHD_HTTP_ACCEPTED, j);
+}
+
 /* POST /vms/<name>/<verb> on the control socket: {"vm", "action", "state", "message"} */
 static enum MHD_Result serve_action(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
         const char *verb = vs_verb_name(rt->verb);
@@ -569,6 +583,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return serve_history(h, c, &rt);
         case VS_ROUTE_ACTION:
                 return serve_action(h, c, &rt);
+        case VS_ROUTE_REEXEC:
+                return serve_reexec(h, c);
         case VS_ROUTE_ERROR:
                 return respond_error_with(c, (unsigned) rt.status, rt.error, MHD_HTTP_HEADER_ALLOW, rt.allow);
         default:
@@ -710,7 +726,7 @@ static int start_daemon(struct vs_http *h, int fd, bool own_fd, bool control) {
         struct listener *l = &h->l[h->n];
         /* poll, not epoll: with 0.9.75's epoll loop, connections that send half a request and
          * close stayed open until the timeout and used up the per-IP limit */
-        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD;
+        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC; /* ITC: MHD_quiesce_daemon */
         if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
                 return -errno;
         if (ss.ss_family == AF_INET6)
@@ -802,6 +818,31 @@ void vs_http_stop(struct vs_http *h) {
         rendered_unref(h->current);
         pthread_mutex_destroy(&h->lock);
         free(h);
+}
+
+size_t vs_http_quiesce(struct vs_http *h, int *fds, size_t max, int timeout_ms) {
+        size_t n = 0;
+        atomic_store(&closing_all, true);
+        for (size_t i = 0; i < h->n; i++) {
+                if (h->l[i].control)
+                        continue; /* the control socket is bound anew by the next program */
+                MHD_socket fd = MHD_quiesce_daemon(h->l[i].d);
+                if (fd != MHD_INVALID_SOCKET && n < max) {
+                        fds[n++] = fd;
+                        h->l[i].own_fd = false; /* the next program's now */
+                }
+        }
+        for (int waited = 0; waited < timeout_ms; waited += 10) {
+                unsigned open = 0;
+                for (size_t i = 0; i < h->n; i++) {
+                        const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->l[i].d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+                        open += di ? di->num_connections : 0;
+                }
+                if (!open)
+                        break;
+                usleep(10000);
+        }
+        return n;
 }
 
 int vs_http_port(const struct vs_http *h) {

@@ -45,6 +45,10 @@ struct vs_http_config {
          * -ENOENT no such VM, -EBUSY / -EALREADY wrong state, -EINVAL; msg gets a sentence
          * either way. NULL: actions answer 501. */
         int (*action)(void *opaque, const char *vm, const char *verb, char *msg, size_t msg_len);
+        /* POST /daemon/reexec on the control socket: asks the daemon to exec itself anew (it
+         * answers first, then goes). NULL: 501. */
+        void (*reexec)(void *opaque);
+        void *reexec_opaque;
         void *opaque;
 };
 
@@ -55,6 +59,11 @@ struct vs_http;
 int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, struct vs_http **ret,
                   char why[VS_HTTP_WHY_LEN]);
 void vs_http_stop(struct vs_http *h);
+/* For an exec of a new binary: stops accepting on the TCP listeners (their backlogs keep
+ * queueing), lets open connections finish (at most timeout_ms; meanwhile answers say
+ * Connection: close) and returns up to max listening fds in fds, left open for the next
+ * program: vs_http_stop afterwards does not close them. Returns how many. */
+size_t vs_http_quiesce(struct vs_http *h, int *fds, size_t max, int timeout_ms);
 /* The sampler's publish hook: renders the /metrics bodies of a new sample. */
 void vs_http_publish(void *http, struct vs_sample *sample);
 /* The port the first TCP listener is bound to (for tests that listen on port 0); -1 if none. */

@@ -4,11 +4,15 @@
  * guests in their vCPU threads. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -34,6 +38,7 @@ struct options {
         int enable[CL_MAX_COLLECTORS];
         bool histograms;
         const char *control_socket;
+        const char *runtime_dir;
 };
 
 struct daemon {
@@ -47,6 +52,9 @@ struct daemon {
         uint64_t start_ns;       /* supervision deadlines are start + k * interval */
         uint64_t watchdog_usec;  /* 0 = no watchdog */
         struct vs_daemon_counters counters;
+        char **argv;             /* for daemon-reexec */
+        bool reexec;             /* the loop ended for an exec of the binary, not a stop */
+        int lock_fd;             /* flock on <runtime_dir>/vmstatd.lock: one daemon per runtime directory */
 };
 
 /* Console output reaches the log files this often, whatever the sampling interval: a 64 KiB
@@ -64,6 +72,8 @@ static void usage(FILE *f) {
                 "  --interval DURATION       sampling interval, >= 100ms (default 5s)\n"
                 "  --history N               samples kept per VM (default 720)\n"
                 "  --control-socket PATH     control API socket (default /run/vmstatd/control.sock)\n"
+                "  --runtime-dir DIR         where workers listen, so a new daemon finds running guests\n"
+                "                            (default /run/vmstatd)\n"
                 "  --collector.NAME          enable a collector\n"
                 "  --no-collector.NAME       disable a collector\n"
                 "  --collector.histograms    also export exit-handling and KVM histograms\n"
@@ -104,6 +114,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         o->config_dir = argv[++i];
                 } else if (strcmp(a, "--control-socket") == 0 && val) {
                         o->control_socket = argv[++i];
+                } else if (strcmp(a, "--runtime-dir") == 0 && val) {
+                        o->runtime_dir = argv[++i];
                 } else if (strcmp(a, "--listen") == 0 && val) {
                         if (o->n_listen == VS_CONF_MAX_LISTEN) {
                                 fprintf(stderr, "vmstatd: at most %d --listen addresses\n", VS_CONF_MAX_LISTEN);
@@ -157,6 +169,8 @@ static void apply_options(const struct options *o, struct vs_conf *c) {
         c->histograms |= o->histograms;
         if (o->control_socket)
                 snprintf(c->control_socket, sizeof(c->control_socket), "%s", o->control_socket);
+        if (o->runtime_dir)
+                snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s", o->runtime_dir);
 }
 
 static int load_config(struct daemon *d, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]) {
@@ -283,6 +297,14 @@ static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata)
         return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 }
 
+static int on_reexec_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        struct daemon *d = userdata;
+        (void) si;
+        vs_log(LOG_INFO, "daemon-reexec: executing the binary anew; guests keep running");
+        d->reexec = true;
+        return sd_event_exit(sd_event_source_get_event(src), 0);
+}
+
 static int on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
         (void) userdata;
         vs_log(LOG_INFO, "%s: stopping", strsignal((int) si->ssi_signo));
@@ -315,6 +337,55 @@ static const char *control_socket_path(const struct vs_conf *c) {
         return c->control_socket;
 }
 
+/* One daemon per runtime directory: two would both take the same workers over. "" when the
+ * directory cannot be had (guests then die with this daemon). */
+static int runtime_dir_lock(struct daemon *d, char *dir, size_t len) {
+        char path[sizeof(d->conf.runtime_dir) + 16];
+        d->lock_fd = -1;
+        dir[0] = 0;
+        if (!d->conf.runtime_dir[0])
+                return 0;
+        if (mkdir(d->conf.runtime_dir, 0750) < 0 && errno != EEXIST) {
+                vs_log(LOG_WARNING, "runtime directory %s: %s: guests will not outlive this daemon", d->conf.runtime_dir,
+                       strerror(errno));
+                return 0;
+        }
+        snprintf(path, sizeof(path), "%s/vmstatd.lock", d->conf.runtime_dir);
+        d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        if (d->lock_fd < 0) {
+                vs_log(LOG_WARNING, "%s: %s: guests will not outlive this daemon", path, strerror(errno));
+                return 0;
+        }
+        if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                vs_log(LOG_ERR, "another vmstatd runs with the runtime directory %s (%s is locked); give this one "
+                                "its own (--runtime-dir, runtime_dir=)", d->conf.runtime_dir, path);
+                sd_notifyf(0, "STATUS=another vmstatd uses %s", d->conf.runtime_dir);
+                return -EBUSY;
+        }
+        snprintf(dir, len, "%s", d->conf.runtime_dir);
+        return 0;
+}
+
+/* vmstatd-vm lives next to vmstatd; VMSTATD_WORKER names another (tests, development). */
+static void worker_exe(char *buf, size_t len) {
+        char self[512];
+        const char *env = getenv("VMSTATD_WORKER");
+        ssize_t n;
+        if (env && env[0]) {
+                snprintf(buf, len, "%s", env);
+        } else if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+                self[n] = 0;
+                snprintf(buf, len, "%s/vmstatd-vm", dirname(self));
+        } else {
+                snprintf(buf, len, "vmstatd-vm");
+        }
+}
+
+static void request_reexec(void *opaque) {
+        (void) opaque;
+        kill(getpid(), SIGUSR2); /* carried out by the loop, after this answer */
+}
+
 static int start(struct daemon *d) {
         char why[VS_HTTP_WHY_LEN > HV_WHY_LEN ? VS_HTTP_WHY_LEN : HV_WHY_LEN];
         int r;
@@ -329,12 +400,19 @@ static int start(struct daemon *d) {
                 sd_notifyf(0, "STATUS=%s", why);
                 return r;
         }
+        struct vs_manager_config mcfg = { 0 };
+        if ((r = runtime_dir_lock(d, mcfg.runtime_dir, sizeof(mcfg.runtime_dir))) < 0)
+                return r;
+        worker_exe(mcfg.worker_exe, sizeof(mcfg.worker_exe));
         struct vs_sampler_config scfg = { .interval_ns = d->conf.interval_ns, .history = d->conf.history };
         memcpy(scfg.enable, d->conf.enable, sizeof(scfg.enable));
-        if ((r = vs_sampler_new(&scfg, &d->sampler)) < 0 || (r = vs_manager_new(d->kvm, d->sampler, &d->manager)) < 0) {
+        if ((r = vs_sampler_new(&scfg, &d->sampler)) < 0 || (r = vs_manager_new(&mcfg, d->sampler, &d->manager)) < 0) {
                 vs_log(LOG_ERR, "sampler: %s", strerror(-r));
                 return r;
         }
+        int adopted = vs_manager_adopt(d->manager); /* guests an earlier daemon left running */
+        if (adopted > 0)
+                vs_log(LOG_INFO, "adopted %d running VM%s", adopted, adopted == 1 ? "" : "s");
         size_t n_coll;
         const struct collector *coll = vs_sampler_collectors(d->sampler, &n_coll);
         for (size_t i = 0; i < n_coll; i++)
@@ -364,6 +442,8 @@ static int start(struct daemon *d) {
                 .opaque = d->manager,
                 .control_socket = control_socket_path(&d->conf),
                 .action = vs_manager_action,
+                .reexec = request_reexec,
+                .reexec_opaque = d,
         };
         if ((r = vs_http_start(&hcfg, d->sampler, &d->http, why)) < 0) {
                 vs_log(LOG_ERR, "%s", why);
@@ -391,6 +471,7 @@ static int run_loop(struct daemon *d) {
         sd_event_add_signal(d->event, NULL, SIGTERM, on_stop_signal, d);
         sd_event_add_signal(d->event, NULL, SIGINT, on_stop_signal, d);
         sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
+        sd_event_add_signal(d->event, NULL, SIGUSR2, on_reexec_signal, d);
         r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, next_deadline_usec(d), 1000, on_supervise_timer, d);
         if (r >= 0)
                 r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, hv_now_ns() / 1000 + CONSOLE_TICK_USEC,
@@ -404,6 +485,35 @@ static int run_loop(struct daemon *d) {
                 return r;
         notify_status(d, "READY=1\n");
         return sd_event_loop(d->event);
+}
+
+/* daemon-reexec: the listening sockets go to the new program as socket activation would pass
+ * them (LISTEN_FDS, same pid), the workers are left running for it to adopt. Returns only if
+ * the exec failed; the caller then stops as on SIGTERM. */
+static void reexec(struct daemon *d) {
+        int fds[16], moved[16];
+        char env[32];
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=re-executing", (unsigned long long) (hv_now_ns() / 1000));
+        vs_sampler_stop(d->sampler);
+        vs_sampler_set_publish_hook(d->sampler, NULL, NULL);
+        size_t n = vs_http_quiesce(d->http, fds, 16, 3000);
+        vs_http_stop(d->http); /* closes the control socket, keeps fds */
+        d->http = NULL;
+        vs_manager_console_tick(d->manager); /* the console bytes so far reach the logs */
+        for (size_t i = 0; i < n; i++) /* above SD_LISTEN_FDS_START + n first: no clash while moving */
+                moved[i] = fcntl(fds[i], F_DUPFD, SD_LISTEN_FDS_START + 16);
+        for (size_t i = 0; i < n; i++) {
+                close(fds[i]);
+                dup2(moved[i], SD_LISTEN_FDS_START + (int) i); /* dup2 leaves FD_CLOEXEC off */
+                close(moved[i]);
+        }
+        snprintf(env, sizeof(env), "%zu", n);
+        setenv("LISTEN_FDS", env, 1);
+        snprintf(env, sizeof(env), "%d", (int) getpid());
+        setenv("LISTEN_PID", env, 1);
+        unsetenv("LISTEN_FDNAMES");
+        execv("/proc/self/exe", d->argv);
+        vs_log(LOG_ERR, "daemon-reexec: exec of /proc/self/exe failed: %s; stopping", strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -430,13 +540,17 @@ int main(int argc, char **argv) {
         sigaddset(&sigs, SIGINT);
         sigaddset(&sigs, SIGTERM);
         sigaddset(&sigs, SIGHUP);
+        sigaddset(&sigs, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
 
+        d.argv = argv;
         r = start(&d);
         if (r >= 0)
                 r = run_loop(&d);
+        if (r >= 0 && d.reexec)
+                reexec(&d); /* returns only if the exec failed */
         sd_notify(0, "STOPPING=1");
         if (d.sampler) {
                 vs_sampler_stop(d.sampler); /* no sample in flight may call into HTTP any more */

@@ -2,21 +2,22 @@
 #define _GNU_SOURCE
 #include "manager.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "console_log.h"
 #include "devices/devices.h"
-#include "guests/params.h"
-#include "kvm.h"
 #include "log.h"
-#include "vcpu.h"
+#include "shm.h"
 #include "vm.h"
+#include "workers.h"
 
 #define BACKOFF_FIRST_NS 1000000000ull
 #define BACKOFF_MAX_NS (60 * 1000000000ull)
@@ -24,22 +25,31 @@
 /* Console bytes copied to log files per console tick, all VMs together: a flooding guest costs
  * the main loop a bounded time, and round-robin keeps the others' logs going meanwhile. */
 #define CONSOLE_TICK_BUDGET (1u << 20)
+/* Creating a VM can take seconds on a loaded host; a worker that says nothing for this long is
+ * taken for hung. Control requests are quick (a pause waits at most 5 s for its vCPUs). */
+#define HELLO_TIMEOUT_MS 60000
+#define CALL_TIMEOUT_MS 10000
+#define QUIT_TIMEOUT_MS 2000
 
 struct entry {
         struct vs_vm_conf conf;
-        struct hv_vm *vm;          /* NULL when it never started (autostart=no) or could not be created */
+        struct vs_worker *w;       /* the process running the VM, NULL when none was started */
+        struct hv_vm *vm;          /* = w->view; NULL when it never started (autostart=no) or could not be created */
+        bool adopted;              /* taken over from an earlier daemon; conf not yet compared */
+        bool dead;                 /* its worker died: crashed(worker_died) */
         unsigned restarts;
         uint64_t started_ns;
         uint64_t backoff_ns;       /* delay before the next automatic restart */
         uint64_t restart_at_ns;    /* 0 = none scheduled */
         bool create_failed;        /* the last launch could not even create the VM (see why) */
-        char why[HV_WHY_LEN + 32]; /* why the last launch failed, "" when it did not */
+        char why[WK_MSG_LEN + 64]; /* why the last launch failed, "" when it did not */
         struct vs_console_log *log;
         char log_path[800];        /* the log's path, "" = none */
 };
 
 struct vs_manager {
-        struct hv_kvm *kvm;
+        struct vs_manager_config cfg;
+        char vms_dir[sizeof(((struct vs_manager_config *) 0)->runtime_dir) + 8]; /* "" = workers not adoptable */
         struct vs_sampler *sampler;
         pthread_mutex_t lock;
         struct entry **e;
@@ -106,66 +116,110 @@ static void console_log_update(struct vs_manager *m, struct entry *e) {
 
 /* ---- VMs --------------------------------------------------------------------------------------------- */
 
-static void pin(struct entry *e) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (unsigned cpu = 0; cpu < 64; cpu++)
-                if (e->conf.cpus_mask >> cpu & 1)
-                        CPU_SET(cpu, &set);
-        for (unsigned i = 0; i < e->vm->n_vcpus; i++) {
-                pid_t tid = 0;
-                for (int tries = 0; tries < 200 && !(tid = hv_vcpu_tid(e->vm->vcpus[i])); tries++)
-                        usleep(500); /* the thread publishes its id as it starts */
-                if (tid && sched_setaffinity(tid, sizeof(set), &set) < 0)
-                        vs_log_vm(LOG_WARNING, e->conf.name, "vCPU %u: pinning to cpus: %s", i, strerror(errno));
-        }
+/* ---- workers ------------------------------------------------------------------------------------ */
+
+struct worker_args {
+        char *argv[48];
+        int n;
+        char buf[8192];
+        size_t used;
+        char spec[HV_SHM_SPEC_LEN]; /* the arguments that define the VM: equal specs, equal VMs */
+};
+
+static void arg(struct worker_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg(struct worker_args *a, const char *fmt, ...) {
+        va_list ap;
+        if (a->n >= (int) (sizeof(a->argv) / sizeof(a->argv[0])) - 1 || a->used >= sizeof(a->buf))
+                return;
+        va_start(ap, fmt);
+        int n = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= sizeof(a->buf) - a->used)
+                return;
+        a->argv[a->n++] = a->buf + a->used;
+        a->used += (size_t) n + 1;
 }
 
-/* Loads the configured guest into a created VM; why says what failed. */
-static int boot(struct hv_vm *vm, const struct vs_vm_conf *c, char *why, size_t len) {
-        char detail[HV_WHY_LEN] = "";
-        int r;
+/* The worker's command line for c: first what defines the VM (its spec), then its identity. */
+static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, struct worker_args *a) {
+        const struct hv_builtin *b = &c->builtin;
+        *a = (struct worker_args) { .n = 0 };
+        arg(a, "vmstatd-vm");
+        int first = a->n; /* from here to the socket: the spec, as the worker rebuilds it */
+        arg(a, "--name=%s", c->name);
+        arg(a, "--vcpus=%u", c->vcpus);
+        arg(a, "--memory=%llu", (unsigned long long) c->memory);
+        if (c->cpus_mask)
+                arg(a, "--cpus=0x%llx", (unsigned long long) c->cpus_mask);
         if (c->kernel[0]) {
-                struct hv_linux l = { .kernel = c->kernel, .initrd = c->initrd[0] ? c->initrd : NULL,
-                                      .cmdline = c->cmdline[0] ? c->cmdline : NULL, .cpuid_hide = c->cpuid_hide };
-                if ((r = hv_boot_linux(vm, &l, detail)) < 0)
-                        snprintf(why, len, "loading kernel: %s", detail[0] ? detail : strerror(-r));
-                return r;
+                arg(a, "--kernel=%s", c->kernel);
+                if (c->initrd[0])
+                        arg(a, "--initrd=%s", c->initrd);
+                if (c->cmdline[0])
+                        arg(a, "--cmdline=%s", c->cmdline);
+                arg(a, "--cpuid-hide=%u", c->cpuid_hide);
+        } else {
+                if (c->image[0]) {
+                        arg(a, "--flat=%s", c->image);
+                        arg(a, "--entry=%s", c->image_entry);
+                } else {
+                        arg(a, "--builtin=%s", b->guest);
+                }
+                arg(a, "--count=%llu", (unsigned long long) b->count);
+                arg(a, "--port=%u", b->port);
+                arg(a, "--mmio-addr=0x%llx", (unsigned long long) b->mmio_addr);
+                arg(a, "--duty=%u", b->duty_pct);
+                arg(a, "--period=%u", b->period_ticks);
+                arg(a, "--tick-us=%u", b->tick_us);
         }
-        if (!c->image[0]) {
-                if ((r = hv_boot_builtin(vm, &c->builtin)) < 0)
-                        snprintf(why, len, "loading guest %.200s: %s", c->guest,
-                                 r == -ENOENT ? "no such entry in the image" : strerror(-r));
-                return r;
-        }
-        struct hv_guest_params p;
-        if ((r = hv_builtin_params(&c->builtin, &p)) < 0 || (r = hv_boot_flat_file(vm, c->image, c->image_entry, &p, detail)) < 0)
-                snprintf(why, len, "loading guest %s", detail[0] ? detail : strerror(-r));
-        return r;
+        size_t len = 0;
+        for (int i = first; i < a->n && len < sizeof(a->spec); i++)
+                len += (size_t) snprintf(a->spec + len, sizeof(a->spec) - len, "%s%s", i > first ? " " : "", a->argv[i]);
+        if (m->vms_dir[0])
+                arg(a, "--socket=%s/%s.sock", m->vms_dir, c->name);
+}
+
+/* Asks w to quit (its guest stops) and makes sure its process is gone. */
+static void worker_end(struct vs_worker *w) {
+        char msg[WK_MSG_LEN];
+        int sig;
+        if (!w)
+                return;
+        vs_worker_call(w, WK_QUIT, QUIT_TIMEOUT_MS, msg, sizeof(msg));
+        for (int i = 0; i < 200 && !vs_worker_dead(w, &sig); i++)
+                usleep(10000); /* it exits right after its reply */
+        if (!vs_worker_dead(w, &sig))
+                vs_worker_kill(w);
+        vs_worker_remove_socket(w);
 }
 
 /* The entry's VM stops (if it runs), its last console bytes reach the log, and it goes. */
 static void retire(struct vs_manager *m, struct entry *e) {
-        if (!e->vm)
+        if (!e->w)
                 return;
-        hv_vm_stop(e->vm);
+        worker_end(e->w);
         console_flush(m, e);
-        vs_sampler_remove_vm(m->sampler, e->vm);
-        hv_vm_destroy(e->vm);
+        if (e->vm)
+                vs_sampler_remove_vm(m->sampler, e->vm);
+        vs_worker_free(e->w);
+        e->w = NULL;
         e->vm = NULL;
+        e->dead = false;
 }
 
-/* vm takes the place of the entry's VM: a fresh id, counters and start time. */
-static int replace(struct vs_manager *m, struct entry *e, struct hv_vm *vm) {
+/* w's VM takes the place of the entry's: a fresh id, counters and start time. */
+static int replace(struct vs_manager *m, struct entry *e, struct vs_worker *w) {
         retire(m, e);
-        int r = vs_sampler_add_vm(m->sampler, vm);
+        int r = vs_sampler_add_vm(m->sampler, w->view);
         if (r < 0) {
                 snprintf(e->why, sizeof(e->why), "sampling it: %s", strerror(-r));
-                hv_vm_destroy(vm);
+                worker_end(w);
+                vs_worker_free(w);
                 e->create_failed = true; /* nothing is listed: retried like a VM that could not be created */
                 return r;
         }
-        e->vm = vm;
+        e->w = w;
+        e->vm = w->view;
         e->started_ns = hv_now_ns();
         e->restart_at_ns = 0;
         if (e->log)
@@ -174,45 +228,52 @@ static int replace(struct vs_manager *m, struct entry *e, struct hv_vm *vm) {
         return 0;
 }
 
-/* A fresh VM for e. The one it replaces (a crashed or stopped VM) stays served until the new
- * one exists. One that cannot be created leaves nothing new: e->create_failed. One that cannot
- * be loaded or started stays listed as crashed (load_error, or kvm_run_error with the errno)
- * with its counters; restart = on-crash retries both with backoff. e->why says what failed. */
+/* A fresh VM for e, in a worker of its own. The one it replaces (a crashed or stopped VM) stays
+ * served until the new one exists. One that cannot be created leaves nothing new:
+ * e->create_failed. One that cannot be loaded or started stays listed as crashed (load_error, or
+ * kvm_run_error with the errno) with its counters; restart = on-crash retries both with backoff.
+ * e->why says what failed. */
 static int launch(struct vs_manager *m, struct entry *e) {
-        struct hv_vm_config vc = { .name = e->conf.name, .vcpus = e->conf.vcpus, .ram_bytes = e->conf.memory };
-        struct hv_vm *vm;
+        struct worker_args a;
+        struct vs_worker *w;
+        char why[sizeof(e->why)];
         e->why[0] = 0;
         e->create_failed = false;
         console_log_update(m, e);
-        int r = hv_vm_create(m->kvm, &vc, &vm);
+        worker_args(m, &e->conf, &a);
+        arg(&a, "--id=%llu", (unsigned long long) vs_sampler_reserve_id(m->sampler));
+        arg(&a, "--restarts=%u", e->restarts);
+        a.argv[a.n] = NULL;
+        char sock[sizeof(m->vms_dir) + 48];
+        snprintf(sock, sizeof(sock), "%s/%s.sock", m->vms_dir, e->conf.name);
+        int r = vs_worker_spawn(m->cfg.worker_exe, a.argv, m->vms_dir[0] ? sock : NULL, HELLO_TIMEOUT_MS, &w, why,
+                                sizeof(why));
+        if (r == 0 && w->stage == WK_STAGE_CREATE) { /* the worker said why and exits */
+                snprintf(why, sizeof(why), "%s", w->msg);
+                r = w->result < 0 ? w->result : -EIO;
+                vs_worker_free(w);
+        }
         if (r < 0) {
-                snprintf(e->why, sizeof(e->why), "creating the VM (%u vCPUs, %llu MiB): %s", e->conf.vcpus,
-                         (unsigned long long) (e->conf.memory >> 20), strerror(-r));
+                snprintf(e->why, sizeof(e->why), "%s", why);
                 e->create_failed = true;
                 e->restart_at_ns = 0;
                 vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
                 return r;
         }
-        int load = boot(vm, &e->conf, e->why, sizeof(e->why));
-        if (load < 0)
-                hv_vm_fail_load(vm, load); /* listed as crashed(load_error), never started */
-        if ((r = replace(m, e, vm)) < 0) {
+        enum wk_stage stage = w->stage;
+        int result = w->result;
+        snprintf(why, sizeof(why), "%s", w->msg);
+        if ((r = replace(m, e, w)) < 0) {
                 vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
                 return r;
         }
-        if (load < 0) {
+        if (stage != WK_STAGE_OK) { /* listed as crashed(load_error) or crashed(kvm_run_error) */
+                snprintf(e->why, sizeof(e->why), "%s", why);
                 vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
-                return load;
+                return result < 0 ? result : -EIO;
         }
-        if ((r = hv_vm_start(vm)) < 0) { /* it is crashed(kvm_run_error) now */
-                snprintf(e->why, sizeof(e->why), "starting vCPU threads: %s", strerror(-r));
-                vs_log_vm(LOG_ERR, e->conf.name, "%s", e->why);
-                return r;
-        }
-        if (e->conf.cpus_mask)
-                pin(e);
-        vs_log_vm(LOG_INFO, e->conf.name, "started: %u vCPUs, %llu MiB, %s", e->conf.vcpus,
-                  (unsigned long long) (e->conf.memory >> 20), e->conf.guest);
+        vs_log_vm(LOG_INFO, e->conf.name, "started: %u vCPUs, %llu MiB, %s (worker %d)", e->conf.vcpus,
+                  (unsigned long long) (e->conf.memory >> 20), e->conf.guest, (int) w->pid);
         return 0;
 }
 
@@ -232,27 +293,51 @@ static struct entry *entry_new(const struct vs_vm_conf *c) {
         return e;
 }
 
-int vs_manager_new(struct hv_kvm *kvm, struct vs_sampler *sampler, struct vs_manager **ret) {
+int vs_manager_new(const struct vs_manager_config *cfg, struct vs_sampler *sampler, struct vs_manager **ret) {
         struct vs_manager *m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
-        m->kvm = kvm;
+        m->cfg = *cfg;
         m->sampler = sampler;
+        if (cfg->runtime_dir[0]) {
+                snprintf(m->vms_dir, sizeof(m->vms_dir), "%s/vms", cfg->runtime_dir);
+                if (mkdir(m->vms_dir, 0750) < 0 && errno != EEXIST) {
+                        vs_log(LOG_WARNING, "%s: %s: guests will not outlive this daemon (no new daemon can find them)",
+                               m->vms_dir, strerror(errno));
+                        m->vms_dir[0] = 0;
+                }
+        }
         pthread_mutex_init(&m->lock, NULL);
         *ret = m;
         return 0;
 }
 
 void vs_manager_stop_all(struct vs_manager *m) {
+        char msg[WK_MSG_LEN];
         pthread_mutex_lock(&m->lock);
-        for (size_t i = 0; i < m->n; i++) /* kick every VM first, so they stop in parallel */
-                if (m->e[i]->vm)
-                        hv_vm_finish(m->e[i]->vm, HV_VM_STOPPED, HV_REASON_REQUESTED, 0, 0, NULL);
-        for (size_t i = 0; i < m->n; i++)
-                if (m->e[i]->vm) {
-                        hv_vm_stop(m->e[i]->vm);
-                        console_flush(m, m->e[i]);
-                }
+        for (size_t i = 0; i < m->n; i++) /* ask every worker first, so the guests stop in parallel */
+                if (m->e[i]->w)
+                        vs_worker_send(m->e[i]->w, WK_QUIT);
+        uint64_t deadline = hv_now_ns() + QUIT_TIMEOUT_MS * 1000000ull;
+        for (size_t i = 0; i < m->n; i++) {
+                struct entry *e = m->e[i];
+                if (!e->w)
+                        continue;
+                uint64_t now = hv_now_ns();
+                vs_worker_reply(e->w, now < deadline ? (int) ((deadline - now) / 1000000) : 0, msg, sizeof(msg));
+        }
+        for (size_t i = 0; i < m->n; i++) {
+                struct entry *e = m->e[i];
+                int sig;
+                if (!e->w)
+                        continue;
+                while (!vs_worker_dead(e->w, &sig) && hv_now_ns() < deadline)
+                        usleep(2000);
+                if (!vs_worker_dead(e->w, &sig))
+                        vs_worker_kill(e->w);
+                vs_worker_remove_socket(e->w);
+                console_flush(m, e);
+        }
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -265,6 +350,67 @@ void vs_manager_free(struct vs_manager *m) {
         free(m->e);
         pthread_mutex_destroy(&m->lock);
         free(m);
+}
+
+/* Whether an adopted VM runs what c describes: the worker's arguments say. */
+static bool adopted_matches(const struct vs_manager *m, const struct entry *e, const struct vs_vm_conf *c) {
+        struct worker_args a;
+        worker_args(m, c, &a);
+        return e->vm && strcmp(e->vm->sh->spec, a.spec) == 0;
+}
+
+int vs_manager_adopt(struct vs_manager *m) {
+        char path[sizeof(m->vms_dir) + 64], why[256];
+        int adopted = 0;
+        if (!m->vms_dir[0])
+                return 0;
+        DIR *d = opendir(m->vms_dir);
+        if (!d)
+                return 0;
+        pthread_mutex_lock(&m->lock);
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t len = strlen(de->d_name);
+                if (len < 6 || len > 32 + 5 || strcmp(de->d_name + len - 5, ".sock") != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", m->vms_dir, de->d_name);
+                struct vs_worker *w;
+                int r = vs_worker_adopt(path, CALL_TIMEOUT_MS, &w, why, sizeof(why));
+                if (r == -ECONNREFUSED || r == -ENOENT) {
+                        unlink(path); /* its worker is gone */
+                        continue;
+                }
+                if (r < 0 || !w->view) {
+                        vs_log(LOG_WARNING, "%s: %s: leaving that worker alone", path, r < 0 ? why : "it has no VM");
+                        if (r == 0)
+                                vs_worker_free(w);
+                        continue;
+                }
+                struct entry **grown = realloc(m->e, (m->n + 1) * sizeof(*grown));
+                struct entry *e = grown ? calloc(1, sizeof(*e)) : NULL;
+                if (grown)
+                        m->e = grown;
+                if (!e || find(m, w->view->name) || vs_sampler_add_vm(m->sampler, w->view) < 0) {
+                        vs_log(LOG_WARNING, "%s: cannot take VM %s over: leaving it alone", path, w->view->name);
+                        free(e);
+                        vs_worker_free(w);
+                        continue;
+                }
+                snprintf(e->conf.name, sizeof(e->conf.name), "%s", w->view->name);
+                e->w = w;
+                e->vm = w->view;
+                e->adopted = true;
+                e->restarts = w->view->sh->restarts;
+                e->backoff_ns = BACKOFF_FIRST_NS;
+                e->started_ns = hv_now_ns();
+                m->e[m->n++] = e;
+                publish(m, e);
+                adopted++;
+                vs_log_vm(LOG_INFO, e->conf.name, "adopted: worker %d, %s, id %llu, %u restarts", (int) w->pid,
+                          hv_vm_state_name(hv_vm_state(w->view)), (unsigned long long) w->view->sh->id, e->restarts);
+        }
+        closedir(d);
+        pthread_mutex_unlock(&m->lock);
+        return adopted;
 }
 
 /* Settings that apply to a running VM without restarting it. */
@@ -290,12 +436,21 @@ int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
         for (size_t i = 0; i < conf->n_vms; i++) {
                 const struct vs_vm_conf *c = &conf->vms[i];
                 struct entry *e = find(m, c->name);
-                if (e && vs_vm_conf_equal(&e->conf, c)) {
+                if (e && e->adopted && adopted_matches(m, e, c)) {
+                        e->adopted = false;
+                        e->conf = *c;
+                        e->conf.builtin.guest = e->conf.builtin_name;
+                        update_live(m, e, c);
+                        continue;
+                }
+                if (e && !e->adopted && vs_vm_conf_equal(&e->conf, c)) {
                         update_live(m, e, c); /* otherwise untouched */
                         continue;
                 }
                 if (e) {
-                        vs_log_vm(LOG_INFO, c->name, "configuration changed: restarting");
+                        vs_log_vm(LOG_INFO, c->name, "configuration changed%s: restarting",
+                                  e->adopted ? " while no vmstatd ran" : "");
+                        e->adopted = false;
                         retire(m, e);
                         e->conf = *c;
                         e->conf.builtin.guest = e->conf.builtin_name;
@@ -342,7 +497,12 @@ static int act(struct vs_manager *m, struct entry *e, const char *verb, char *ms
                         snprintf(msg, len, "%s is not running", e->conf.name);
                         return -EALREADY;
                 }
-                hv_vm_stop(e->vm); /* stays sampled: its counters stay served */
+                char why[WK_MSG_LEN];
+                /* the worker stays, holding the stopped VM's counters: they stay served */
+                if ((r = vs_worker_call(e->w, WK_STOP, CALL_TIMEOUT_MS, why, sizeof(why))) < 0) {
+                        snprintf(msg, len, "stopping %s failed: %s", e->conf.name, why);
+                        return r;
+                }
                 console_flush(m, e);
                 e->restart_at_ns = 0;
                 snprintf(msg, len, "%s is stopped", e->conf.name);
@@ -350,7 +510,8 @@ static int act(struct vs_manager *m, struct entry *e, const char *verb, char *ms
         }
         if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0) {
                 bool pause = verb[0] == 'p';
-                r = !e->vm ? -EBUSY : pause ? hv_vm_pause(e->vm) : hv_vm_resume(e->vm);
+                char why[WK_MSG_LEN];
+                r = !e->w || e->dead ? -EBUSY : vs_worker_call(e->w, pause ? WK_PAUSE : WK_RESUME, CALL_TIMEOUT_MS, why, sizeof(why));
                 if (r == -EBUSY)
                         snprintf(msg, len, "%s is %s: cannot %s", e->conf.name, hv_vm_state_name(st), verb);
                 else if (r < 0)
@@ -377,6 +538,22 @@ int vs_manager_action(void *manager, const char *vm, const char *verb, char *msg
 }
 
 /* ---- supervision -------------------------------------------------------------------------------------- */
+
+/* A worker that died is its VM's crash: crashed(worker_died), last counters kept. */
+static void reap(struct vs_manager *m, struct entry *e) {
+        int sig;
+        if (!e->w || e->dead || !vs_worker_dead(e->w, &sig))
+                return;
+        e->dead = true;
+        if (!e->vm)
+                return;
+        bool ended = hv_vm_state(e->vm) == HV_VM_STOPPED || hv_vm_state(e->vm) == HV_VM_CRASHED;
+        hv_vm_mark_dead(e->vm, sig);
+        console_flush(m, e);
+        if (!ended)
+                vs_log_vm(LOG_ERR, e->conf.name, "worker %d died%s%s: crashed (worker_died)", -e->w->pid > 0 ? -e->w->pid : e->w->pid,
+                          sig ? " of " : "", sig ? strsignal(sig) : "");
+}
 
 /* A crashed VM, or one whose last launch could not create it, with restart = on-crash. */
 static bool wants_restart(const struct entry *e) {
@@ -422,8 +599,10 @@ static void supervise(struct vs_manager *m, struct entry *e, uint64_t now) {
 void vs_manager_tick(struct vs_manager *m) {
         uint64_t now = hv_now_ns();
         pthread_mutex_lock(&m->lock);
-        for (size_t i = 0; i < m->n; i++)
+        for (size_t i = 0; i < m->n; i++) {
+                reap(m, m->e[i]);
                 supervise(m, m->e[i], now);
+        }
         pthread_mutex_unlock(&m->lock);
         vs_manager_console_tick(m);
 }
@@ -431,6 +610,8 @@ void vs_manager_tick(struct vs_manager *m) {
 void vs_manager_console_tick(struct vs_manager *m) {
         uint64_t budget = CONSOLE_TICK_BUDGET;
         pthread_mutex_lock(&m->lock);
+        for (size_t i = 0; i < m->n; i++) /* a dead worker is noticed within a tick */
+                reap(m, m->e[i]);
         for (size_t k = 0; k < m->n && budget > 0; k++) {
                 size_t i = (m->console_next + k) % m->n;
                 budget -= console_copy(m, m->e[i], budget);

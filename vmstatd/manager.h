@@ -13,8 +13,17 @@
 
 struct vs_manager;
 
-int vs_manager_new(struct hv_kvm *kvm, struct vs_sampler *sampler, struct vs_manager **ret);
-/* Stops every VM (all kicked at once, then joined); they stay sampled. */
+struct vs_manager_config {
+        char worker_exe[512];  /* the vmstatd-vm program */
+        char runtime_dir[256]; /* workers listen in <dir>/vms/ (created); "" = guests die with us */
+};
+
+/* Each VM runs in a worker process of its own (vmstatd-vm), read through shared memory. */
+int vs_manager_new(const struct vs_manager_config *cfg, struct vs_sampler *sampler, struct vs_manager **ret);
+/* Takes over the workers an earlier daemon left running in the runtime directory (call before the
+ * first apply, which then compares each with its configuration). Returns how many. */
+int vs_manager_adopt(struct vs_manager *m);
+/* Stops every VM and ends its worker (all asked at once, SIGKILL after 2 s); they stay sampled. */
 void vs_manager_stop_all(struct vs_manager *m);
 /* Stops and releases every VM. */
 void vs_manager_free(struct vs_manager *m);

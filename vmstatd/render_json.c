@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* JSON documents of the HTTP API, from an immutable sample (see render_json.h). Builders fail
  * as a whole: a member that could not be allocated makes json_object_set_new() fail, which
  * the builder turns into NULL, so a reply never silently lacks a field. */
@@ -291,13 +292,22 @@ json_t *vs_json_vcpu(const struct vs_sample *s, const struct vs_vm_sample *vm, u
 
 /* ---- a VM ----------------------------------------------------------------------------------------- */
 
-/* state, reason (null unless stopped or crashed), exit_code (only when stopped by one) */
+/* state, reason (null unless stopped or crashed), exit_code (only when stopped by one), signal
+ * (only when its worker died of a known one), worker_pid */
 static bool set_state(json_t *o, const struct cl_vm_raw *raw) {
         bool ended = raw->state == HV_VM_STOPPED || raw->state == HV_VM_CRASHED;
         bool ok = set(o, "state", json_string(hv_vm_state_name(raw->state)));
         ok &= set(o, "reason", ended ? json_string(hv_vm_reason_name(raw->reason)) : json_null());
         if (ended && raw->reason == HV_REASON_EXIT_CODE)
                 ok &= set(o, "exit_code", json_integer(raw->exit_code));
+        if (ended && raw->reason == HV_REASON_WORKER_DIED && raw->detail > 0 && raw->detail < 65) {
+                const char *abbrev = sigabbrev_np((int) raw->detail);
+                char name[16];
+                snprintf(name, sizeof(name), "SIG%s", abbrev ? abbrev : "?");
+                ok &= set(o, "signal", json_string(name));
+        }
+        if (raw->have & CL_HAVE_EXECUTOR)
+                ok &= set(o, "worker_pid", json_integer(raw->pid));
         return ok;
 }
 

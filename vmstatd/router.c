@@ -147,9 +147,11 @@ void vs_route_parse(const char *method, const char *path, const char *last_arg, 
                 r->kind = VS_ROUTE_HEALTHZ;
         else if (strncmp(path, "/vms/", 5) == 0)
                 route_vm(path + 4, last_arg, max_last, r);
+        else if (strcmp(path, "/daemon/reexec") == 0)
+                r->kind = VS_ROUTE_REEXEC;
         else
                 fail(r, 404, "no such route");
-        if (r->kind == VS_ROUTE_ACTION)
+        if (r->kind == VS_ROUTE_ACTION || r->kind == VS_ROUTE_REEXEC)
                 check_action_method(method, control, r);
         /* a known resource asked with another method is 405; unknown ones stay 404 */
         else if (!readable && r->kind != VS_ROUTE_ERROR)

@@ -19,6 +19,7 @@ enum vs_route_kind {
         VS_ROUTE_CONSOLE,
         VS_ROUTE_HEALTHZ,
         VS_ROUTE_ACTION,  /* POST /vms/<name>/<verb>, control socket only */
+        VS_ROUTE_REEXEC,  /* POST /daemon/reexec, control socket only */
         VS_ROUTE_ERROR,
 };
 

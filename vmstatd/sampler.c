@@ -2,6 +2,7 @@
 /* The sampler: collectors -> raw snapshot -> deltas, runstate split, ratios, rates ->
  * immutable sample published by a refcounted pointer swap -> history ring. */
 #include "sampler.h"
+#include "shm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -302,7 +303,10 @@ int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm) {
         if (!r && !grown)
                 r = -ENOMEM;
         if (!r) {
-                ctx->id = ++s->next_id;
+                /* a VM that outlived a daemon keeps the id it had (kept in its shared memory) */
+                ctx->id = vm->sh->id ? vm->sh->id : ++s->next_id;
+                if (ctx->id > s->next_id)
+                        s->next_id = ctx->id;
                 s->ctx = grown;
                 s->ctx[s->n_ctx++] = ctx;
         }
@@ -310,6 +314,13 @@ int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm) {
         if (r)
                 ctx_free(s, ctx);
         return r;
+}
+
+uint64_t vs_sampler_reserve_id(struct vs_sampler *s) {
+        pthread_mutex_lock(&s->lock);
+        uint64_t id = ++s->next_id;
+        pthread_mutex_unlock(&s->lock);
+        return id;
 }
 
 void vs_sampler_set_supervision(struct vs_sampler *s, struct hv_vm *vm, const struct vs_vm_supervision *sv) {
@@ -348,6 +359,8 @@ static void run_collector(struct vs_sampler *s, struct collector *c, struct vs_s
                 ok = false; /* init left its reason in c->error */
         } else {
                 c->error[0] = 0;
+                for (size_t v = 0; c->ops->prepare_vm && v < s->n_ctx; v++)
+                        c->ops->prepare_vm(c, &s->ctx[v]->cl);
                 for (size_t v = 0; v < s->n_ctx; v++)
                         if (c->ops->sample_vm && c->ops->sample_vm(c, &s->ctx[v]->cl, &sample->vms[v].raw) < 0)
                                 ok = false;
@@ -378,7 +391,7 @@ static struct vs_sample *sample_new(struct vs_sampler *s) {
                 vm->id = ctx->id;
                 vm->restarts = ctx->sv.restarts;
                 vm->console_dropped_bytes = ctx->sv.console_dropped_bytes;
-                vm->start_time_ns = ctx->cl.hv->started_realtime_ns;
+                vm->start_time_ns = hv_vm_started_realtime_ns(ctx->cl.hv);
                 vm->vcpus = ctx->vcpus;
                 vm->raw.n_vcpus = ctx->vcpus;
                 vm->raw.vcpus = calloc(ctx->vcpus, sizeof(*vm->raw.vcpus));

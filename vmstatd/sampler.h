@@ -46,6 +46,9 @@ void vs_sampler_free(struct vs_sampler *s);
 /* Starts sampling a VM; its accounting starts at the VM's creation. -EEXIST if a VM of that
  * name is sampled already. */
 int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm);
+/* An id no VM has had in this sampler, for a VM about to be created: a VM whose shared memory
+ * holds an id (hv_shm.id) keeps it when added, so it survives a daemon restart. */
+uint64_t vs_sampler_reserve_id(struct vs_sampler *s);
 /* What the supervisor knows of a VM beyond hv (shown in its samples). */
 struct vs_vm_supervision {
         unsigned restarts;              /* automatic restarts after crashes */

@@ -49,7 +49,9 @@ static void usage(FILE *f) {
                 "  top [NAME]             live per-vCPU view (%%RUN %%RDY %%BLK %%OFF, exits/s by reason); q quits\n"
                 "  console NAME           the last 64 KiB the guest wrote to its console\n"
                 "  start|stop|pause|resume NAME\n"
-                "                         act on a VM (control socket only)\n\n"
+                "                         act on a VM (control socket only)\n"
+                "  daemon-reexec          vmstatd executes its binary anew (an upgrade): guests keep running,\n"
+                "                         counters continue, no scrape fails (control socket only)\n\n"
                 "Options:\n"
                 "  -s, --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
                 "  -u, --url URL          read over HTTP instead, e.g. http://127.0.0.1:9400\n"
@@ -778,16 +780,18 @@ static int cmd_top(struct ctl *c, const char *only) {
 
 /* ---- actions ---------------------------------------------------------------------------------- */
 
+/* POST /vms/NAME/VERB, or /daemon/reexec for daemon-reexec (202: the daemon answers, then goes) */
 static int cmd_action(struct ctl *c, const char *verb, const char *name) {
         char path[64], what[64];
         struct reply r;
-        snprintf(path, sizeof(path), "/vms/%s/%s", name, verb);
-        snprintf(what, sizeof(what), "%s %s", verb, name);
+        bool reexec = strcmp(verb, "daemon-reexec") == 0;
+        snprintf(path, sizeof(path), reexec ? "/daemon/reexec" : "/vms/%s/%s", name, verb);
+        snprintf(what, sizeof(what), "%s%s%s", verb, name ? " " : "", name ? name : "");
         if (request(c, "POST", path, &r) < 0)
                 return EXIT_FAIL;
         if (c->json)
                 fputs(r.body, stdout);
-        if (r.status != 200) {
+        if (r.status != (reexec ? 202 : 200)) {
                 say_error(&r, what);
                 free(r.body);
                 return EXIT_FAIL;
@@ -878,12 +882,14 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         const char *cmd = argv[optind], *name = optind + 1 < argc ? argv[optind + 1] : NULL;
-        bool is_action = !strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume");
-        bool takes_name = is_action || !strcmp(cmd, "stats") || !strcmp(cmd, "top") || !strcmp(cmd, "console");
+        bool reexec = strcmp(cmd, "daemon-reexec") == 0;
+        bool is_action = reexec || !strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||
+                         !strcmp(cmd, "resume");
+        bool takes_name = (is_action && !reexec) || !strcmp(cmd, "stats") || !strcmp(cmd, "top") || !strcmp(cmd, "console");
         bool needs_name = takes_name && strcmp(cmd, "top") != 0;
         if (!is_action && strcmp(cmd, "list") && strcmp(cmd, "stats") && strcmp(cmd, "top") && strcmp(cmd, "console")) {
-                fprintf(stderr, "vmstatctl: unknown command '%s' (list, stats, top, console, start, stop, pause, resume)\n",
-                        cmd);
+                fprintf(stderr, "vmstatctl: unknown command '%s' (list, stats, top, console, start, stop, pause, resume, "
+                                "daemon-reexec)\n", cmd);
                 return EXIT_USAGE;
         }
         if ((needs_name && !name) || argc - optind > 1 + takes_name) {

@@ -21,10 +21,12 @@
 #define LAP_MOD 0xffffffu
 
 struct hv_console {
-        _Atomic uint64_t head; /* bytes reserved so far: each is stored soon after */
+        _Atomic uint64_t *head; /* bytes reserved so far: each is stored soon after */
         uint64_t mask;
-        unsigned shift;        /* log2 of the size */
+        unsigned shift;         /* log2 of the size */
         _Atomic uint32_t *slot;
+        bool owned;             /* head and slots are ours (hv_console_new), not shared memory */
+        _Atomic uint64_t own_head;
 };
 
 static uint32_t lap_tag(uint64_t pos, unsigned shift) {
@@ -47,6 +49,22 @@ int hv_console_new(size_t size, struct hv_console **ret) {
                 free(c);
                 return -ENOMEM;
         }
+        c->head = &c->own_head;
+        c->owned = true;
+        c->mask = size - 1;
+        c->shift = (unsigned) __builtin_ctzll(size);
+        *ret = c;
+        return 0;
+}
+
+int hv_console_wrap(_Atomic uint64_t *head, _Atomic uint32_t *slots, size_t size, struct hv_console **ret) {
+        if (size == 0 || (size & (size - 1)))
+                return -EINVAL;
+        struct hv_console *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->head = head;
+        c->slot = slots;
         c->mask = size - 1;
         c->shift = (unsigned) __builtin_ctzll(size);
         *ret = c;
@@ -56,12 +74,13 @@ int hv_console_new(size_t size, struct hv_console **ret) {
 void hv_console_free(struct hv_console *c) {
         if (!c)
                 return;
-        free(c->slot);
+        if (c->owned)
+                free(c->slot);
         free(c);
 }
 
 void hv_console_write(struct hv_console *c, const uint8_t *data, size_t len) {
-        uint64_t at = atomic_fetch_add_explicit(&c->head, len, memory_order_relaxed);
+        uint64_t at = atomic_fetch_add_explicit(c->head, len, memory_order_relaxed);
         for (size_t i = 0; i < len; i++) {
                 _Atomic uint32_t *slot = &c->slot[(at + i) & c->mask];
                 uint32_t tag = lap_tag(at + i, c->shift), v = tag << 8 | data[i];
@@ -77,7 +96,7 @@ static uint64_t oldest(const struct hv_console *c, uint64_t head) {
 }
 
 size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, size_t max) {
-        uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+        uint64_t head = atomic_load_explicit(c->head, memory_order_acquire);
         if (*pos < oldest(c, head))
                 *pos = oldest(c, head);
         uint64_t p = *pos;
@@ -89,7 +108,7 @@ size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, siz
                 buf[n] = (char) (v & 0xff);
         }
         /* what was overwritten while we copied is not what we were asked for: drop it */
-        uint64_t gone = oldest(c, atomic_load_explicit(&c->head, memory_order_acquire));
+        uint64_t gone = oldest(c, atomic_load_explicit(c->head, memory_order_acquire));
         if (gone >= p) {
                 *pos = gone;
                 return 0;
@@ -103,14 +122,14 @@ size_t hv_console_read(const struct hv_console *c, uint64_t *pos, char *buf, siz
 }
 
 size_t hv_console_tail(const struct hv_console *c, char *buf, size_t max) {
-        uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+        uint64_t head = atomic_load_explicit(c->head, memory_order_acquire);
         uint64_t n = head - oldest(c, head);
         uint64_t pos = head - (n < max ? n : max);
         return hv_console_read(c, &pos, buf, max);
 }
 
 uint64_t hv_console_total(const struct hv_console *c) {
-        return atomic_load_explicit(&c->head, memory_order_relaxed);
+        return atomic_load_explicit(c->head, memory_order_relaxed);
 }
 
 static void console_io(struct hv_vcpu *vcpu, void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

@@ -3,6 +3,7 @@
 #define HV_DEVICES_H
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <linux/kvm.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@ struct hv_vm;
 /* console ring (console.c): bytes the guest writes to the debug console port */
 struct hv_console;
 int hv_console_new(size_t size, struct hv_console **ret);
+/* A ring over memory someone else owns (a VM's shared memfd): head and size slots, zeroed. */
+int hv_console_wrap(_Atomic uint64_t *head, _Atomic uint32_t *slots, size_t size, struct hv_console **ret);
 void hv_console_free(struct hv_console *c);
 void hv_console_write(struct hv_console *c, const uint8_t *data, size_t len);
 /* Readers see only bytes their writer has stored, in ring order: a byte reserved by one vCPU but

@@ -88,14 +88,21 @@ bool test_daemon_start(struct test_daemon *d, const char *const *args) {
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
         const char *argv[32] = { bin, "--listen", listen, "--interval", "200ms" };
         size_t n = 5;
-        bool has_config = false;
+        bool has_config = false, has_runtime = false;
         for (size_t i = 0; args && args[i] && n < 31; i++) {
                 has_config |= strcmp(args[i], "--config") == 0;
+                has_runtime |= strcmp(args[i], "--runtime-dir") == 0;
                 argv[n++] = args[i];
         }
         if (!has_config && n < 29) { /* hermetic: the host's /etc/vmstatd stays out of tests */
                 argv[n++] = "--config";
                 argv[n++] = "/nonexistent-vmstatd-test";
+        }
+        if (!has_runtime && n < 29) { /* and its /run/vmstatd: workers of their own */
+                snprintf(d->runtime_dir, sizeof(d->runtime_dir), "%.*s/run", (int) (strrchr(d->log_path, '/') - d->log_path),
+                         d->log_path);
+                argv[n++] = "--runtime-dir";
+                argv[n++] = d->runtime_dir;
         }
         argv[n] = NULL;
         d->pid = test_spawn(argv, d->log_path);

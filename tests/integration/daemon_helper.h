@@ -17,6 +17,7 @@ struct test_daemon {
         int port;
         char base[64];      /* http://127.0.0.1:PORT */
         char log_path[64];  /* its stderr */
+        char runtime_dir[80]; /* its workers' sockets, unless the test passed --runtime-dir */
 };
 
 struct test_response {

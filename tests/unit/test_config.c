@@ -93,10 +93,10 @@ static const struct {
         { D, "interval = 5s\n[daemon]\n", "vmstatd.conf:1: interval: set outside a section (expected [daemon] first)" },
         { D, "[daemon]\nintervall = 5s\n",
           "vmstatd.conf:2: intervall: unknown key (expected listen, interval, history, collectors, histograms, "
-          "log_level, control_socket, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
+          "log_level, control_socket, runtime_dir, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
         { D, "[daemon]\nInterval = 5s\n",
           "vmstatd.conf:2: Interval: unknown key (expected listen, interval, history, collectors, histograms, "
-          "log_level, control_socket, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
+          "log_level, control_socket, runtime_dir, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
         { D, "[daemon]\ninterval = 5s\n; a comment\ninterval = 10s\n", "vmstatd.conf:4: interval: set twice (first on line 2)" },
         { D, "\xef\xbb\xbf[daemon]\r\nhistory = 0\r\n", "vmstatd.conf:2: history: '0' is out of range (1 to 100000)" },
         /* [daemon] values */

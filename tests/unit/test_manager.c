@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 #include "kvm_helper.h"
 #include "manager.h"
 #include "sampler.h"
+#include "shm.h"
+#include "vm.h"
 
 static struct hv_kvm *kvm;
 static struct vs_sampler *sampler;
@@ -37,15 +40,49 @@ static bool setup(uint64_t interval_ns) {
         for (unsigned i = 0; i < CL_MAX_COLLECTORS; i++)
                 scfg.enable[i] = -1;
         ck_assert_int_eq(vs_sampler_new(&scfg, &sampler), 0);
-        ck_assert_int_eq(vs_manager_new(kvm, sampler, &manager), 0);
         char *d = test_mkdtemp("manager");
         snprintf(dir, sizeof(dir), "%s", d);
         free(d);
+        struct vs_manager_config mcfg = { 0 };
+        snprintf(mcfg.worker_exe, sizeof(mcfg.worker_exe), "%s",
+                 getenv("VMSTATD_WORKER") ? getenv("VMSTATD_WORKER") : "build/bin/vmstatd-vm");
+        snprintf(mcfg.runtime_dir, sizeof(mcfg.runtime_dir), "%s", dir);
+        ck_assert_int_eq(vs_manager_new(&mcfg, sampler, &manager), 0);
         return true;
+}
+
+/* The daemon maps a worker's console ring read-only; these tests write into it as the guest's
+ * worker would, through a writable mapping of the same memfd. */
+static struct {
+        struct hv_vm *vm;
+        struct hv_console *ring;
+} rings[8];
+
+static struct hv_console *writable_ring(const char *vm) {
+        struct hv_vm *v = vs_manager_vm(manager, vm);
+        ck_assert_ptr_nonnull(v);
+        size_t i = 0;
+        for (; i < 8 && rings[i].vm; i++)
+                if (rings[i].vm == v)
+                        return rings[i].ring;
+        ck_assert_uint_lt(i, 8);
+        struct hv_shm *sh = mmap(NULL, v->sh_len, PROT_READ | PROT_WRITE, MAP_SHARED, hv_vm_shm_fd(v), 0);
+        ck_assert_ptr_ne(sh, MAP_FAILED);
+        struct hv_console *c;
+        ck_assert_int_eq(hv_console_wrap(&sh->console_head, (_Atomic uint32_t *) ((uint8_t *) sh + sh->console_off),
+                                         sh->console_size, &c), 0);
+        rings[i].vm = v;
+        rings[i].ring = c;
+        return c; /* the mapping goes with the test's process */
 }
 
 static void teardown(void) {
         char cmd[128];
+        for (size_t i = 0; i < 8; i++) {
+                hv_console_free(rings[i].ring);
+                rings[i].vm = NULL;
+                rings[i].ring = NULL;
+        }
         vs_manager_free(manager);
         vs_sampler_free(sampler);
         hv_kvm_free(kvm);
@@ -148,7 +185,7 @@ START_TEST(console_flood_tick_is_bounded) {
         snprintf(vm, sizeof(vm), "[vm]\nmemory = 16M\nguest = builtin:halt\nconsole_log = %s\nconsole_log_max = 1T\n",
                  log_path(""));
         apply_vm("flood", vm);
-        struct flood f = { .ring = vs_manager_vm(manager, "flood")->console };
+        struct flood f = { .ring = writable_ring("flood") };
         pthread_t t[2];
         for (int i = 0; i < 2; i++)
                 ck_assert_int_eq(pthread_create(&t[i], NULL, flood_main, &f), 0);
@@ -191,7 +228,7 @@ static void guest_writes(const char *vm, char letter, size_t n) {
         static uint8_t buf[1 << 18];
         ck_assert_uint_le(n, sizeof(buf));
         memset(buf, letter, n);
-        hv_console_write(vs_manager_vm(manager, vm)->console, buf, n);
+        hv_console_write(writable_ring(vm), buf, n);
 }
 
 /* the file holds exactly these runs of letters */

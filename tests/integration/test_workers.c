@@ -1,0 +1,360 @@
+/* Guests outlive the daemon: every VM runs in a worker process of its own. kill -9 of the daemon
+ * leaves the guest running and a new daemon adopts it with its counters (no exit lost or counted
+ * twice); daemon-reexec swaps the binary under a running scraper without one failed request; a
+ * worker killed, or killed by its seccomp filter, is that VM's crash and nobody else's. */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon_helper.h"
+
+static json_t *vm_json(const struct test_daemon *d, const char *name) {
+        char path[64];
+        snprintf(path, sizeof(path), "/vms/%s", name);
+        return test_get_json(d, path);
+}
+
+static long long num(json_t *o, const char *key) {
+        return json_integer_value(json_object_get(o, key));
+}
+
+static const char *str(json_t *o, const char *key) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "";
+}
+
+static long long vcpu_exit(json_t *vm, unsigned vcpu, const char *reason) {
+        json_t *v = json_array_get(json_object_get(vm, "vcpus"), vcpu);
+        return json_integer_value(json_object_get(json_object_get(v, "exits"), reason));
+}
+
+static long long exits_total(json_t *vm) {
+        long long n = 0;
+        json_t *cpu, *v;
+        size_t i;
+        const char *k;
+        json_array_foreach(json_object_get(vm, "vcpus"), i, cpu) json_object_foreach(json_object_get(cpu, "exits"), k, v)
+                n += json_integer_value(v);
+        return n;
+}
+
+/* running + runnable + blocked + offline of one vCPU, seconds since the VM's creation */
+static double runstate_sum(json_t *vm, unsigned vcpu) {
+        json_t *rs = json_object_get(json_array_get(json_object_get(vm, "vcpus"), vcpu), "runstate_seconds");
+        double sum = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(rs, k, v) sum += json_number_value(v);
+        return sum;
+}
+
+/* The VM's document once pred holds (or the last one after timeout_ms); never NULL. */
+static json_t *wait_vm(const struct test_daemon *d, const char *name, bool (*pred)(json_t *), unsigned timeout_ms) {
+        json_t *vm = NULL;
+        for (uint64_t t0 = test_now_ms();; test_sleep_ms(50)) {
+                json_decref(vm);
+                vm = vm_json(d, name);
+                if ((vm && pred(vm)) || test_now_ms() - t0 > timeout_ms)
+                        break;
+        }
+        ck_assert_msg(vm, "/vms/%s does not answer", name);
+        return vm;
+}
+
+static bool has_io_out(json_t *vm) {
+        return vcpu_exit(vm, 0, "io_out") > 0;
+}
+
+static bool ended(json_t *vm) {
+        return strcmp(str(vm, "state"), "stopped") == 0 || strcmp(str(vm, "state"), "crashed") == 0;
+}
+
+static bool running(json_t *vm) {
+        return strcmp(str(vm, "state"), "running") == 0;
+}
+
+static char *wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms) {
+        for (uint64_t t0 = test_now_ms();; test_sleep_ms(50)) {
+                char *text = test_read_file(d->log_path);
+                if (strstr(text, needle) || test_now_ms() - t0 > timeout_ms)
+                        return text;
+                free(text);
+        }
+}
+
+static unsigned count(const char *text, const char *needle) {
+        unsigned n = 0;
+        for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+/* PIO exits per second of one ring-3 vCPU on this host: a pio guest's count that runs ~10 s
+ * here runs ~10 s on a bare-metal host too. */
+static double pio_rate(void) {
+        struct test_daemon d;
+        char *dir = test_config_dir();
+        test_write_vm(dir, "cal", "[vm]\nmemory = 16M\nguest = builtin:pio count=1000000000000\n");
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return 0;
+        json_t *a = wait_vm(&d, "cal", has_io_out, 5000);
+        uint64_t t0 = test_now_ms();
+        test_sleep_ms(1000);
+        json_t *b = vm_json(&d, "cal");
+        double rate = (double) (vcpu_exit(b, 0, "io_out") - vcpu_exit(a, 0, "io_out")) * 1000.0 / (double) (test_now_ms() - t0);
+        json_decref(a);
+        json_decref(b);
+        test_daemon_stop(&d);
+        free(dir);
+        ck_assert_msg(rate > 100, "the pio guest made %.0f exits/s", rate);
+        return rate;
+}
+
+/* kill -9 of the daemon mid-run: the guest runs on; the next daemon adopts it with the same id and
+ * start time, and the guest ends with exactly count + 1 OUTs (its count, then the exit port):
+ * none lost or counted twice across the handover. The runstate sum still equals the vCPU's
+ * lifetime: it grew by exactly the wall time between a sample of each daemon. */
+START_TEST(kill9_daemon_adopted_counts_exactly) {
+        struct test_daemon a, b;
+        double rate = pio_rate();
+        if (rate == 0)
+                return;
+        unsigned long long n = (unsigned long long) (rate * 10);
+        char *dir = test_config_dir(), body[128];
+        char *rt = test_mkdtemp("rt");
+        snprintf(body, sizeof(body), "[vm]\nmemory = 16M\nguest = builtin:pio count=%llu\n", n);
+        test_write_vm(dir, "p", body);
+        const char *args[] = { "--config", dir, "--runtime-dir", rt, NULL };
+        if (!test_daemon_start(&a, args))
+                return;
+        json_t *j0 = wait_vm(&a, "p", has_io_out, 5000);
+        test_sleep_ms(1000);
+        json_decref(j0);
+        j0 = vm_json(&a, "p");
+        ck_assert_str_eq(str(j0, "state"), "running");
+        pid_t worker = (pid_t) num(j0, "worker_pid");
+        ck_assert_int_gt(worker, 0);
+        ck_assert_int_ne(worker, a.pid);
+        ck_assert_int_eq(kill(a.pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(a.pid, NULL, 0), a.pid);
+        test_sleep_ms(300);
+        ck_assert_msg(kill(worker, 0) == 0, "the worker died with its daemon");
+
+        ck_assert(test_daemon_start(&b, args));
+        char *log = wait_log(&b, "adopted", 1000);
+        ck_assert_msg(strstr(log, "p: adopted: worker"), "no adoption in the log:\n%s", log);
+        free(log);
+        json_t *j1 = vm_json(&b, "p");
+        ck_assert_int_eq(num(j1, "id"), num(j0, "id"));
+        ck_assert_str_eq(str(j1, "start_time"), str(j0, "start_time"));
+        ck_assert_int_eq(num(j1, "worker_pid"), worker);
+        ck_assert_int_ge(vcpu_exit(j1, 0, "io_out"), vcpu_exit(j0, 0, "io_out")); /* continued, never reset */
+        json_t *j2 = wait_vm(&b, "p", ended, 60000);
+        ck_assert_msg(strcmp(str(j2, "state"), "stopped") == 0 && strcmp(str(j2, "reason"), "exit_code") == 0,
+                      "p ended %s (%s)", str(j2, "state"), str(j2, "reason"));
+        ck_assert_int_eq(num(j2, "exit_code"), 0);
+        ck_assert_int_eq(vcpu_exit(j2, 0, "io_out"), (long long) n + 1);
+        double dsum = runstate_sum(j2, 0) - runstate_sum(j0, 0);
+        double dwall = json_number_value(json_object_get(j2, "sample_time_unix")) -
+                       json_number_value(json_object_get(j0, "sample_time_unix"));
+        ck_assert_msg(fabs(dsum - dwall) < 0.005, "runstate grew %.6f s over %.6f s of wall time", dsum, dwall);
+        fprintf(stderr, "adoption: count %llu, io_out %lld, runstate +%.6f s over +%.6f s\n", n,
+                vcpu_exit(j2, 0, "io_out"), dsum, dwall);
+        json_decref(j0);
+        json_decref(j1);
+        json_decref(j2);
+        test_daemon_stop(&b);
+        /* orphaned by a, the worker is this test's child now (a subreaper): it exits, and we reap it */
+        int st = -1;
+        pid_t got = 0;
+        for (uint64_t t0 = test_now_ms(); !got && test_now_ms() - t0 < 2000; test_sleep_ms(10))
+                got = waitpid(worker, &st, WNOHANG);
+        ck_assert_msg(got == worker || (got < 0 && kill(worker, 0) < 0), "the worker outlived a SIGTERM of its daemon");
+        ck_assert_msg(got != worker || (WIFEXITED(st) && WEXITSTATUS(st) == 0), "the worker ended with status %d", st);
+        free(dir);
+        free(rt);
+}
+END_TEST
+
+struct scraper {
+        const struct test_daemon *d;
+        atomic_bool stop;
+        unsigned ok, failed;
+        long last_failure;
+};
+
+static void *scrape_main(void *arg) {
+        struct scraper *s = arg;
+        while (!atomic_load(&s->stop)) {
+                struct test_response r = test_http(s->d, "GET", "/metrics", NULL);
+                if (r.status == 200 && strstr(r.body, "vmstatd_vcpu_exits_total{vm=\"p\""))
+                        s->ok++;
+                else
+                        s->failed++, s->last_failure = r.status;
+                test_response_free(&r);
+        }
+        return NULL;
+}
+
+static int vmstatctl(const char *sock, const char *cmd) {
+        const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*svmstatctl -s %s %s >/dev/null 2>&1", (int) (strrchr(bin, '/') - bin + 1), bin,
+                 sock, cmd);
+        int st = system(line);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* daemon-reexec, by vmstatctl and by SIGUSR2, under a scraper opening a connection per request:
+ * the same process runs the new binary, its listening socket never closes, not one request
+ * fails, the guest and its counters go on. */
+START_TEST(daemon_reexec_under_scrape) {
+        struct test_daemon d;
+        char *dir = test_config_dir(), sock[300];
+        snprintf(sock, sizeof(sock), "%s/control.sock", dir);
+        test_write_vm(dir, "p", "[vm]\nmemory = 16M\nguest = builtin:pio count=1000000000000\n");
+        const char *args[] = { "--config", dir, "--control-socket", sock, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        json_t *j0 = wait_vm(&d, "p", has_io_out, 5000);
+        struct scraper s = { .d = &d };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, scrape_main, &s), 0);
+        test_sleep_ms(500);
+        uint64_t t0 = test_now_ms();
+        ck_assert_int_eq(vmstatctl(sock, "daemon-reexec"), 0);
+        char *log = wait_log(&d, "adopted 1 running VM", 10000);
+        ck_assert_msg(strstr(log, "adopted 1 running VM"), "no re-exec in the log:\n%s", log);
+        uint64_t gap = test_now_ms() - t0;
+        free(log);
+        test_sleep_ms(500);
+        ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
+        for (t0 = test_now_ms(); test_now_ms() - t0 < 10000; test_sleep_ms(50)) {
+                log = test_read_file(d.log_path);
+                unsigned k = count(log, "adopted 1 running VM");
+                free(log);
+                if (k == 2)
+                        break;
+        }
+        test_sleep_ms(500);
+        atomic_store(&s.stop, true);
+        pthread_join(t, NULL);
+        fprintf(stderr, "daemon-reexec: %u scrapes, %u failed; re-exec to adoption %llu ms\n", s.ok, s.failed,
+                (unsigned long long) gap);
+        ck_assert_msg(s.failed == 0, "%u of %u scrapes failed (last status %ld)", s.failed, s.ok + s.failed,
+                      s.last_failure);
+        ck_assert_uint_gt(s.ok, 10);
+        log = test_read_file(d.log_path);
+        ck_assert_uint_eq(count(log, "adopted 1 running VM"), 2);
+        free(log);
+        ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0); /* the same process all along */
+        json_t *j1 = vm_json(&d, "p");
+        ck_assert_str_eq(str(j1, "state"), "running");
+        ck_assert_int_eq(num(j1, "id"), num(j0, "id"));
+        ck_assert_int_eq(num(j1, "worker_pid"), num(j0, "worker_pid"));
+        ck_assert_int_gt(vcpu_exit(j1, 0, "io_out"), vcpu_exit(j0, 0, "io_out"));
+        json_decref(j0);
+        json_decref(j1);
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
+static bool worker_died(json_t *vm) {
+        return strcmp(str(vm, "reason"), "worker_died") == 0;
+}
+
+static bool restarted(json_t *vm) {
+        return running(vm) && num(vm, "restarts") == 1;
+}
+
+/* kill -9 of one worker is that VM's crash, worker_died with the signal, its counters kept;
+ * restart = on-crash brings it back (restarts 1, a new id); the neighbour never notices. */
+START_TEST(kill9_worker_is_one_vm_crash) {
+        struct test_daemon d;
+        char *dir = test_config_dir();
+        test_write_vm(dir, "a", "[vm]\nmemory = 16M\nguest = builtin:demo\nrestart = on-crash\n");
+        test_write_vm(dir, "b", "[vm]\nmemory = 16M\nguest = builtin:demo\n");
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        json_t *a0 = wait_vm(&d, "a", running, 5000), *b0 = wait_vm(&d, "b", running, 5000);
+        test_sleep_ms(500);
+        json_decref(a0);
+        a0 = vm_json(&d, "a");
+        ck_assert_int_eq(kill((pid_t) num(a0, "worker_pid"), SIGKILL), 0);
+        json_t *a1 = wait_vm(&d, "a", worker_died, 3000);
+        ck_assert_str_eq(str(a1, "state"), "crashed");
+        ck_assert_str_eq(str(a1, "reason"), "worker_died");
+        ck_assert_str_eq(str(a1, "signal"), "SIGKILL");
+        ck_assert_int_eq(num(a1, "id"), num(a0, "id"));
+        ck_assert_int_ge(exits_total(a1), exits_total(a0)); /* the last counters stay served */
+        json_t *a2 = wait_vm(&d, "a", restarted, 10000);
+        ck_assert_msg(restarted(a2), "a is %s with %lld restarts", str(a2, "state"), num(a2, "restarts"));
+        ck_assert_int_ne(num(a2, "id"), num(a0, "id"));
+        json_t *b1 = vm_json(&d, "b");
+        ck_assert_str_eq(str(b1, "state"), "running");
+        ck_assert_int_eq(num(b1, "id"), num(b0, "id"));
+        ck_assert_int_gt(exits_total(b1), exits_total(b0));
+        json_decref(a0);
+        json_decref(a1);
+        json_decref(a2);
+        json_decref(b0);
+        json_decref(b1);
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
+/* A worker that makes a syscall outside its allowlist (a test switch makes a's do so once its
+ * guest runs) is killed by seccomp: a crashes (worker_died, SIGSYS); b and the daemon go on. */
+START_TEST(forbidden_syscall_kills_only_its_worker) {
+        struct test_daemon d;
+        char *dir = test_config_dir();
+        test_write_vm(dir, "a", "[vm]\nmemory = 16M\nguest = builtin:demo\n");
+        test_write_vm(dir, "b", "[vm]\nmemory = 16M\nguest = builtin:demo\n");
+        const char *args[] = { "--config", dir, NULL };
+        setenv("VMSTATD_TEST_FORBIDDEN_SYSCALL", "a", 1);
+        bool up = test_daemon_start(&d, args);
+        unsetenv("VMSTATD_TEST_FORBIDDEN_SYSCALL");
+        if (!up)
+                return;
+        json_t *a = wait_vm(&d, "a", worker_died, 5000);
+        ck_assert_msg(worker_died(a), "a is %s (%s)", str(a, "state"), str(a, "reason"));
+        ck_assert_str_eq(str(a, "signal"), "SIGSYS");
+        json_t *b0 = wait_vm(&d, "b", running, 5000);
+        test_sleep_ms(500);
+        json_t *b1 = vm_json(&d, "b");
+        ck_assert_str_eq(str(b1, "state"), "running");
+        ck_assert_int_gt(exits_total(b1), exits_total(b0));
+        struct test_response r = test_http(&d, "GET", "/healthz", NULL);
+        ck_assert_int_eq(r.status, 200);
+        test_response_free(&r);
+        json_decref(a);
+        json_decref(b0);
+        json_decref(b1);
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("workers");
+        TCase *tc = tcase_create("workers");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, kill9_daemon_adopted_counts_exactly);
+        tcase_add_test(tc, daemon_reexec_under_scrape);
+        tcase_add_test(tc, kill9_worker_is_one_vm_crash);
+        tcase_add_test(tc, forbidden_syscall_kills_only_its_worker);
+        suite_add_tcase(s, tc);
+        return test_run_suite(s);
+}
