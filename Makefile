@@ -204,11 +204,11 @@ bench: deps all linux-guest
 	@scripts/deps.sh bench
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
-run: deps $(B)/bin/vmstatd
+run: deps $(B)/bin/vmstatd $(B)/bin/vmstatd-vm
 	$(B)/bin/vmstatd --no-config
 
 PREFIX ?= /usr/local
-install: deps $(B)/bin/vmstatd $(B)/bin/vmstatctl
+install: deps $(B)/bin/vmstatd $(B)/bin/vmstatd-vm $(B)/bin/vmstatctl
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(B)" scripts/install.sh
 
 clean:

@@ -1,8 +1,15 @@
 /* bench/sampling: what sampling costs. 64 VMs x 4 vCPUs whose guests block in HLT with
  * interrupts off, every collector but perf, a full history ring. Prints the sampler's CPU
  * time per vCPU per sample (target <= 5 us) and the process RSS without guest RAM once the
- * history is full (target <= 32 MiB), each as a ratio to its target. */
+ * history is full (target <= 32 MiB), each as a ratio to its target.
+ *   sampling [SAMPLES]             the VMs in this process (hv in-process)
+ *   sampling --workers [SAMPLES]   each VM in its vmstatd-vm worker, as the daemon runs them:
+ *                                  the CPU of the sampler and of every worker is counted, and
+ *                                  each worker's memory without guest RAM (target <= 2 MiB) */
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +18,9 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "config.h"
 #include "kvm.h"
+#include "manager.h"
 #include "sampler.h"
 #include "vm.h"
 
@@ -37,7 +46,124 @@ static uint64_t rss_bytes(void) {
         return rss * (uint64_t) sysconf(_SC_PAGESIZE);
 }
 
+/* CPU ns of every thread of a process (schedstat field 1: exact, unlike utime/stime ticks) */
+static uint64_t process_cpu_ns(pid_t pid) {
+        char path[64];
+        uint64_t sum = 0;
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+        DIR *d = opendir(path);
+        for (struct dirent *de; d && (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char file[300];
+                unsigned long long ns = 0;
+                snprintf(file, sizeof(file), "/proc/%d/task/%s/schedstat", pid, de->d_name);
+                FILE *f = fopen(file, "re");
+                if (f && fscanf(f, "%llu", &ns) == 1)
+                        sum += ns;
+                if (f)
+                        fclose(f);
+        }
+        if (d)
+                closedir(d);
+        return sum;
+}
+
+/* "Key:   N kB" of /proc/<pid>/<file>, in bytes */
+static uint64_t proc_kb(pid_t pid, const char *file, const char *key) {
+        char path[64], line[256];
+        unsigned long long kb = 0;
+        size_t len = strlen(key);
+        snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (strncmp(line, key, len) == 0 && line[len] == ':') {
+                        sscanf(line + len + 1, "%llu", &kb);
+                        break;
+                }
+        if (f)
+                fclose(f);
+        return kb * 1024;
+}
+
+/* The VMs in workers through the supervisor, as the daemon runs them. */
+static int run_workers(struct vs_sampler *s, unsigned samples) {
+        char err[VS_CONF_ERR_LEN], exe[512], file[32];
+        const char *text = "[vm]\nvcpus = 4\nmemory = 8M\nguest = builtin:halt\n";
+        struct vs_manager_config mcfg = { 0 };
+        struct vs_manager *m;
+        struct vs_conf c;
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
+        exe[n > 0 ? n : 0] = 0;
+        if (getenv("VMSTATD_WORKER"))
+                snprintf(mcfg.worker_exe, sizeof(mcfg.worker_exe), "%s", getenv("VMSTATD_WORKER"));
+        else
+                snprintf(mcfg.worker_exe, sizeof(mcfg.worker_exe), "%s/../bin/vmstatd-vm", dirname(exe));
+        if (vs_conf_parse_daemon("", 0, &c, err) < 0 || !(c.vms = calloc(VMS, sizeof(*c.vms))))
+                return -ENOMEM;
+        for (unsigned i = 0; i < VMS; i++) {
+                snprintf(file, sizeof(file), "bench%u.vm", i);
+                if (vs_conf_parse_vm(file, text, strlen(text), &c, &c.vms[i], err) < 0) {
+                        fprintf(stderr, "sampling: %s\n", err);
+                        return -EINVAL;
+                }
+        }
+        c.n_vms = VMS;
+        int r = vs_manager_new(&mcfg, s, &m);
+        if (r < 0 || (r = vs_manager_apply(m, &c)) != 0) {
+                fprintf(stderr, "sampling: %d VMs did not start (worker %s)\n", r, mcfg.worker_exe);
+                return -EIO;
+        }
+        usleep(300000);
+        pid_t pids[VMS];
+        for (unsigned i = 0; i < VMS; i++) {
+                snprintf(file, sizeof(file), "bench%u", i);
+                pids[i] = hv_vm_pid(vs_manager_vm(m, file));
+        }
+        uint64_t w0 = 0, w1 = 0;
+        for (unsigned i = 0; i < VMS; i++)
+                w0 += process_cpu_ns(pids[i]);
+        double t0 = thread_cpu_us();
+        for (unsigned k = 0; k < samples; k++)
+                if ((r = vs_sampler_sample(s)) < 0)
+                        return r;
+        double cpu_us = thread_cpu_us() - t0;
+        for (unsigned i = 0; i < VMS; i++)
+                w1 += process_cpu_ns(pids[i]);
+        double worker_us = (double) (w1 - w0) / 1e3;
+        struct vs_sample *last = vs_sampler_latest(s);
+        uint64_t rss_max = 0, rss_sum = 0, pss_sum = 0;
+        for (unsigned i = 0; i < VMS; i++) {
+                uint64_t guest = last->vms[i].raw.resident_bytes;
+                uint64_t rss = proc_kb(pids[i], "status", "VmRSS") - guest;
+                uint64_t pss = proc_kb(pids[i], "smaps_rollup", "Pss") - guest;
+                rss_sum += rss;
+                pss_sum += pss;
+                rss_max = rss > rss_max ? rss : rss_max;
+        }
+        vs_sample_unref(last);
+        double per_vcpu = (cpu_us + worker_us) / samples / (VMS * VCPUS);
+        printf("%u VMs x %u vCPUs (halted) in %u vmstatd-vm workers, %u samples\n", VMS, VCPUS, VMS, samples);
+        printf("per sample: sampler %.0f us + workers %.0f us (all their threads; guests halted)\n", cpu_us / samples,
+               worker_us / samples);
+        printf("per vCPU per sample, both together: %.2f us (target <= %.0f us, ratio %.2f)\n", per_vcpu,
+               TARGET_US_PER_VCPU, per_vcpu / TARGET_US_PER_VCPU);
+        printf("worker memory without guest RAM: RSS mean %.2f MiB, max %.2f MiB; PSS mean %.2f MiB (target <= 2 MiB, "
+               "ratio %.2f by max RSS)\n", (double) rss_sum / VMS / (1 << 20), (double) rss_max / (1 << 20),
+               (double) pss_sum / VMS / (1 << 20), (double) rss_max / (1 << 20) / 2.0);
+        printf("sampling process RSS (sampler, full history, views): %.1f MiB (target <= %.0f MiB, ratio %.2f)\n",
+               (double) rss_bytes() / (1 << 20), TARGET_RSS_MIB, (double) rss_bytes() / (1 << 20) / TARGET_RSS_MIB);
+        vs_manager_free(m);
+        vs_conf_free(&c);
+        return 0;
+}
+
 int main(int argc, char **argv) {
+        bool workers = argc > 1 && strcmp(argv[1], "--workers") == 0;
+        if (workers) {
+                argc--;
+                argv++;
+        }
         unsigned samples = argc > 1 ? (unsigned) atoi(argv[1]) : VS_DEFAULT_HISTORY;
         char why[HV_WHY_LEN];
         struct hv_kvm *kvm;
@@ -59,6 +185,12 @@ int main(int argc, char **argv) {
         if ((r = vs_sampler_new(&cfg, &s)) < 0) {
                 fprintf(stderr, "sampling: sampler: %s\n", strerror(-r));
                 return 1;
+        }
+        if (workers) {
+                r = run_workers(s, samples);
+                vs_sampler_free(s);
+                hv_kvm_free(kvm);
+                return r < 0 ? 1 : 0;
         }
         uint64_t rss_before_vms = rss_bytes();
         for (unsigned i = 0; i < VMS; i++) {

@@ -411,6 +411,10 @@ int hv_vm_shm_fd(const struct hv_vm *vm) {
         return vm->sh_fd;
 }
 
+void *hv_vm_watch_state(struct hv_vm *vm) {
+        return vm->watch->opaque;
+}
+
 pid_t hv_vm_pid(const struct hv_vm *vm) {
         return vm->sh->pid;
 }

@@ -133,6 +133,9 @@ int hv_vm_attach(int fd, int *stats_fds, unsigned n_stats, struct hv_vm **ret);
 /* View: its owner process died (of signal sig, 0 if unknown). A VM not yet stopped or crashed
  * reads as crashed(worker_died) from now on, its vCPUs offline, its last counters kept. */
 void hv_vm_mark_dead(struct hv_vm *vm, int sig);
+/* The watcher's own bytes in the VM's shared memory (sizeof hv_shm_watch.opaque): what it keeps
+ * there outlives it, for the next watcher. */
+void *hv_vm_watch_state(struct hv_vm *vm);
 /* The process running the VM's vCPU threads. */
 pid_t hv_vm_pid(const struct hv_vm *vm);
 uint64_t hv_vm_started_realtime_ns(const struct hv_vm *vm);

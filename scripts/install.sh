@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs vmstatd: binaries, systemd units, sysusers.d/tmpfiles.d entries, example config and
-# man pages. Settings come from the environment or VAR=value arguments (make install passes them):
+# Installs vmstatd: binaries (vmstatd, vmstatd-vm, vmstatctl), systemd units, sysusers.d/tmpfiles.d
+# entries, example config and man pages. Settings come from the environment or VAR=value
+# arguments (make install passes them):
 #   PREFIX=/usr/local  DESTDIR=  BUILD=build  SYSCONFDIR=/etc
 #   UNITDIR, SYSUSERSDIR, TMPFILESDIR, MANDIR, DOCDIR (derived from PREFIX unless given)
 # With DESTDIR set only files under DESTDIR are written (staging for a package). Without it, as
@@ -37,10 +38,12 @@ SYSUSERSDIR=${SYSUSERSDIR:-$PREFIX/lib/sysusers.d}
 TMPFILESDIR=${TMPFILESDIR:-$PREFIX/lib/tmpfiles.d}
 
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-if [ ! -x "$BUILD/bin/vmstatd" ]; then
-        echo "install.sh: $BUILD/bin/vmstatd does not exist: run make first" >&2
-        exit 1
-fi
+for bin in vmstatd vmstatd-vm; do
+        if [ ! -x "$BUILD/bin/$bin" ]; then
+                echo "install.sh: $BUILD/bin/$bin does not exist: run make first" >&2
+                exit 1
+        fi
+done
 
 put() { # mode source destination (a full path under DESTDIR)
         install -D -m "$1" "$2" "$3"
@@ -49,6 +52,8 @@ put() { # mode source destination (a full path under DESTDIR)
 
 echo "install.sh: PREFIX=$PREFIX DESTDIR=${DESTDIR:-(none)}"
 put 0755 "$BUILD/bin/vmstatd" "$DESTDIR$BINDIR/vmstatd"
+# every VM runs in a vmstatd-vm process, which the daemon looks for in its own directory
+put 0755 "$BUILD/bin/vmstatd-vm" "$DESTDIR$BINDIR/vmstatd-vm"
 if [ -x "$BUILD/bin/vmstatctl" ]; then
         put 0755 "$BUILD/bin/vmstatctl" "$DESTDIR$BINDIR/vmstatctl"
 else

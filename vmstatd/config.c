@@ -362,7 +362,7 @@ static int set_control_socket(struct file *f, const char *key, const char *v) {
 
 static int set_runtime_dir(struct file *f, const char *key, const char *v) {
         /* <dir>/vms/<name>.sock must fit sun_path */
-        return set_path(f, key, v, f->conf->runtime_dir, sizeof(((struct sockaddr_un *) 0)->sun_path) - 48);
+        return set_path(f, key, v, f->conf->runtime_dir, VS_CONF_RUNTIME_DIR_MAX + 1);
 }
 
 static int set_console_dir(struct file *f, const char *key, const char *v) {

@@ -49,6 +49,9 @@ struct vs_vm_conf {
         uint64_t console_log_max;
 };
 
+/* <runtime_dir>/vms/<name>.sock must fit sun_path (108 bytes) */
+#define VS_CONF_RUNTIME_DIR_MAX 59
+
 struct vs_conf {
         const char *listen[VS_CONF_MAX_LISTEN]; /* point into listen_buf */
         char listen_buf[VS_CONF_MAX_LISTEN][128];
@@ -61,7 +64,7 @@ struct vs_conf {
         char control_socket[256];              /* default /run/vmstatd/control.sock */
         /* workers' sockets (<dir>/vms/<name>.sock), how a new daemon finds running guests;
          * default /run/vmstatd */
-        char runtime_dir[256];
+        char runtime_dir[256];                 /* at most VS_CONF_RUNTIME_DIR_MAX bytes */
         char console_dir[256];                 /* default "" (no console log files) */
         uint64_t console_log_max;              /* default for VMs: 16M */
         bool console_over_http;                /* /vms/<name>/console on TCP too; default no */

@@ -86,6 +86,15 @@ void vs_console_log_reset(struct vs_console_log *l) {
         l->pos = 0;
 }
 
+uint64_t vs_console_log_pos(const struct vs_console_log *l) {
+        return l->pos;
+}
+
+void vs_console_log_resume(struct vs_console_log *l, uint64_t pos, uint64_t dropped) {
+        l->pos = pos;
+        l->dropped = dropped;
+}
+
 uint64_t vs_console_log_dropped(const struct vs_console_log *l) {
         return l->dropped;
 }

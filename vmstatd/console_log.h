@@ -19,6 +19,10 @@ void vs_console_log_close(struct vs_console_log *l);
 void vs_console_log_set_max(struct vs_console_log *l, uint64_t max);
 /* A new console ring (the VM was re-created): copying starts at its first byte. */
 void vs_console_log_reset(struct vs_console_log *l);
+/* Where copying stands (ring offset), and taking over where an earlier log of the same ring
+ * (an earlier daemon's) stood, with the drops it had counted. */
+uint64_t vs_console_log_pos(const struct vs_console_log *l);
+void vs_console_log_resume(struct vs_console_log *l, uint64_t pos, uint64_t dropped);
 /* Copies what the guest had committed to ring when the call began, at most budget bytes; the
  * per-interval allowance restarts every interval_ns. Returns the bytes it read from the ring
  * (written or dropped past the cap; never more than budget): the work it did. */

@@ -53,6 +53,7 @@ struct daemon {
         uint64_t watchdog_usec;  /* 0 = no watchdog */
         struct vs_daemon_counters counters;
         char **argv;             /* for daemon-reexec */
+        char exe[4096];          /* the binary's path at start: daemon-reexec runs what is there now */
         bool reexec;             /* the loop ended for an exec of the binary, not a stop */
         int lock_fd;             /* flock on <runtime_dir>/vmstatd.lock: one daemon per runtime directory */
 };
@@ -116,6 +117,11 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         o->control_socket = argv[++i];
                 } else if (strcmp(a, "--runtime-dir") == 0 && val) {
                         o->runtime_dir = argv[++i];
+                        if (strlen(o->runtime_dir) > VS_CONF_RUNTIME_DIR_MAX) {
+                                fprintf(stderr, "vmstatd: --runtime-dir '%s': at most %d bytes (its sockets must fit "
+                                                "a unix socket path)\n", val, VS_CONF_RUNTIME_DIR_MAX);
+                                return -1;
+                        }
                 } else if (strcmp(a, "--listen") == 0 && val) {
                         if (o->n_listen == VS_CONF_MAX_LISTEN) {
                                 fprintf(stderr, "vmstatd: at most %d --listen addresses\n", VS_CONF_MAX_LISTEN);
@@ -257,7 +263,8 @@ static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_con
                 hosts = strcmp(a->allowed_hosts[i], b->allowed_hosts[i]) != 0;
         return listen || hosts || a->interval_ns != b->interval_ns || a->history != b->history ||
                memcmp(a->enable, b->enable, sizeof(a->enable)) != 0 || a->histograms != b->histograms ||
-               strcmp(a->control_socket, b->control_socket) != 0 || a->console_over_http != b->console_over_http;
+               strcmp(a->control_socket, b->control_socket) != 0 || a->console_over_http != b->console_over_http ||
+               strcmp(a->runtime_dir, b->runtime_dir) != 0;
 }
 
 static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
@@ -276,8 +283,8 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 return 0;
         }
         if (daemon_settings_changed(&d->conf, &next))
-                vs_log(LOG_WARNING, "listen, interval, history, collectors, control_socket, console_over_http and "
-                                    "allowed_hosts changes take effect at the next restart");
+                vs_log(LOG_WARNING, "listen, interval, history, collectors, control_socket, runtime_dir, "
+                                    "console_over_http and allowed_hosts changes take effect at the next restart");
         int failed = vs_manager_apply(d->manager, &next);
         vs_conf_free(&d->conf);
         conf_move(&d->conf, &next);
@@ -512,8 +519,10 @@ static void reexec(struct daemon *d) {
         snprintf(env, sizeof(env), "%d", (int) getpid());
         setenv("LISTEN_PID", env, 1);
         unsetenv("LISTEN_FDNAMES");
-        execv("/proc/self/exe", d->argv);
-        vs_log(LOG_ERR, "daemon-reexec: exec of /proc/self/exe failed: %s; stopping", strerror(errno));
+        /* the path, not /proc/self/exe: that is the file we started from, not an upgrade put in
+         * its place */
+        execv(d->exe, d->argv);
+        vs_log(LOG_ERR, "daemon-reexec: exec of %s failed: %s; stopping", d->exe, strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -546,6 +555,8 @@ int main(int argc, char **argv) {
         raise_nofile();
 
         d.argv = argv;
+        ssize_t n = readlink("/proc/self/exe", d.exe, sizeof(d.exe) - 1);
+        snprintf(d.exe + (n > 0 ? n : 0), sizeof(d.exe) - (size_t) (n > 0 ? n : 0), "%s", n > 0 ? "" : "/proc/self/exe");
         r = start(&d);
         if (r >= 0)
                 r = run_loop(&d);

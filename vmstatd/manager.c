@@ -75,11 +75,22 @@ static void publish(struct vs_manager *m, struct entry *e) {
         vs_sampler_set_supervision(m->sampler, e->vm, &sv);
 }
 
+/* What the daemon keeps in a VM's shared memory (its watcher page): where its console log
+ * stands, so that the next daemon goes on from there instead of copying the ring again. */
+struct kept {
+        uint64_t console_pos, console_dropped;
+};
+
+static struct kept *kept(struct entry *e) {
+        return hv_vm_watch_state(e->vm);
+}
+
 static uint64_t console_copy(struct vs_manager *m, struct entry *e, uint64_t budget) {
         if (!e->log || !e->vm || !e->vm->console)
                 return 0;
         uint64_t dropped = vs_console_log_dropped(e->log);
         uint64_t n = vs_console_log_copy(e->log, e->vm->console, budget, hv_now_ns(), vs_sampler_interval_ns(m->sampler));
+        *kept(e) = (struct kept) { vs_console_log_pos(e->log), vs_console_log_dropped(e->log) };
         if (vs_console_log_dropped(e->log) != dropped)
                 publish(m, e);
         return n;
@@ -112,6 +123,8 @@ static void console_log_update(struct vs_manager *m, struct entry *e) {
         snprintf(e->log_path, sizeof(e->log_path), "%s", path);
         if (path[0] && vs_console_log_open(e->conf.name, path, e->conf.console_log_max, &e->log, why) < 0)
                 vs_log_vm(LOG_WARNING, e->conf.name, "%s: the console is not logged", why);
+        else if (e->log && e->vm) /* an adopted VM: on from where the last daemon stood */
+                vs_console_log_resume(e->log, kept(e)->console_pos, kept(e)->console_dropped);
 }
 
 /* ---- VMs --------------------------------------------------------------------------------------------- */
@@ -224,6 +237,7 @@ static int replace(struct vs_manager *m, struct entry *e, struct vs_worker *w) {
         e->restart_at_ns = 0;
         if (e->log)
                 vs_console_log_reset(e->log);
+        *kept(e) = (struct kept) { 0 };
         publish(m, e);
         return 0;
 }

@@ -388,8 +388,11 @@ int main(int argc, char **argv) {
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGTERM);
         sigaddset(&sigs, SIGINT);
-        sigaddset(&sigs, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        /* the daemon's signals (reload, re-exec) reach workers too when sent to the whole unit
+         * (systemctl kill): they mean nothing to a guest */
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGUSR2, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
         w.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
         if (w.a.socket_path && w.a.socket_path[0]) {

@@ -160,12 +160,17 @@ START_TEST(service_keeps_kvm_and_notify) {
                 "SupplementaryGroups=kvm", "DevicePolicy=closed", "DeviceAllow=/dev/kvm rw",
                 "StateDirectory=vmstatd", "RuntimeDirectory=vmstatd", "ConfigurationDirectory=vmstatd",
                 "MemoryDenyWriteExecute=yes", "CapabilityBoundingSet=",
+                /* systemd must leave the workers (and their sockets in /run/vmstatd) to the
+                 * daemon: else a crash or a restart by the watchdog takes every guest down */
+                "KillMode=process", "RuntimeDirectoryPreserve=restart",
         };
         for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
                 ck_assert_msg(has_line(unit, must[i]), "vmstatd.service lacks the line '%s'", must[i]);
-        /* PrivateDevices= hides /dev/kvm; a filter without mincore kills the memory collector */
+        /* PrivateDevices= hides /dev/kvm; a filter without mincore kills the memory collector; the
+         * workers install their allowlists with seccomp(2) */
         ck_assert_msg(!strstr(unit, "\nPrivateDevices="), "vmstatd.service must not set PrivateDevices=");
-        ck_assert_msg(strstr(unit, "\nSystemCallFilter=@system-service mincore"), "SystemCallFilter= must allow mincore");
+        ck_assert_msg(has_line(unit, "SystemCallFilter=@system-service mincore seccomp"),
+                      "SystemCallFilter= must allow mincore and seccomp");
         free(unit);
         snprintf(path, sizeof(path), "%s/systemd/vmstatd.socket", src_dir());
         unit = test_read_file(path);
@@ -276,6 +281,7 @@ START_TEST(install_stages_every_file) {
         run_install(dir, "/usr");
         snprintf(dest, sizeof(dest), "%s/dest", dir);
         assert_file(dest, "/usr/bin/vmstatd", 0755);
+        assert_file(dest, "/usr/bin/vmstatd-vm", 0755); /* the daemon runs it from its own directory */
         snprintf(path, sizeof(path), "%s/bin/vmstatctl", build_dir()); /* built with the daemon by make check */
         ck_assert_msg(access(path, X_OK) == 0, "%s: %s (build it first)", path, strerror(errno));
         assert_file(dest, "/usr/bin/vmstatctl", 0755);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "daemon_helper.h"
@@ -131,8 +133,13 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
         unsigned long long n = (unsigned long long) (rate * 10);
         char *dir = test_config_dir(), body[128];
         char *rt = test_mkdtemp("rt");
+        char clog[300], cbody[512];
         snprintf(body, sizeof(body), "[vm]\nmemory = 16M\nguest = builtin:pio count=%llu\n", n);
         test_write_vm(dir, "p", body);
+        test_write_vm(dir, "q", "[vm]\nmemory = 16M\nguest = builtin:demo\n");
+        snprintf(clog, sizeof(clog), "%s/c.log", dir);
+        snprintf(cbody, sizeof(cbody), "[vm]\nmemory = 16M\nguest = builtin:console count=20000\nconsole_log = %s\n", clog);
+        test_write_vm(dir, "c", cbody);
         const char *args[] = { "--config", dir, "--runtime-dir", rt, NULL };
         if (!test_daemon_start(&a, args))
                 return;
@@ -149,6 +156,8 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
         test_sleep_ms(300);
         ck_assert_msg(kill(worker, 0) == 0, "the worker died with its daemon");
 
+        json_t *q0 = vm_json(&a, "q"); /* taken before a died; q changes while no daemon runs */
+        test_write_vm(dir, "q", "[vm]\nmemory = 32M\nguest = builtin:demo\n");
         ck_assert(test_daemon_start(&b, args));
         char *log = wait_log(&b, "adopted", 1000);
         ck_assert_msg(strstr(log, "p: adopted: worker"), "no adoption in the log:\n%s", log);
@@ -167,12 +176,38 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
         double dwall = json_number_value(json_object_get(j2, "sample_time_unix")) -
                        json_number_value(json_object_get(j0, "sample_time_unix"));
         ck_assert_msg(fabs(dsum - dwall) < 0.005, "runstate grew %.6f s over %.6f s of wall time", dsum, dwall);
+        /* q's file changed meanwhile: restarted as a reload would, with the new memory size */
+        json_t *q1 = vm_json(&b, "q");
+        ck_assert_int_ne(num(q1, "id"), num(q0, "id"));
+        ck_assert_int_eq(num(json_object_get(q1, "config"), "memory_bytes"), 32 << 20);
+        log = test_read_file(b.log_path);
+        ck_assert_msg(strstr(log, "q: configuration changed while no vmstatd ran: restarting"), "log:\n%s", log);
+        free(log);
+        json_decref(q0);
+        json_decref(q1);
+        /* c's console log goes on where the first daemon stopped: no line twice, none lost uncounted */
+        json_t *c = wait_vm(&b, "c", ended, 60000);
+        test_daemon_stop(&b);
+        json_t *con = json_object_get(c, "console");
+        char *text = test_read_file(clog);
+        size_t len = strlen(text);
+        ck_assert_uint_eq(len + (size_t) num(con, "dropped_bytes"), (size_t) num(con, "bytes"));
+        long long last = 0, lines = 0;
+        for (char *line = text; *line; lines++) {
+                long long k = 0;
+                ck_assert_msg(sscanf(line, "c00 %lld", &k) == 1 && k > last, "line %lld: '%.20s' after %lld", lines, line, last);
+                last = k;
+                char *nl = strchr(line, '\n');
+                line = nl ? nl + 1 : line + strlen(line);
+        }
+        ck_assert_int_eq(last, 20000);
+        free(text);
+        json_decref(c);
         fprintf(stderr, "adoption: count %llu, io_out %lld, runstate +%.6f s over +%.6f s\n", n,
                 vcpu_exit(j2, 0, "io_out"), dsum, dwall);
         json_decref(j0);
         json_decref(j1);
         json_decref(j2);
-        test_daemon_stop(&b);
         /* orphaned by a, the worker is this test's child now (a subreaper): it exits, and we reap it */
         int st = -1;
         pid_t got = 0;
@@ -214,17 +249,40 @@ static int vmstatctl(const char *sock, const char *cmd) {
         return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static ino_t inode(const char *path) {
+        struct stat st;
+        ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+        return st.st_ino;
+}
+
 /* daemon-reexec, by vmstatctl and by SIGUSR2, under a scraper opening a connection per request:
- * the same process runs the new binary, its listening socket never closes, not one request
- * fails, the guest and its counters go on. */
+ * the same process runs the binary now at its path (an upgrade: installed in its place between
+ * the two), its listening socket never closes, not one request fails, the guest and its
+ * counters go on. */
 START_TEST(daemon_reexec_under_scrape) {
         struct test_daemon d;
-        char *dir = test_config_dir(), sock[300];
+        char *dir = test_config_dir(), sock[300], bin[300], next[300], cmd[1024], exe[64];
+        const char *built = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
         snprintf(sock, sizeof(sock), "%s/control.sock", dir);
+        snprintf(bin, sizeof(bin), "%s/vmstatd", dir);
+        snprintf(next, sizeof(next), "%s/vmstatd.next", dir);
+        /* installed as make install does: vmstatd-vm next to vmstatd */
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s' && cp '%.*s/vmstatd-vm' '%s/'", built, bin, built, next,
+                 (int) (strrchr(built, '/') - built), built, dir);
+        ck_assert_int_eq(system(cmd), 0);
         test_write_vm(dir, "p", "[vm]\nmemory = 16M\nguest = builtin:pio count=1000000000000\n");
         const char *args[] = { "--config", dir, "--control-socket", sock, NULL };
-        if (!test_daemon_start(&d, args))
+        char *saved = getenv("VMSTATD_BIN") ? strdup(getenv("VMSTATD_BIN")) : NULL;
+        setenv("VMSTATD_BIN", bin, 1); /* the copy, replaced below as an upgrade would */
+        bool up = test_daemon_start(&d, args);
+        if (saved)
+                setenv("VMSTATD_BIN", saved, 1);
+        else
+                unsetenv("VMSTATD_BIN");
+        free(saved);
+        if (!up)
                 return;
+        snprintf(exe, sizeof(exe), "/proc/%d/exe", d.pid);
         json_t *j0 = wait_vm(&d, "p", has_io_out, 5000);
         struct scraper s = { .d = &d };
         pthread_t t;
@@ -237,6 +295,10 @@ START_TEST(daemon_reexec_under_scrape) {
         uint64_t gap = test_now_ms() - t0;
         free(log);
         test_sleep_ms(500);
+        ino_t old = inode(bin);
+        ck_assert_int_eq(inode(exe), old);
+        ck_assert_int_eq(rename(next, bin), 0); /* the upgrade: a new file at the same path */
+        ck_assert_int_ne(inode(bin), old);
         ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
         for (t0 = test_now_ms(); test_now_ms() - t0 < 10000; test_sleep_ms(50)) {
                 log = test_read_file(d.log_path);
@@ -257,6 +319,7 @@ START_TEST(daemon_reexec_under_scrape) {
         ck_assert_uint_eq(count(log, "adopted 1 running VM"), 2);
         free(log);
         ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0); /* the same process all along */
+        ck_assert_msg(inode(exe) == inode(bin), "the re-executed daemon does not run the binary now at %s", bin);
         json_t *j1 = vm_json(&d, "p");
         ck_assert_str_eq(str(j1, "state"), "running");
         ck_assert_int_eq(num(j1, "id"), num(j0, "id"));
