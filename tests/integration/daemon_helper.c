@@ -352,3 +352,28 @@ json_t *test_get_json(const struct test_daemon *d, const char *path) {
         test_response_free(&r);
         return j;
 }
+
+json_t *test_vm_json(const struct test_daemon *d, const char *name) {
+        char path[64];
+        snprintf(path, sizeof(path), "/vms/%s", name);
+        return test_get_json(d, path);
+}
+
+long long test_exits_total(json_t *vm) {
+        long long n = 0;
+        json_t *cpu, *v;
+        size_t i;
+        const char *k;
+        json_array_foreach(json_object_get(vm, "vcpus"), i, cpu) json_object_foreach(json_object_get(cpu, "exits"), k, v)
+                n += json_integer_value(v);
+        return n;
+}
+
+char *test_wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms) {
+        for (uint64_t t0 = test_now_ms();; test_sleep_ms(50)) {
+                char *text = test_read_file(d->log_path);
+                if (strstr(text, needle) || test_now_ms() - t0 > timeout_ms)
+                        return text;
+                free(text);
+        }
+}

@@ -73,6 +73,12 @@ void test_write_vm(const char *dir, const char *name, const char *body);
 void test_write_daemon_conf(const char *dir, const char *body);
 /* GET path and parse its JSON body; NULL unless it answered 200 with valid JSON. */
 struct json_t *test_get_json(const struct test_daemon *d, const char *path);
+/* GET /vms/<name> as JSON (test_get_json) */
+struct json_t *test_vm_json(const struct test_daemon *d, const char *name);
+/* userspace exits of a VM's document, every vCPU and reason together */
+long long test_exits_total(struct json_t *vm);
+/* Waits up to timeout_ms for the daemon's log to hold needle; the log either way (malloc'd). */
+char *test_wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms);
 /* everything f yields until EOF, malloc'd and NUL-terminated */
 char *test_read_all(FILE *f);
 /* the whole file (fails the test if it cannot be read), malloc'd; and written anew */

@@ -16,35 +16,8 @@
 
 #include "daemon_helper.h"
 
-/* Waits up to timeout_ms for the daemon's log to hold needle; the log either way. */
-static char *wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms) {
-        uint64_t t0 = test_now_ms();
-        for (;;) {
-                char *text = test_read_file(d->log_path);
-                if (strstr(text, needle) || test_now_ms() - t0 > timeout_ms)
-                        return text;
-                free(text);
-                test_sleep_ms(50);
-        }
-}
-
-static json_t *vm_json(const struct test_daemon *d, const char *name) {
-        char path[64];
-        snprintf(path, sizeof(path), "/vms/%s", name);
-        return test_get_json(d, path);
-}
-
 static long long vm_num(json_t *vm, const char *key) {
         return json_integer_value(json_object_get(vm, key));
-}
-
-static long long exits_total(json_t *vm) {
-        long long n = 0;
-        json_t *vcpus = json_object_get(vm, "vcpus"), *cpu, *v;
-        size_t i;
-        const char *k;
-        json_array_foreach(vcpus, i, cpu) json_object_foreach(json_object_get(cpu, "exits"), k, v) n += json_integer_value(v);
-        return n;
 }
 
 static unsigned open_fds(pid_t pid) {
@@ -72,8 +45,8 @@ START_TEST(relaunch_retried_until_it_works) {
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        free(wait_log(&d, "crashy: crashed (shutdown", 5000)); /* the first crash: a restart in 1 s */
-        json_t *c0 = vm_json(&d, "crashy"), *s0 = vm_json(&d, "steady");
+        free(test_wait_log(&d, "crashy: crashed (shutdown", 5000)); /* the first crash: a restart in 1 s */
+        json_t *c0 = test_vm_json(&d, "crashy"), *s0 = test_vm_json(&d, "steady");
         ck_assert_ptr_nonnull(c0);
         ck_assert_str_eq(json_string_value(json_object_get(c0, "state")), "crashed");
 
@@ -84,10 +57,10 @@ START_TEST(relaunch_retried_until_it_works) {
         /* the worker creates the VM; the daemon cannot take its 18 fds (shared memory, stats) */
         const char *failed = "crashy: could not be started (receiving the VM's file descriptors from its worker: Too many "
                              "open files); retrying in 2 s";
-        char *log = wait_log(&d, failed, 5000);
+        char *log = test_wait_log(&d, failed, 5000);
         ck_assert_msg(strstr(log, failed), "no failed relaunch retried in the log:\n%s", log);
         free(log);
-        json_t *c1 = vm_json(&d, "crashy"); /* still served: the crashed VM, its counters */
+        json_t *c1 = test_vm_json(&d, "crashy"); /* still served: the crashed VM, its counters */
         ck_assert_ptr_nonnull(c1);
         ck_assert_str_eq(json_string_value(json_object_get(c1, "state")), "crashed");
         ck_assert_int_eq(vm_num(c1, "id"), vm_num(c0, "id"));
@@ -97,16 +70,16 @@ START_TEST(relaunch_retried_until_it_works) {
         json_t *c2 = NULL;
         for (uint64_t t0 = test_now_ms(); test_now_ms() - t0 < 6000; test_sleep_ms(100)) {
                 json_decref(c2);
-                c2 = vm_json(&d, "crashy");
+                c2 = test_vm_json(&d, "crashy");
                 if (c2 && vm_num(c2, "id") != vm_num(c0, "id"))
                         break;
         }
         ck_assert_msg(c2 && vm_num(c2, "id") != vm_num(c0, "id"), "crashy was not re-created after the limit was raised");
         ck_assert_int_ge(vm_num(c2, "restarts"), 2);
-        json_t *s1 = vm_json(&d, "steady");
+        json_t *s1 = test_vm_json(&d, "steady");
         ck_assert_str_eq(json_string_value(json_object_get(s1, "state")), "running");
         ck_assert_int_eq(vm_num(s1, "id"), vm_num(s0, "id"));
-        ck_assert_int_gt(exits_total(s1), exits_total(s0));
+        ck_assert_int_gt(test_exits_total(s1), test_exits_total(s0));
         json_decref(c0);
         json_decref(c1);
         json_decref(c2);
@@ -147,7 +120,7 @@ START_TEST(flat_image_turned_fifo_fails_alone) {
         const char *args[] = { "--config", dir, "--control-socket", sock, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        json_t *vm = vm_json(&d, "fl");
+        json_t *vm = test_vm_json(&d, "fl");
         ck_assert_str_eq(json_string_value(json_object_get(vm, "state")), "running");
         json_decref(vm);
         ck_assert_int_eq(ctl(sock, "stop", "fl", out, sizeof(out)), 0);
@@ -160,7 +133,7 @@ START_TEST(flat_image_turned_fifo_fails_alone) {
         vm = NULL; /* listed as crashed(load_error) from the next sample on, the daemon serves on */
         for (t0 = test_now_ms(); test_now_ms() - t0 < 3000; test_sleep_ms(50)) {
                 json_decref(vm);
-                vm = vm_json(&d, "fl");
+                vm = test_vm_json(&d, "fl");
                 if (vm && strcmp(json_string_value(json_object_get(vm, "state")), "crashed") == 0)
                         break;
         }

@@ -18,12 +18,6 @@
 
 #include "daemon_helper.h"
 
-static json_t *vm_json(const struct test_daemon *d, const char *name) {
-        char path[64];
-        snprintf(path, sizeof(path), "/vms/%s", name);
-        return test_get_json(d, path);
-}
-
 static long long num(json_t *o, const char *key) {
         return json_integer_value(json_object_get(o, key));
 }
@@ -36,16 +30,6 @@ static const char *str(json_t *o, const char *key) {
 static long long vcpu_exit(json_t *vm, unsigned vcpu, const char *reason) {
         json_t *v = json_array_get(json_object_get(vm, "vcpus"), vcpu);
         return json_integer_value(json_object_get(json_object_get(v, "exits"), reason));
-}
-
-static long long exits_total(json_t *vm) {
-        long long n = 0;
-        json_t *cpu, *v;
-        size_t i;
-        const char *k;
-        json_array_foreach(json_object_get(vm, "vcpus"), i, cpu) json_object_foreach(json_object_get(cpu, "exits"), k, v)
-                n += json_integer_value(v);
-        return n;
 }
 
 /* running + runnable + blocked + offline of one vCPU, seconds since the VM's creation */
@@ -63,7 +47,7 @@ static json_t *wait_vm(const struct test_daemon *d, const char *name, bool (*pre
         json_t *vm = NULL;
         for (uint64_t t0 = test_now_ms();; test_sleep_ms(50)) {
                 json_decref(vm);
-                vm = vm_json(d, name);
+                vm = test_vm_json(d, name);
                 if ((vm && pred(vm)) || test_now_ms() - t0 > timeout_ms)
                         break;
         }
@@ -81,15 +65,6 @@ static bool ended(json_t *vm) {
 
 static bool running(json_t *vm) {
         return strcmp(str(vm, "state"), "running") == 0;
-}
-
-static char *wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms) {
-        for (uint64_t t0 = test_now_ms();; test_sleep_ms(50)) {
-                char *text = test_read_file(d->log_path);
-                if (strstr(text, needle) || test_now_ms() - t0 > timeout_ms)
-                        return text;
-                free(text);
-        }
 }
 
 static unsigned count(const char *text, const char *needle) {
@@ -111,7 +86,7 @@ static double pio_rate(void) {
         json_t *a = wait_vm(&d, "cal", has_io_out, 5000);
         uint64_t t0 = test_now_ms();
         test_sleep_ms(1000);
-        json_t *b = vm_json(&d, "cal");
+        json_t *b = test_vm_json(&d, "cal");
         double rate = (double) (vcpu_exit(b, 0, "io_out") - vcpu_exit(a, 0, "io_out")) * 1000.0 / (double) (test_now_ms() - t0);
         json_decref(a);
         json_decref(b);
@@ -146,7 +121,7 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
         json_t *j0 = wait_vm(&a, "p", has_io_out, 5000);
         test_sleep_ms(1000);
         json_decref(j0);
-        j0 = vm_json(&a, "p");
+        j0 = test_vm_json(&a, "p");
         ck_assert_str_eq(str(j0, "state"), "running");
         pid_t worker = (pid_t) num(j0, "worker_pid");
         ck_assert_int_gt(worker, 0);
@@ -156,13 +131,13 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
         test_sleep_ms(300);
         ck_assert_msg(kill(worker, 0) == 0, "the worker died with its daemon");
 
-        json_t *q0 = vm_json(&a, "q"); /* taken before a died; q changes while no daemon runs */
+        json_t *q0 = test_vm_json(&a, "q"); /* taken before a died; q changes while no daemon runs */
         test_write_vm(dir, "q", "[vm]\nmemory = 32M\nguest = builtin:demo\n");
         ck_assert(test_daemon_start(&b, args));
-        char *log = wait_log(&b, "adopted", 1000);
+        char *log = test_wait_log(&b, "adopted", 1000);
         ck_assert_msg(strstr(log, "p: adopted: worker"), "no adoption in the log:\n%s", log);
         free(log);
-        json_t *j1 = vm_json(&b, "p");
+        json_t *j1 = test_vm_json(&b, "p");
         ck_assert_int_eq(num(j1, "id"), num(j0, "id"));
         ck_assert_str_eq(str(j1, "start_time"), str(j0, "start_time"));
         ck_assert_int_eq(num(j1, "worker_pid"), worker);
@@ -177,7 +152,7 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
                        json_number_value(json_object_get(j0, "sample_time_unix"));
         ck_assert_msg(fabs(dsum - dwall) < 0.005, "runstate grew %.6f s over %.6f s of wall time", dsum, dwall);
         /* q's file changed meanwhile: restarted as a reload would, with the new memory size */
-        json_t *q1 = vm_json(&b, "q");
+        json_t *q1 = test_vm_json(&b, "q");
         ck_assert_int_ne(num(q1, "id"), num(q0, "id"));
         ck_assert_int_eq(num(json_object_get(q1, "config"), "memory_bytes"), 32 << 20);
         log = test_read_file(b.log_path);
@@ -290,7 +265,7 @@ START_TEST(daemon_reexec_under_scrape) {
         test_sleep_ms(500);
         uint64_t t0 = test_now_ms();
         ck_assert_int_eq(vmstatctl(sock, "daemon-reexec"), 0);
-        char *log = wait_log(&d, "adopted 1 running VM", 10000);
+        char *log = test_wait_log(&d, "adopted 1 running VM", 10000);
         ck_assert_msg(strstr(log, "adopted 1 running VM"), "no re-exec in the log:\n%s", log);
         uint64_t gap = test_now_ms() - t0;
         free(log);
@@ -320,7 +295,7 @@ START_TEST(daemon_reexec_under_scrape) {
         free(log);
         ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0); /* the same process all along */
         ck_assert_msg(inode(exe) == inode(bin), "the re-executed daemon does not run the binary now at %s", bin);
-        json_t *j1 = vm_json(&d, "p");
+        json_t *j1 = test_vm_json(&d, "p");
         ck_assert_str_eq(str(j1, "state"), "running");
         ck_assert_int_eq(num(j1, "id"), num(j0, "id"));
         ck_assert_int_eq(num(j1, "worker_pid"), num(j0, "worker_pid"));
@@ -353,21 +328,21 @@ START_TEST(kill9_worker_is_one_vm_crash) {
         json_t *a0 = wait_vm(&d, "a", running, 5000), *b0 = wait_vm(&d, "b", running, 5000);
         test_sleep_ms(500);
         json_decref(a0);
-        a0 = vm_json(&d, "a");
+        a0 = test_vm_json(&d, "a");
         ck_assert_int_eq(kill((pid_t) num(a0, "worker_pid"), SIGKILL), 0);
         json_t *a1 = wait_vm(&d, "a", worker_died, 3000);
         ck_assert_str_eq(str(a1, "state"), "crashed");
         ck_assert_str_eq(str(a1, "reason"), "worker_died");
         ck_assert_str_eq(str(a1, "signal"), "SIGKILL");
         ck_assert_int_eq(num(a1, "id"), num(a0, "id"));
-        ck_assert_int_ge(exits_total(a1), exits_total(a0)); /* the last counters stay served */
+        ck_assert_int_ge(test_exits_total(a1), test_exits_total(a0)); /* the last counters stay served */
         json_t *a2 = wait_vm(&d, "a", restarted, 10000);
         ck_assert_msg(restarted(a2), "a is %s with %lld restarts", str(a2, "state"), num(a2, "restarts"));
         ck_assert_int_ne(num(a2, "id"), num(a0, "id"));
-        json_t *b1 = vm_json(&d, "b");
+        json_t *b1 = test_vm_json(&d, "b");
         ck_assert_str_eq(str(b1, "state"), "running");
         ck_assert_int_eq(num(b1, "id"), num(b0, "id"));
-        ck_assert_int_gt(exits_total(b1), exits_total(b0));
+        ck_assert_int_gt(test_exits_total(b1), test_exits_total(b0));
         json_decref(a0);
         json_decref(a1);
         json_decref(a2);
@@ -396,9 +371,9 @@ START_TEST(forbidden_syscall_kills_only_its_worker) {
         ck_assert_str_eq(str(a, "signal"), "SIGSYS");
         json_t *b0 = wait_vm(&d, "b", running, 5000);
         test_sleep_ms(500);
-        json_t *b1 = vm_json(&d, "b");
+        json_t *b1 = test_vm_json(&d, "b");
         ck_assert_str_eq(str(b1, "state"), "running");
-        ck_assert_int_gt(exits_total(b1), exits_total(b0));
+        ck_assert_int_gt(test_exits_total(b1), test_exits_total(b0));
         struct test_response r = test_http(&d, "GET", "/healthz", NULL);
         ck_assert_int_eq(r.status, 200);
         test_response_free(&r);
