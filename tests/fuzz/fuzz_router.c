@@ -18,10 +18,11 @@ static void check_route(const char *method, const char *path, const char *last, 
                 abort();
         if (r.kind == VS_ROUTE_ERROR && (r.status == 405) != (r.allow != NULL))
                 abort();
-        /* the only writes are actions, and only POSTs on the control socket */
-        if (r.kind == VS_ROUTE_ACTION && (!control || strcmp(method, "POST") != 0))
+        /* the only writes are actions and daemon-reexec, and only POSTs on the control socket */
+        bool write = r.kind == VS_ROUTE_ACTION || r.kind == VS_ROUTE_REEXEC;
+        if (write && (!control || strcmp(method, "POST") != 0))
                 abort();
-        if (r.kind != VS_ROUTE_ERROR && r.kind != VS_ROUTE_ACTION && !readable)
+        if (r.kind != VS_ROUTE_ERROR && !write && !readable)
                 abort();
         if ((r.kind == VS_ROUTE_VM || r.kind == VS_ROUTE_VCPU || r.kind == VS_ROUTE_HISTORY ||
              r.kind == VS_ROUTE_CONSOLE || r.kind == VS_ROUTE_ACTION) && !vs_vm_name_valid(r.vm))

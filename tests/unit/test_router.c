@@ -113,6 +113,13 @@ START_TEST(control_actions) {
                 ck_assert_str_eq(route_on(true, "GET", path, NULL).allow, "POST");
                 expect_error_on(true, "DELETE", path, NULL, 405);
         }
+        /* daemon-reexec: a POST on the control socket, like the actions */
+        ck_assert_int_eq(route_on(true, "POST", "/daemon/reexec", NULL).kind, VS_ROUTE_REEXEC);
+        expect_error_on(false, "POST", "/daemon/reexec", NULL, 405);
+        expect_error_on(false, "GET", "/daemon/reexec", NULL, 404);
+        expect_error_on(true, "GET", "/daemon/reexec", NULL, 405);
+        expect_error_on(true, "POST", "/daemon/reexec/", NULL, 404);
+        expect_error_on(true, "POST", "/daemon", NULL, 404);
         expect_error_on(true, "POST", "/vms/b13/reboot", NULL, 404);
         expect_error_on(true, "POST", "/vms/b13/pause/", NULL, 404);
         expect_error_on(true, "POST", "/vms/b13/pause/x", NULL, 404);
