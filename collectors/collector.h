@@ -78,8 +78,16 @@ struct cl_perf {
         uint64_t instructions, cycles; /* guest only (exclude_host) */
 };
 
+/* /proc/<pid>/task/<tid>/schedstat as the executor read it for a worker's vCPU (so that the
+ * sched collector need not read it again) */
+struct cl_schedstat {
+        bool have;
+        uint64_t cpu_ns, run_delay_ns, timeslices;
+};
+
 struct cl_vcpu_raw {
         uint32_t have;              /* CL_HAVE_* of the collectors that filled this */
+        struct cl_schedstat schedstat; /* executor, for worker VMs */
         struct hv_counters exec;    /* executor */
         struct hv_vcpu_raw rs;      /* executor: tid, cpu_ns, offline_ns, now_ns */
         struct cl_sched sched;      /* sched */

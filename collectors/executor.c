@@ -1,21 +1,116 @@
 /* executor: hv's own numbers: per-vCPU counters, runstate inputs, VM state, read from the
- * memory each VM shares. A VM run by a worker process first publishes what only it can read
- * (its threads' CPU clocks, resident RAM): every worker is asked at once, then each is awaited.
- * Never fails: a worker that does not answer in time leaves its last reading. */
+ * memory each VM shares.
+ *
+ * A VM run by a worker process publishes what only that process can read (its threads' CPU
+ * clocks, resident RAM) when asked; a request costs the worker a wake-up and two context switches.
+ * So it is asked only when one of its vCPU threads ran since the last sample: the scheduler's
+ * sum in /proc/<pid>/task/<tid>/schedstat (read here once, also for the sched collector) equals
+ * the CPU clock of a thread that is off a CPU, and a thread that was on one moved that sum or its
+ * timeslice count. Workers that are asked are all asked first, then awaited: they publish in
+ * parallel. Never fails: a worker that does not answer in time leaves its last reading. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "collector.h"
 #include "devices/devices.h"
 
 #define PUBLISH_TIMEOUT_NS (50 * 1000000ull)
 
+struct thread_stat {
+        pid_t tid;
+        int fd; /* schedstat, -1 when closed */
+        struct cl_schedstat last;
+};
+
+struct vm_state {
+        bool asked; /* this sample's publish was requested */
+        unsigned n;
+        struct thread_stat t[];
+};
+
+static void thread_close(struct thread_stat *t) {
+        if (t->fd >= 0)
+                close(t->fd);
+        *t = (struct thread_stat) { .fd = -1 };
+}
+
+static struct vm_state *vm_state_get(struct collector *c, struct cl_vm *vm) {
+        struct vm_state *st = vm->priv[c->slot];
+        if (st)
+                return st;
+        st = calloc(1, sizeof(*st) + vm->hv->n_vcpus * sizeof(st->t[0]));
+        if (!st)
+                return NULL;
+        st->n = vm->hv->n_vcpus;
+        for (unsigned i = 0; i < st->n; i++)
+                st->t[i].fd = -1;
+        return vm->priv[c->slot] = st;
+}
+
+/* The thread's schedstat now; false when it cannot be read (then the worker is asked). */
+static bool schedstat_read(struct thread_stat *t, pid_t pid, pid_t tid, struct cl_schedstat *ret) {
+        char buf[128];
+        unsigned long long cpu, delay, slices;
+        if (t->tid != tid || t->fd < 0) {
+                thread_close(t);
+                snprintf(buf, sizeof(buf), "/proc/%d/task/%d/schedstat", pid, tid);
+                if ((t->fd = open(buf, O_RDONLY | O_CLOEXEC)) < 0)
+                        return false;
+                t->tid = tid;
+        }
+        ssize_t n = pread(t->fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
+                return false;
+        *ret = (struct cl_schedstat) { .have = true, .cpu_ns = cpu, .run_delay_ns = delay, .timeslices = slices };
+        return true;
+}
+
+/* Whether the worker must publish: a vCPU thread ran since the last sample (or cannot be read). */
+static bool vm_ran(struct vm_state *st, struct hv_vm *hv) {
+        bool ran = false;
+        for (unsigned i = 0; i < st->n; i++) {
+                struct thread_stat *t = &st->t[i];
+                struct cl_schedstat now;
+                pid_t tid = hv_vcpu_tid(hv->vcpus[i]);
+                if (!tid) { /* not started, or gone: its final CPU time is in the shared memory */
+                        thread_close(t);
+                        continue;
+                }
+                if (!schedstat_read(t, hv_vm_pid(hv), tid, &now)) {
+                        t->last.have = false;
+                        ran = true;
+                        continue;
+                }
+                ran |= !t->last.have || now.cpu_ns != t->last.cpu_ns || now.timeslices != t->last.timeslices;
+                t->last = now;
+        }
+        return ran;
+}
+
 static void executor_prepare_vm(struct collector *c, struct cl_vm *vm) {
-        (void) c;
-        hv_vm_publish_request(vm->hv);
+        if (!vm->hv->view)
+                return; /* in this process: its clocks are read directly */
+        struct vm_state *st = vm_state_get(c, vm);
+        bool ask = !st || vm_ran(st, vm->hv);
+        if (st)
+                st->asked = ask;
+        if (ask)
+                hv_vm_publish_request(vm->hv);
 }
 
 static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw *out) {
+        struct vm_state *st = vm->hv->view ? vm->priv[c->slot] : NULL;
         struct hv_vm_outcome o;
-        (void) c;
-        hv_vm_publish_wait(vm->hv, PUBLISH_TIMEOUT_NS);
+        bool published = !st || st->asked;
+        if (vm->hv->view && published)
+                hv_vm_publish_wait(vm->hv, PUBLISH_TIMEOUT_NS);
         hv_vm_get_outcome(vm->hv, &o);
         out->state = o.state;
         out->reason = o.reason;
@@ -26,7 +121,13 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
         out->console_bytes = vm->hv->console ? hv_console_total(vm->hv->console) : 0;
         for (unsigned i = 0; i < out->n_vcpus; i++) {
                 struct cl_vcpu_raw *v = &out->vcpus[i];
-                hv_vcpu_read_raw(vm->hv->vcpus[i], &v->rs);
+                const struct thread_stat *t = st && i < st->n ? &st->t[i] : NULL;
+                if (published)
+                        hv_vcpu_read_raw(vm->hv->vcpus[i], &v->rs);
+                else
+                        hv_vcpu_read_raw_off_cpu(vm->hv->vcpus[i], t && t->last.have ? t->last.cpu_ns : 0, &v->rs);
+                if (t && t->fd >= 0 && t->last.have)
+                        v->schedstat = t->last;
                 hv_vcpu_read_counters(vm->hv->vcpus[i], &v->exec);
                 v->have |= CL_HAVE_EXECUTOR;
         }
@@ -34,9 +135,18 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
         return 0;
 }
 
+static void executor_forget_vm(struct collector *c, struct cl_vm *vm) {
+        struct vm_state *st = vm->priv[c->slot];
+        for (unsigned i = 0; st && i < st->n; i++)
+                thread_close(&st->t[i]);
+        free(st);
+        vm->priv[c->slot] = NULL;
+}
+
 const struct collector_ops collector_executor = {
         .name = "executor",
         .enabled_by_default = true,
         .prepare_vm = executor_prepare_vm,
         .sample_vm = executor_sample_vm,
+        .forget_vm = executor_forget_vm,
 };

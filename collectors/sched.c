@@ -2,7 +2,7 @@
  * a host CPU), timeslices, migrations, context switches, from /proc/<pid>/task/<tid>/ of the process running the VM.
  *
  * Cost matters (hundreds of vCPUs every interval): the files stay open and are re-read with
- * pread, and the expensive `sched` file (7 us to generate) is only re-read when schedstat
+ * pread (schedstat not at all when the executor already read it this sample), and the expensive `sched` file (7 us to generate) is only re-read when schedstat
  * shows the thread ran, was scheduled in or waited since the last read. Switches and
  * migrations cannot change otherwise: a switch-out updates the CPU time, a switch-in the
  * timeslices, and a sleeping task migrates only at wake-up, which makes it wait. */
@@ -67,14 +67,21 @@ static uint64_t sched_field(const char *text, const char *key) {
         return 0;
 }
 
-static int thread_read(struct thread_files *t, struct cl_sched *out) {
+/* given: the schedstat the executor read this sample for a worker's vCPU, or NULL */
+static int thread_read(struct thread_files *t, const struct cl_schedstat *given, struct cl_sched *out) {
         char buf[4096];
         unsigned long long cpu, delay, slices;
-        int r = pread_text(t->schedstat, buf, sizeof(buf));
-        if (r < 0)
-                return r;
-        if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
-                return -EBADMSG;
+        if (given && given->have) {
+                cpu = given->cpu_ns;
+                delay = given->run_delay_ns;
+                slices = given->timeslices;
+        } else {
+                int r = pread_text(t->schedstat, buf, sizeof(buf));
+                if (r < 0)
+                        return r;
+                if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
+                        return -EBADMSG;
+        }
         bool moved = !t->have_detail || cpu != t->last_cpu_ns || slices != t->last.timeslices ||
                      delay != t->last.run_delay_ns;
         t->last_cpu_ns = cpu;
@@ -119,7 +126,7 @@ static int sched_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_r
                 if (t->tid != tid || t->schedstat < 0)
                         r = thread_open(t, hv_vm_pid(vm->hv), tid);
                 if (r == 0)
-                        r = thread_read(t, &out->vcpus[i].sched);
+                        r = thread_read(t, &out->vcpus[i].schedstat, &out->vcpus[i].sched);
                 if (r == -ENOENT)
                         continue; /* the thread exited between the two reads */
                 if (r < 0)

@@ -377,6 +377,17 @@ void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
         (v->vm->view ? read_view : read_local)(v, ret);
 }
 
+void hv_vcpu_read_raw_off_cpu(const struct hv_vcpu *v, uint64_t cpu_ns, struct hv_vcpu_raw *ret) {
+        if (atomic_load(&v->vm->dead_signal) >= 0) {
+                read_view(v, ret);
+                return;
+        }
+        ret->tid = atomic_load_explicit(&v->sh->tid, memory_order_acquire);
+        ret->exited = atomic_load_explicit(&v->sh->exited, memory_order_acquire);
+        ret->cpu_ns = ret->exited ? atomic_load_explicit(&v->sh->cpu_ns_final, memory_order_relaxed) : cpu_ns;
+        ret->offline_ns = hv_offline_read(v->offline, hv_now_ns, &ret->now_ns);
+}
+
 pid_t hv_vcpu_tid(const struct hv_vcpu *v) {
         if (atomic_load_explicit(&v->sh->exited, memory_order_acquire) || atomic_load(&v->vm->dead_signal) >= 0)
                 return 0;

@@ -53,6 +53,9 @@ void hv_vcpu_join(struct hv_vcpu *v);
 /* Makes the vCPU leave KVM_RUN soon: immediate_exit, then the kick signal. */
 void hv_vcpu_kick(struct hv_vcpu *v);
 void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret);
+/* The same for a vCPU thread known not to have run since its CPU time was cpu_ns (the
+ * scheduler's own sum, which equals its CPU clock while it is off a CPU): no publish needed. */
+void hv_vcpu_read_raw_off_cpu(const struct hv_vcpu *v, uint64_t cpu_ns, struct hv_vcpu_raw *ret);
 /* The vCPU thread's id (in hv_vm_pid's process) while it runs its loop, 0 before it starts and
  * after it exits. */
 pid_t hv_vcpu_tid(const struct hv_vcpu *v);

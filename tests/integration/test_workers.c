@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon_helper.h"
@@ -385,6 +386,73 @@ START_TEST(forbidden_syscall_kills_only_its_worker) {
 }
 END_TEST
 
+/* the vCPU thread's CPU time now, from its scheduler statistics (ns) */
+static long long thread_cpu_ns(pid_t pid, long long tid) {
+        char path[96];
+        unsigned long long ns = 0;
+        snprintf(path, sizeof(path), "/proc/%d/task/%lld/schedstat", pid, tid);
+        FILE *f = fopen(path, "re");
+        ck_assert_msg(f && fscanf(f, "%llu", &ns) == 1, "%s", path);
+        fclose(f);
+        return (long long) ns;
+}
+
+static double rs(json_t *vm, const char *state) {
+        json_t *v = json_array_get(json_object_get(vm, "vcpus"), 0);
+        return json_number_value(json_object_get(json_object_get(v, "runstate_seconds"), state));
+}
+
+/* A worker is asked for its vCPUs' CPU clocks only when they ran since the last sample; a
+ * halted vCPU's time comes from the scheduler's own sum. Either way running time is the thread's
+ * CPU time (never more, and behind it by at most the time since the sample), and the runstate
+ * grows by exactly the wall time: for a halted, a half-busy and a spinning guest. */
+START_TEST(runstate_exact_idle_or_busy) {
+        struct test_daemon d;
+        char *dir = test_config_dir();
+        const char *names[] = { "h", "d", "s" };
+        test_write_vm(dir, "h", "[vm]\nmemory = 16M\nguest = builtin:halt\n");
+        test_write_vm(dir, "d", "[vm]\nmemory = 16M\nguest = builtin:duty duty=50\n");
+        test_write_vm(dir, "s", "[vm]\nmemory = 16M\nguest = builtin:spin\n");
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        for (int i = 0; i < 3; i++)
+                json_decref(wait_vm(&d, names[i], running, 5000));
+        test_sleep_ms(1000);
+        for (int i = 0; i < 3; i++) {
+                json_t *a = test_vm_json(&d, names[i]);
+                test_sleep_ms(1500);
+                json_t *b = test_vm_json(&d, names[i]);
+                json_t *v = json_array_get(json_object_get(b, "vcpus"), 0);
+                long long cpu = thread_cpu_ns((pid_t) num(b, "worker_pid"), json_integer_value(json_object_get(v, "tid")));
+                double age = 0.0; /* wall time since b's sample, bounds how far running may lag */
+                {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        age = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 -
+                              json_number_value(json_object_get(b, "sample_time_unix"));
+                }
+                double running = rs(b, "running"), lag = (double) cpu / 1e9 - running;
+                double dsum = runstate_sum(b, 0) - runstate_sum(a, 0);
+                double dwall = json_number_value(json_object_get(b, "sample_time_unix")) -
+                               json_number_value(json_object_get(a, "sample_time_unix"));
+                fprintf(stderr, "%s: running %.6f s, thread CPU %.6f s (lag %.3f ms, sample %.1f ms old); runstate "
+                        "+%.6f s over +%.6f s\n", names[i], running, (double) cpu / 1e9, lag * 1e3, age * 1e3, dsum,
+                        dwall);
+                ck_assert_msg(lag >= -0.0005 && lag <= age + 0.005, "%s: running %.6f s, its thread's CPU %.6f s",
+                              names[i], running, (double) cpu / 1e9);
+                ck_assert_msg(fabs(dsum - dwall) < 0.002, "%s: runstate grew %.6f s over %.6f s", names[i], dsum, dwall);
+                if (i == 0)
+                        ck_assert_msg(rs(b, "running") - rs(a, "running") < 0.01, "a halted vCPU ran %.3f s",
+                                      rs(b, "running") - rs(a, "running"));
+                json_decref(a);
+                json_decref(b);
+        }
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("workers");
         TCase *tc = tcase_create("workers");
@@ -393,6 +461,7 @@ int main(void) {
         tcase_add_test(tc, daemon_reexec_under_scrape);
         tcase_add_test(tc, kill9_worker_is_one_vm_crash);
         tcase_add_test(tc, forbidden_syscall_kills_only_its_worker);
+        tcase_add_test(tc, runstate_exact_idle_or_busy);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }
