@@ -565,7 +565,7 @@ static void reap(struct vs_manager *m, struct entry *e) {
         hv_vm_mark_dead(e->vm, sig);
         console_flush(m, e);
         if (!ended)
-                vs_log_vm(LOG_ERR, e->conf.name, "worker %d died%s%s: crashed (worker_died)", -e->w->pid > 0 ? -e->w->pid : e->w->pid,
+                vs_log_vm(LOG_ERR, e->conf.name, "worker %d died%s%s: crashed (worker_died)", (int) e->w->pid,
                           sig ? " of " : "", sig ? strsignal(sig) : "");
 }
 

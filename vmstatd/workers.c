@@ -252,27 +252,24 @@ int vs_worker_call(struct vs_worker *w, enum wk_op op, int timeout_ms, char *msg
 }
 
 bool vs_worker_dead(struct vs_worker *w, int *ret_sig) {
-        *ret_sig = 0;
-        if (w->pid <= 0)
-                return true;
-        if (w->child) {
+        if (!w->gone && w->child) {
                 siginfo_t si = { 0 };
                 if (waitid(P_PID, (id_t) w->pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == w->pid) {
-                        *ret_sig = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? si.si_status : 0;
-                        w->pid = -w->pid; /* reaped: never signal that number again */
-                        return true;
+                        w->gone = true; /* reaped: that pid is never signalled again */
+                        w->sig = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? si.si_status : 0;
                 }
-                return false;
-        }
-        if (w->pidfd >= 0) {
+        } else if (!w->gone && w->pidfd >= 0) {
                 struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
-                return poll(&p, 1, 0) == 1;
+                w->gone = poll(&p, 1, 0) == 1;
+        } else if (!w->gone) {
+                w->gone = w->pid <= 0 || (kill(w->pid, 0) < 0 && errno == ESRCH);
         }
-        return kill(w->pid, 0) < 0 && errno == ESRCH;
+        *ret_sig = w->sig;
+        return w->gone;
 }
 
 void vs_worker_kill(struct vs_worker *w) {
-        if (!w || w->pid <= 0)
+        if (!w || w->gone || w->pid <= 0)
                 return;
         if (w->pidfd >= 0)
                 syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
@@ -280,7 +277,8 @@ void vs_worker_kill(struct vs_worker *w) {
                 kill(w->pid, SIGKILL);
         if (w->child) {
                 waitpid(w->pid, NULL, 0);
-                w->pid = -w->pid;
+                w->gone = true;
+                w->sig = SIGKILL;
         }
 }
 

@@ -17,6 +17,8 @@ struct vs_worker {
         int pidfd;            /* -1 when the kernel has none to give */
         int conn;             /* -1 once the connection broke */
         bool child;           /* ours to reap (spawned by this process, before or after an exec) */
+        bool gone;            /* known dead (and reaped, if ours) */
+        int sig;              /* the signal that killed it, 0 if none or unknown */
         struct hv_vm *view;   /* NULL when the worker could not create its VM */
         enum wk_stage stage;  /* how its launch went */
         int result;           /* 0 or the launch's -errno */
