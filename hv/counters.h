@@ -37,6 +37,10 @@ struct hv_vcpu_counters {
         _Atomic uint64_t unhandled_mmio;
         _Atomic uint64_t handle_ns_sum;
         _Atomic uint64_t handle_ns_hist[HV_HIST_BUCKETS];
+        /* the same by exit reason (perf kvm stat's view): sum, max and histogram per reason */
+        _Atomic uint64_t reason_ns_sum[HV_EXIT__COUNT];
+        _Atomic uint64_t reason_ns_max[HV_EXIT__COUNT];
+        _Atomic uint64_t reason_ns_hist[HV_EXIT__COUNT][HV_HIST_BUCKETS];
 } __attribute__((aligned(64)));
 
 /* A plain copy for readers. */
@@ -46,6 +50,9 @@ struct hv_counters {
         uint64_t unhandled_io, unhandled_mmio;
         uint64_t handle_ns_sum;
         uint64_t handle_ns_hist[HV_HIST_BUCKETS];
+        uint64_t reason_ns_sum[HV_EXIT__COUNT];
+        uint64_t reason_ns_max[HV_EXIT__COUNT];
+        uint64_t reason_ns_hist[HV_EXIT__COUNT][HV_HIST_BUCKETS];
 };
 
 static inline void hv_counter_add(_Atomic uint64_t *c, uint64_t v) {

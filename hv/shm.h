@@ -21,7 +21,7 @@
 #include "runstate.h"
 
 #define HV_SHM_MAGIC 0x314d48536d74734dull /* "MstmSHM1" in memory (little-endian) */
-#define HV_SHM_VERSION 1
+#define HV_SHM_VERSION 2 /* 2: exit handling by reason */
 #define HV_SHM_REGS_LEN 1536
 #define HV_SHM_SPEC_LEN 4096
 

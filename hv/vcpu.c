@@ -21,6 +21,22 @@ typedef void exit_fn(struct hv_vcpu *v, struct kvm_run *run);
 
 static void count_exit(struct hv_vcpu *v, enum hv_exit e) {
         hv_counter_add(&v->c->exits[e], 1);
+        v->last_exit = e;
+}
+
+/* How long userspace took with one exit, in all and by its reason. */
+static void count_handling(struct hv_vcpu *v, uint64_t dt) {
+        struct hv_vcpu_counters *c = v->c;
+        enum hv_exit e = v->last_exit;
+        unsigned b = hv_hist_bucket(dt);
+        hv_counter_add(&c->handle_ns_sum, dt);
+        hv_counter_add(&c->handle_ns_hist[b], 1);
+        if (e >= HV_EXIT__COUNT)
+                return; /* a failed KVM_RUN: no exit was counted */
+        hv_counter_add(&c->reason_ns_sum[e], dt);
+        hv_counter_add(&c->reason_ns_hist[e][b], 1);
+        if (dt > atomic_load_explicit(&c->reason_ns_max[e], memory_order_relaxed))
+                atomic_store_explicit(&c->reason_ns_max[e], dt, memory_order_relaxed);
 }
 
 static void exit_io(struct hv_vcpu *v, struct kvm_run *run) {
@@ -184,14 +200,13 @@ static void run_loop(struct hv_vcpu *v) {
                 }
                 int r = ioctl(v->fd, KVM_RUN, 0);
                 uint64_t t0 = hv_now_ns();
+                v->last_exit = HV_EXIT__COUNT;
                 hv_counter_add(&v->c->runs, 1);
                 if (r < 0)
                         run_failed(v, run, errno);
                 else
                         dispatch(v, run);
-                uint64_t dt = hv_now_ns() - t0;
-                hv_counter_add(&v->c->handle_ns_sum, dt);
-                hv_counter_add(&v->c->handle_ns_hist[hv_hist_bucket(dt)], 1);
+                count_handling(v, hv_now_ns() - t0);
         }
 }
 

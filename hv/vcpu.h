@@ -31,6 +31,7 @@ struct hv_vcpu {
         char comm[16]; /* <vm>/<n>, at most 15 characters */
 
         clockid_t cpu_clock;      /* valid once sh->tid != 0 */
+        enum hv_exit last_exit;   /* the vCPU thread's own: what the exit being handled counted as */
 };
 
 /* Raw runstate inputs, consistent enough for a sampler: taken at now_ns. */

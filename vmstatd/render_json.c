@@ -128,7 +128,25 @@ static json_t *exit_rates_json(const double rate[HV_EXIT__COUNT]) {
         return done(o, ok);
 }
 
-/* {count, sum_seconds, buckets: [{le_seconds, count}]}: non-empty log2 buckets only, each with
+/* {reason: {count, sum_seconds, mean_seconds, max_seconds}} for the reasons that happened
+ * (perf kvm stat's view; the buckets per reason are on /metrics with histograms on) */
+static json_t *exit_reasons_json(const struct hv_counters *c) {
+        json_t *o = json_object();
+        bool ok = o != NULL;
+        for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
+                if (!c->exits[e])
+                        continue;
+                json_t *r = json_object();
+                ok &= set(r, "count", uint_json(c->exits[e]));
+                ok &= set(r, "sum_seconds", seconds_json(c->reason_ns_sum[e]));
+                ok &= set(r, "mean_seconds", real_json((double) c->reason_ns_sum[e] / (double) c->exits[e] / 1e9));
+                ok &= set(r, "max_seconds", seconds_json(c->reason_ns_max[e]));
+                ok &= set(o, hv_exit_name(e), r);
+        }
+        return done(o, ok);
+}
+
+/* {count, sum_seconds, buckets: [{le_seconds, count}], by_reason}: non-empty log2 buckets only, each with
  * its own count; bucket i ends at 2^(i+1) ns, the last one has no end (le_seconds null). */
 static json_t *exit_handling_json(const struct hv_counters *c) {
         json_t *o = json_object(), *buckets = json_array();
@@ -147,6 +165,7 @@ static json_t *exit_handling_json(const struct hv_counters *c) {
         ok &= set(o, "count", uint_json(count));
         ok &= set(o, "sum_seconds", seconds_json(c->handle_ns_sum));
         ok &= set(o, "buckets", buckets);
+        ok &= set(o, "by_reason", exit_reasons_json(c));
         return done(o, ok);
 }
 

@@ -249,8 +249,9 @@ static void owner(struct prom *p, const struct vs_vm_sample *vm, int cpu) {
 
 /* One histogram series: buckets [0, n-1) with bounds le[j] (ascending), bucket n-1 as +Inf;
  * _sum and _count only when the sum is known (OpenMetrics: _count if and only if _sum). */
-static void histogram(struct prom *p, const struct vs_vm_sample *vm, int cpu, const uint64_t *buckets, size_t n,
-                      double (*le)(size_t j, const void *ctx), const void *ctx, bool has_sum, double sum) {
+static void histogram(struct prom *p, const struct vs_vm_sample *vm, int cpu, const char *reason,
+                      const uint64_t *buckets, size_t n, double (*le)(size_t j, const void *ctx), const void *ctx,
+                      bool has_sum, double sum) {
         uint64_t cum = 0;
         char bound[32];
         for (size_t j = 0; j < n; j++) {
@@ -269,6 +270,8 @@ static void histogram(struct prom *p, const struct vs_vm_sample *vm, int cpu, co
                 }
                 sample(p, "_bucket");
                 owner(p, vm, cpu);
+                if (reason)
+                        label(p, "reason", reason);
                 label(p, "le", s);
                 value_uint(p, cum);
         }
@@ -276,9 +279,13 @@ static void histogram(struct prom *p, const struct vs_vm_sample *vm, int cpu, co
                 return;
         sample(p, "_sum");
         owner(p, vm, cpu);
+        if (reason)
+                label(p, "reason", reason);
         value_double(p, sum);
         sample(p, "_count");
         owner(p, vm, cpu);
+        if (reason)
+                label(p, "reason", reason);
         value_uint(p, cum);
 }
 
@@ -524,16 +531,20 @@ static double exit_le(size_t j, const void *ctx) {
         return (double) (1ull << (j + 1)) / 1e9;
 }
 
+/* by reason (perf kvm stat's view); a reason appears once it has happened on that vCPU */
 static void exit_handling(struct prom *p, const struct vs_sample *s) {
         family(p, "vmstatd_vcpu_exit_handling_seconds", F_HISTOGRAM,
-               "Time from KVM_RUN returning to the next call (userspace exit handling).");
+               "Time from KVM_RUN returning to the next call (userspace exit handling), by exit reason.");
         for (unsigned v = 0; v < s->n_vms; v++)
-                for (unsigned i = 0; i < s->vms[v].vcpus; i++)
-                        if (has(&s->vms[v], (int) i, CL_HAVE_EXECUTOR)) {
-                                const struct hv_counters *c = &s->vms[v].raw.vcpus[i].exec;
-                                histogram(p, &s->vms[v], (int) i, c->handle_ns_hist, HV_HIST_BUCKETS, exit_le, NULL,
-                                          true, seconds(c->handle_ns_sum));
-                        }
+                for (unsigned i = 0; i < s->vms[v].vcpus; i++) {
+                        if (!has(&s->vms[v], (int) i, CL_HAVE_EXECUTOR))
+                                continue;
+                        const struct hv_counters *c = &s->vms[v].raw.vcpus[i].exec;
+                        for (unsigned e = 0; e < HV_EXIT__COUNT; e++)
+                                if (c->exits[e])
+                                        histogram(p, &s->vms[v], (int) i, hv_exit_name(e), c->reason_ns_hist[e],
+                                                  HV_HIST_BUCKETS, exit_le, NULL, true, seconds(c->reason_ns_sum[e]));
+                }
 }
 
 /* ---- KVM binary stats, from the descriptors the kernel reports ------------------------------------------- */
@@ -682,7 +693,7 @@ static void kvm_series(struct prom *p, const struct kvm_owner *o, const struct c
                                                         ? &o->schema->desc[d->sum_of]
                                                         : NULL;
                 struct kvm_hist_ctx ctx = { d };
-                histogram(p, o->vm, o->cpu, v, d->size, kvm_le, &ctx, sum != NULL,
+                histogram(p, o->vm, o->cpu, NULL, v, d->size, kvm_le, &ctx, sum != NULL,
                           sum ? scale_value((double) o->values[sum->index], sum->scale) : 0);
                 return;
         }

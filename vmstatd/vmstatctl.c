@@ -406,6 +406,22 @@ static const char *pct_text(char *buf, size_t len, json_t *pct) {
         return buf;
 }
 
+/* perf kvm stat's table: per exit reason, how many, mean and max handling time, share of it all */
+static void exit_reason_table(json_t *by_reason, json_t *sum) {
+        const char *reason;
+        json_t *r;
+        double all = json_number_value(sum);
+        if (!json_object_size(by_reason))
+                return;
+        printf("  %-16s %12s %12s %12s %8s\n", "exit handling", "count", "mean", "max", "time%");
+        json_object_foreach(by_reason, reason, r) {
+                double t = json_number_value(json_object_get(r, "sum_seconds"));
+                printf("  %-16s %12.0f %9.2f us %9.2f us %7.2f%%\n", reason, json_number_value(json_object_get(r, "count")),
+                       json_number_value(json_object_get(r, "mean_seconds")) * 1e6,
+                       json_number_value(json_object_get(r, "max_seconds")) * 1e6, all > 0 ? 100 * t / all : 0.0);
+        }
+}
+
 /* kvm.{stat} with kvm_per_sec; histograms show how many values they hold */
 static void kvm_lines(json_t *o) {
         json_t *kvm = json_object_get(o, "kvm"), *rates = json_object_get(o, "kvm_per_sec"), *v;
@@ -484,6 +500,7 @@ static void vcpu_stats(json_t *v) {
         stat_line("", "exit_handling.count", jpath(v, "exit_handling.count"), "", "exits timed in userspace");
         stat_line("", "exit_handling.sum_seconds", jpath(v, "exit_handling.sum_seconds"), "",
                   "time from KVM_RUN returning to the next call, s");
+        exit_reason_table(jpath(v, "exit_handling.by_reason"), jpath(v, "exit_handling.sum_seconds"));
         if ((x = json_object_get(v, "sched")))
                 for (const struct desc *d = sched; d->name; d++) {
                         char rate_key[64];

@@ -257,6 +257,25 @@ START_TEST(stats_lists_every_counter) {
         ck_assert_int_gt(runs, 0);
         ck_assert_int_eq(sum, runs);
         ck_assert_int_ge(served_runs(), runs);
+        /* perf kvm stat's table per vCPU (vCPU 0 has run: see above): the demo guest's port writes
+         * are a row with its count, and the shares of handling time add up to 100 % */
+        ck_assert_uint_ge(count(r.out, "  exit handling "), 1); /* a vCPU without exits yet has none */
+        const char *table = strstr(strstr(r.out, "vcpu 0 "), "  exit handling ");
+        const char *row = table ? strstr(table, "\n  io_out ") : NULL;
+        ck_assert_msg(row, "no io_out row in vCPU 0's exit table: %s", r.out);
+        long long rows = 0;
+        double share = 0, pct;
+        char name[32];
+        unsigned long long n;
+        for (const char *l = strchr(table, '\n') + 1;
+             sscanf(l, " %31s %llu %*f us %*f us %lf%%", name, &n, &pct) == 3; l = strchr(l, '\n') + 1) {
+                if (strcmp(name, "io_out") == 0)
+                        ck_assert_int_le((long long) n, stat_value(r.out, 0, "exits.io_out"));
+                share += pct;
+                rows++;
+        }
+        ck_assert_int_gt(rows, 0);
+        ck_assert_msg(share > 99.5 && share < 100.5, "shares add up to %.2f %%", share);
         run_free(&r);
 }
 END_TEST

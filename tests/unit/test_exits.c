@@ -7,7 +7,8 @@
 #define PIO_N 1000
 #define MMIO_N 500
 
-/* Every KVM_RUN return is counted under exactly one reason and in the histogram once. */
+/* Every KVM_RUN return is counted under exactly one reason and in the histograms once: the
+ * total one and its reason's. */
 static void assert_accounting_closed(struct hv_vm *vm) {
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
                 struct hv_counters c = test_counters(vm, i);
@@ -17,6 +18,20 @@ static void assert_accounting_closed(struct hv_vm *vm) {
                 ck_assert_uint_eq(hv_counters_exits_total(&c), c.runs);
                 ck_assert_uint_eq(hist, c.runs);
                 ck_assert_uint_le(c.immediate_exits, c.exits[HV_EXIT_INTR]);
+                /* by reason: each histogram counts exactly that reason's exits, its sum and max
+                 * are that reason's, and together they are the whole */
+                uint64_t sum = 0;
+                for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
+                        uint64_t n = 0;
+                        for (unsigned b = 0; b < HV_HIST_BUCKETS; b++)
+                                n += c.reason_ns_hist[e][b];
+                        ck_assert_msg(n == c.exits[e], "vcpu %u: %s: %llu timed, %llu counted", i, hv_exit_name(e),
+                                      (unsigned long long) n, (unsigned long long) c.exits[e]);
+                        ck_assert_uint_le(c.reason_ns_max[e], c.reason_ns_sum[e]);
+                        ck_assert(n == 0 || c.reason_ns_max[e] * n >= c.reason_ns_sum[e]); /* max >= mean */
+                        sum += c.reason_ns_sum[e];
+                }
+                ck_assert_uint_eq(sum, c.handle_ns_sum);
         }
 }
 

@@ -241,6 +241,23 @@ static void assert_vcpu(const json_t *o, const struct vs_vm_sample *vm, const st
         ck_assert_uint_eq(get_int(eh, "count"), hist);
         ck_assert_uint_eq(listed, hist);
         ck_assert_double_eq(get_real(eh, "sum_seconds"), (double) raw->exec.handle_ns_sum / 1e9);
+        /* by reason: the reasons that happened, each with its own count, sum, mean and max */
+        json_t *by = get(eh, "by_reason");
+        size_t seen = 0;
+        for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
+                json_t *r = json_object_get(by, hv_exit_name(e));
+                ck_assert_msg(!r == !raw->exec.exits[e], "%s listed %d, happened %llu times", hv_exit_name(e), r != NULL,
+                              (unsigned long long) raw->exec.exits[e]);
+                if (!r)
+                        continue;
+                seen++;
+                ck_assert_uint_eq(get_int(r, "count"), raw->exec.exits[e]);
+                ck_assert_double_eq(get_real(r, "sum_seconds"), (double) raw->exec.reason_ns_sum[e] / 1e9);
+                ck_assert_double_eq(get_real(r, "max_seconds"), (double) raw->exec.reason_ns_max[e] / 1e9);
+                ck_assert_double_eq_tol(get_real(r, "mean_seconds"),
+                                        (double) raw->exec.reason_ns_sum[e] / (double) raw->exec.exits[e] / 1e9, 1e-15);
+        }
+        ck_assert_uint_eq(json_object_size(by), seen);
 
         if (raw->have & CL_HAVE_SCHED) {
                 json_t *sc = get(o, "sched");

@@ -537,7 +537,9 @@ static void handmade(struct vs_sample *s, struct vs_vm_sample vms[2], struct cl_
         raw0[0] = (struct cl_vcpu_raw) {
                 .have = ALL_HAVE,
                 .exec = { .runs = 10, .exits = { [HV_EXIT_IO_OUT] = 7, [HV_EXIT_HLT] = 3 }, .unhandled_mmio = 2,
-                          .handle_ns_sum = 100, .handle_ns_hist = { [3] = 5, [HV_HIST_BUCKETS - 1] = 1 } },
+                          .handle_ns_sum = 100, .handle_ns_hist = { [3] = 5, [HV_HIST_BUCKETS - 1] = 1 },
+                          .reason_ns_sum = { [HV_EXIT_IO_OUT] = 100 },
+                          .reason_ns_hist = { [HV_EXIT_IO_OUT] = { [3] = 5, [HV_HIST_BUCKETS - 1] = 1 } } },
                 .rs = { .cpu_ns = 1000000000 },
                 .sched = { .run_delay_ns = 200000000, .timeslices = 4, .migrations = 1, .voluntary_switches = 5,
                            .involuntary_switches = 6 },
@@ -754,7 +756,7 @@ START_TEST(values_read_back) {
 END_TEST
 
 /* Histogram series are cumulative, end at +Inf and count what +Inf counts, in both formats:
- * the exit-handling histogram of each vCPU and the kernel's histograms. */
+ * the exit-handling histogram of each vCPU and reason and the kernel's histograms. */
 START_TEST(histograms_cumulative) {
         struct fixture f;
         if (!fixture_up(&f))
@@ -763,7 +765,8 @@ START_TEST(histograms_cumulative) {
         for (unsigned v = 0; v < f.sample->n_vms; v++)
                 for (unsigned i = 0; i < f.sample->vms[v].vcpus; i++) {
                         const struct cl_kvm_schema *ks = f.sample->vms[v].raw.vcpus[i].kvm_schema;
-                        vcpus++;
+                        for (unsigned e = 0; e < HV_EXIT__COUNT; e++) /* one per reason seen */
+                                vcpus += f.sample->vms[v].raw.vcpus[i].exec.exits[e] > 0;
                         for (size_t d = 0; ks && d < ks->n_desc; d++)
                                 kvm_hists += ks->desc[d].kind == CL_KVM_HIST_LOG ||
                                              ks->desc[d].kind == CL_KVM_HIST_LINEAR;
@@ -783,14 +786,24 @@ START_TEST(histograms_cumulative) {
         uint64_t all = 0;
         for (unsigned i = 0; i < duo->vcpus; i++) {
                 const struct hv_counters *c = &duo->raw.vcpus[i].exec;
-                uint64_t n = 0;
+                uint64_t n = 0, by_reason = 0;
                 for (unsigned b = 0; b < HV_HIST_BUCKETS; b++)
                         n += c->handle_ns_hist[b];
                 all += n;
-                snprintf(series, sizeof(series), "vmstatd_vcpu_exit_handling_seconds_count{vm=\"duo\",vcpu=\"%u\"}", i);
-                ck_assert_uint_eq(series_uint(text, series), n);
-                snprintf(series, sizeof(series), "vmstatd_vcpu_exit_handling_seconds_sum{vm=\"duo\",vcpu=\"%u\"}", i);
-                ck_assert(series_double(text, series) == (double) c->handle_ns_sum / 1e9);
+                for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
+                        if (!c->exits[e])
+                                continue;
+                        snprintf(series, sizeof(series),
+                                 "vmstatd_vcpu_exit_handling_seconds_count{vm=\"duo\",vcpu=\"%u\",reason=\"%s\"}", i,
+                                 hv_exit_name(e));
+                        ck_assert_uint_eq(series_uint(text, series), c->exits[e]); /* each exit timed once */
+                        by_reason += c->exits[e];
+                        snprintf(series, sizeof(series),
+                                 "vmstatd_vcpu_exit_handling_seconds_sum{vm=\"duo\",vcpu=\"%u\",reason=\"%s\"}", i,
+                                 hv_exit_name(e));
+                        ck_assert(series_double(text, series) == (double) c->reason_ns_sum[e] / 1e9);
+                }
+                ck_assert_uint_eq(by_reason, n);
         }
         ck_assert_uint_gt(all, 0); /* the demo guest writes to the console */
         free(text);
@@ -808,8 +821,9 @@ START_TEST(handmade_sample) {
                 char *text = render(&s, VS_PROM_TEXT, h), *om = render(&s, VS_PROM_OPENMETRICS, h);
                 check_structure(text, false, &fams);
                 check_structure(om, true, &fams);
-                ck_assert_uint_eq(check_histograms(text), (h ? 4u + 2 * 2 : 0)); /* vm 0: 1 + 3 KVM; b: 2 × (1 + 1) */
-                ck_assert_uint_eq(check_histograms(om), (h ? 4u + 2 * 2 : 0));
+                /* vm 0: io_out and hlt + 3 KVM; b: 2 × (no exits yet + 1 KVM) */
+                ck_assert_uint_eq(check_histograms(text), (h ? 5u + 2 * 1 : 0));
+                ck_assert_uint_eq(check_histograms(om), (h ? 5u + 2 * 1 : 0));
                 free(text);
                 free(om);
         }
@@ -860,11 +874,14 @@ START_TEST(handmade_sample) {
         ck_assert_ptr_null(strstr(text, "big_lin_hist_count"));
         /* the exit-handling histogram: bucket i holds [2^i, 2^(i+1)) ns, the last one +Inf */
         const char *exit_bucket = "vmstatd_vcpu_exit_handling_seconds_bucket";
-        ck_assert_uint_eq(series_uint(text, vm0(exit_bucket, true, ",le=\"8e-09\"")), 0);
-        ck_assert_uint_eq(series_uint(text, vm0(exit_bucket, true, ",le=\"1.6e-08\"")), 5);
-        ck_assert_uint_eq(series_uint(text, vm0(exit_bucket, true, ",le=\"2.147483648\"")), 5);
-        ck_assert_uint_eq(series_uint(text, vm0("vmstatd_vcpu_exit_handling_seconds_count", true, "")), 6);
-        ck_assert(series_double(text, vm0("vmstatd_vcpu_exit_handling_seconds_sum", true, "")) == 1e-7);
+        ck_assert_uint_eq(series_uint(text, vm0(exit_bucket, true, ",reason=\"io_out\",le=\"8e-09\"")), 0);
+        ck_assert_uint_eq(series_uint(text, vm0(exit_bucket, true, ",reason=\"io_out\",le=\"1.6e-08\"")), 5);
+        ck_assert_uint_eq(series_uint(text, vm0(exit_bucket, true, ",reason=\"io_out\",le=\"2.147483648\"")), 5);
+        ck_assert_uint_eq(series_uint(text, vm0("vmstatd_vcpu_exit_handling_seconds_count", true, ",reason=\"io_out\"")), 6);
+        ck_assert(series_double(text, vm0("vmstatd_vcpu_exit_handling_seconds_sum", true, ",reason=\"io_out\"")) == 1e-7);
+        /* one series per reason that happened: hlt did (count 0 timed), mmio never did */
+        ck_assert_uint_eq(series_uint(text, vm0("vmstatd_vcpu_exit_handling_seconds_count", true, ",reason=\"hlt\"")), 0);
+        ck_assert_ptr_null(strstr(text, "vmstatd_vcpu_exit_handling_seconds_count{vm=\"we\\\"ird\\\\vm\\n\",vcpu=\"0\",reason=\"mmio_read\""));
         /* VM b has no sched, memory or perf data: none of their series */
         ck_assert_ptr_null(strstr(text, "vmstatd_vcpu_run_delay_seconds_total{vm=\"b\""));
         ck_assert_ptr_null(strstr(text, "vmstatd_vm_resident_memory_bytes{vm=\"b\""));
