@@ -8,9 +8,12 @@ STRICT ?= 0
 ifeq ($(SAN),1)
 B := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+WORKER_LDFLAGS :=
 else
 B := build
 SANFLAGS :=
+# one vmstatd-vm per VM: static, it maps no shared libc or ld.so (RSS 1.2 MiB, not 2.0)
+WORKER_LDFLAGS := -static
 endif
 
 CC ?= cc
@@ -101,7 +104,7 @@ $(B)/bin/vmstatd: $(B)/vmstatd/main.o $(LIBS)
 
 $(B)/bin/vmstatd-vm: $(B)/worker/main.o $(B)/libworker.a $(B)/libhv.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
+	$(CC) $(LDFLAGS) $(WORKER_LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
 
 $(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o
 	@mkdir -p $(dir $@)

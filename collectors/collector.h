@@ -88,6 +88,7 @@ struct cl_schedstat {
 struct cl_vcpu_raw {
         uint32_t have;              /* CL_HAVE_* of the collectors that filled this */
         struct cl_schedstat schedstat; /* executor, for worker VMs */
+        uint64_t (*exit_hist)[HV_HIST_BUCKETS]; /* executor, only with histograms: [HV_EXIT__COUNT] */
         struct hv_counters exec;    /* executor */
         struct hv_vcpu_raw rs;      /* executor: tid, cpu_ns, offline_ns, now_ns */
         struct cl_sched sched;      /* sched */
@@ -151,6 +152,7 @@ struct collector {
         const struct collector_ops *ops;
         unsigned slot;    /* index in the registry, and in cl_vm.priv */
         bool enabled;
+        bool histograms;  /* collect what only histograms show (opt-in: it costs) */
         int init_error;   /* -errno from init, 0 if fine */
         void *priv;
         /* results of the latest sample */

@@ -24,10 +24,12 @@ struct thread_stat {
         pid_t tid;
         int fd; /* schedstat, -1 when closed */
         struct cl_schedstat last;
+        uint64_t runs; /* KVM_RUN calls at the last sample: a thread that started and ended since moved it */
 };
 
 struct vm_state {
         bool asked; /* this sample's publish was requested */
+        bool once;  /* a publish was requested at least once */
         unsigned n;
         struct thread_stat t[];
 };
@@ -35,7 +37,7 @@ struct vm_state {
 static void thread_close(struct thread_stat *t) {
         if (t->fd >= 0)
                 close(t->fd);
-        *t = (struct thread_stat) { .fd = -1 };
+        *t = (struct thread_stat) { .fd = -1, .runs = t->runs };
 }
 
 static struct vm_state *vm_state_get(struct collector *c, struct cl_vm *vm) {
@@ -78,6 +80,9 @@ static bool vm_ran(struct vm_state *st, struct hv_vm *hv) {
         for (unsigned i = 0; i < st->n; i++) {
                 struct thread_stat *t = &st->t[i];
                 struct cl_schedstat now;
+                uint64_t runs = atomic_load_explicit(&hv->vcpus[i]->c->runs, memory_order_relaxed);
+                ran |= runs != t->runs; /* it ran, even if it has ended since (then: one last publish) */
+                t->runs = runs;
                 pid_t tid = hv_vcpu_tid(hv->vcpus[i]);
                 if (!tid) { /* not started, or gone: its final CPU time is in the shared memory */
                         thread_close(t);
@@ -98,9 +103,11 @@ static void executor_prepare_vm(struct collector *c, struct cl_vm *vm) {
         if (!vm->hv->view)
                 return; /* in this process: its clocks are read directly */
         struct vm_state *st = vm_state_get(c, vm);
-        bool ask = !st || vm_ran(st, vm->hv);
-        if (st)
+        bool ask = !st || vm_ran(st, vm->hv) || !st->once;
+        if (st) {
                 st->asked = ask;
+                st->once = true;
+        }
         if (ask)
                 hv_vm_publish_request(vm->hv);
 }
@@ -129,6 +136,8 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
                 if (t && t->fd >= 0 && t->last.have)
                         v->schedstat = t->last;
                 hv_vcpu_read_counters(vm->hv->vcpus[i], &v->exec);
+                if (c->histograms && (v->exit_hist = malloc(sizeof(hv_reason_hist))))
+                        hv_counters_read_reason_hist(vm->hv->vcpus[i]->c, v->exit_hist);
                 v->have |= CL_HAVE_EXECUTOR;
         }
         out->have |= CL_HAVE_EXECUTOR;

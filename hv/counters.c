@@ -37,9 +37,13 @@ void hv_counters_read(const struct hv_vcpu_counters *c, struct hv_counters *ret)
         for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
                 ret->reason_ns_sum[e] = LOAD(c->reason_ns_sum[e]);
                 ret->reason_ns_max[e] = LOAD(c->reason_ns_max[e]);
-                for (unsigned i = 0; i < HV_HIST_BUCKETS; i++)
-                        ret->reason_ns_hist[e][i] = LOAD(c->reason_ns_hist[e][i]);
         }
+}
+
+void hv_counters_read_reason_hist(const struct hv_vcpu_counters *c, hv_reason_hist ret) {
+        for (unsigned e = 0; e < HV_EXIT__COUNT; e++)
+                for (unsigned i = 0; i < HV_HIST_BUCKETS; i++)
+                        ret[e][i] = LOAD(c->reason_ns_hist[e][i]);
 }
 
 uint64_t hv_counters_exits_total(const struct hv_counters *c) {

@@ -52,8 +52,10 @@ struct hv_counters {
         uint64_t handle_ns_hist[HV_HIST_BUCKETS];
         uint64_t reason_ns_sum[HV_EXIT__COUNT];
         uint64_t reason_ns_max[HV_EXIT__COUNT];
-        uint64_t reason_ns_hist[HV_EXIT__COUNT][HV_HIST_BUCKETS];
 };
+
+/* The per-reason histograms (15 x 32 values): copied only by who renders them (opt-in). */
+typedef uint64_t hv_reason_hist[HV_EXIT__COUNT][HV_HIST_BUCKETS];
 
 static inline void hv_counter_add(_Atomic uint64_t *c, uint64_t v) {
         atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
@@ -66,6 +68,7 @@ static inline unsigned hv_hist_bucket(uint64_t ns) {
 
 const char *hv_exit_name(enum hv_exit e);
 void hv_counters_read(const struct hv_vcpu_counters *c, struct hv_counters *ret);
+void hv_counters_read_reason_hist(const struct hv_vcpu_counters *c, hv_reason_hist ret);
 uint64_t hv_counters_exits_total(const struct hv_counters *c);
 
 #endif

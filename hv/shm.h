@@ -21,7 +21,7 @@
 #include "runstate.h"
 
 #define HV_SHM_MAGIC 0x314d48536d74734dull /* "MstmSHM1" in memory (little-endian) */
-#define HV_SHM_VERSION 2 /* 2: exit handling by reason */
+#define HV_SHM_VERSION 3 /* 2: exit handling by reason; 3: guest steal time */
 #define HV_SHM_REGS_LEN 1536
 #define HV_SHM_SPEC_LEN 4096
 
@@ -38,6 +38,12 @@ struct hv_shm_vcpu {
         _Atomic uint32_t pub_exited;
         _Atomic int32_t pub_tid;
         _Atomic uint64_t pub_now_ns, pub_cpu_ns, pub_offline_ns;
+        /* guest steal time: the last MSR_KVM_STEAL_TIME value the guest wrote (the vCPU thread)
+         * and, published with the rest, what its record said (enum hv_steal, ns) */
+        _Atomic uint64_t steal_msr;
+        _Atomic uint32_t steal_written; /* the guest wrote the MSR at least once */
+        _Atomic uint32_t pub_steal;
+        _Atomic uint64_t pub_steal_ns;
 } __attribute__((aligned(64)));
 
 struct hv_shm {

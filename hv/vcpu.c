@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <asm/kvm_para.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,6 +106,24 @@ static void exit_msr(struct hv_vcpu *v, struct kvm_run *run) {
         run->msr.error = 1; /* no userspace MSRs: the guest gets #GP */
 }
 
+/* The guest registers its steal time record (the MSR filter sends only this write here): note
+ * where, and hand the write to KVM from this vCPU's thread, which then keeps the record up to
+ * date. KVM's verdict is the guest's: a value it refuses gets #GP, as without vmstatd. */
+static void exit_wrmsr(struct hv_vcpu *v, struct kvm_run *run) {
+        if (run->msr.index != MSR_KVM_STEAL_TIME) {
+                exit_msr(v, run);
+                return;
+        }
+        count_exit(v, HV_EXIT_MSR);
+        struct {
+                struct kvm_msrs head;
+                struct kvm_msr_entry entry;
+        } m = { .head.nmsrs = 1, .entry = { .index = MSR_KVM_STEAL_TIME, .data = run->msr.data } };
+        run->msr.error = ioctl(v->fd, KVM_SET_MSRS, &m) != 1;
+        atomic_store_explicit(&v->sh->steal_msr, run->msr.data, memory_order_relaxed);
+        atomic_store_explicit(&v->sh->steal_written, 1, memory_order_release);
+}
+
 static void exit_hlt(struct hv_vcpu *v, struct kvm_run *run) {
         (void) run;
         count_exit(v, HV_EXIT_HLT);
@@ -141,7 +160,7 @@ static exit_fn *const exit_table[] = {
         [KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
         [KVM_EXIT_HYPERCALL] = exit_hypercall,
         [KVM_EXIT_X86_RDMSR] = exit_msr,
-        [KVM_EXIT_X86_WRMSR] = exit_msr,
+        [KVM_EXIT_X86_WRMSR] = exit_wrmsr,
         [KVM_EXIT_DEBUG] = exit_debug,
         [KVM_EXIT_IRQ_WINDOW_OPEN] = exit_irq_window,
 };
@@ -328,8 +347,44 @@ void hv_vcpu_kick(struct hv_vcpu *v) {
         pthread_kill(v->thread, v->vm->kvm->kick_signal);
 }
 
+const char *hv_steal_name(enum hv_steal s) {
+        static const char *const names[] = { [HV_STEAL_NEVER] = "never", [HV_STEAL_ON] = "on",
+                                             [HV_STEAL_OFF] = "off", [HV_STEAL_INVALID] = "invalid" };
+        return (unsigned) s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* The guest's record, read as KVM writes it: version is a sequence count, odd while KVM is
+ * inside; a read that saw it odd or changed is retried. Never outside guest RAM. */
+static enum hv_steal read_steal(struct hv_vcpu *v, uint64_t *ret_ns) {
+        if (!atomic_load_explicit(&v->sh->steal_written, memory_order_acquire)) {
+                *ret_ns = 0;
+                return HV_STEAL_NEVER;
+        }
+        uint64_t msr = atomic_load_explicit(&v->sh->steal_msr, memory_order_relaxed);
+        *ret_ns = v->steal_seen_ns;
+        if (!(msr & KVM_MSR_ENABLED)) /* disabled: the last value holds, if there ever was one */
+                return v->steal_seen ? HV_STEAL_OFF : HV_STEAL_NEVER;
+        const struct kvm_steal_time *st = (msr & KVM_STEAL_RESERVED_MASK) ? NULL
+                                                                           : hv_vm_gpa(v->vm, msr & KVM_STEAL_VALID_BITS,
+                                                                                       sizeof(*st));
+        if (!st || !v->vm->ram)
+                return HV_STEAL_INVALID;
+        for (int tries = 0; tries < 100; tries++) {
+                uint32_t a = __atomic_load_n(&st->version, __ATOMIC_ACQUIRE);
+                uint64_t ns = __atomic_load_n(&st->steal, __ATOMIC_RELAXED);
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (!(a & 1) && a == __atomic_load_n(&st->version, __ATOMIC_RELAXED)) {
+                        v->steal_seen_ns = ns;
+                        v->steal_seen = true;
+                        break;
+                }
+        }
+        *ret_ns = v->steal_seen_ns;
+        return HV_STEAL_ON;
+}
+
 /* The owner's reading: the thread's CPU clock while it runs, its final value once it left. */
-static void read_local(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
+static void read_local(struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
         ret->tid = atomic_load_explicit(&v->sh->tid, memory_order_acquire);
         ret->exited = atomic_load_explicit(&v->sh->exited, memory_order_acquire);
         ret->cpu_ns = 0;
@@ -344,6 +399,7 @@ static void read_local(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
                 }
         }
         ret->offline_ns = hv_offline_read(v->offline, hv_now_ns, &ret->now_ns);
+        ret->steal = read_steal(v, &ret->steal_ns);
 }
 
 void hv_vcpu_publish(struct hv_vcpu *v) {
@@ -358,6 +414,8 @@ void hv_vcpu_publish(struct hv_vcpu *v) {
         atomic_store_explicit(&sh->pub_now_ns, r.now_ns, memory_order_relaxed);
         atomic_store_explicit(&sh->pub_cpu_ns, r.cpu_ns, memory_order_relaxed);
         atomic_store_explicit(&sh->pub_offline_ns, r.offline_ns, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_steal, r.steal, memory_order_relaxed);
+        atomic_store_explicit(&sh->pub_steal_ns, r.steal_ns, memory_order_relaxed);
         atomic_store_explicit(&sh->pub_seq, seq + 2, memory_order_release);
 }
 
@@ -373,6 +431,8 @@ static void read_view(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
                 ret->now_ns = atomic_load_explicit(&sh->pub_now_ns, memory_order_relaxed);
                 ret->cpu_ns = atomic_load_explicit(&sh->pub_cpu_ns, memory_order_relaxed);
                 ret->offline_ns = atomic_load_explicit(&sh->pub_offline_ns, memory_order_relaxed);
+                ret->steal = (enum hv_steal) atomic_load_explicit(&sh->pub_steal, memory_order_relaxed);
+                ret->steal_ns = atomic_load_explicit(&sh->pub_steal_ns, memory_order_relaxed);
                 atomic_thread_fence(memory_order_acquire);
                 if ((!(seq & 1) && seq == atomic_load_explicit(&sh->pub_seq, memory_order_relaxed)) || tries > 1000)
                         break;
@@ -388,15 +448,17 @@ static void read_view(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
         }
 }
 
-void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
-        (v->vm->view ? read_view : read_local)(v, ret);
+void hv_vcpu_read_raw(struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
+        if (v->vm->view)
+                read_view(v, ret);
+        else
+                read_local(v, ret);
 }
 
 void hv_vcpu_read_raw_off_cpu(const struct hv_vcpu *v, uint64_t cpu_ns, struct hv_vcpu_raw *ret) {
-        if (atomic_load(&v->vm->dead_signal) >= 0) {
-                read_view(v, ret);
+        read_view(v, ret); /* the last publication: its steal reading holds, the thread did not run */
+        if (atomic_load(&v->vm->dead_signal) >= 0)
                 return;
-        }
         ret->tid = atomic_load_explicit(&v->sh->tid, memory_order_acquire);
         ret->exited = atomic_load_explicit(&v->sh->exited, memory_order_acquire);
         ret->cpu_ns = ret->exited ? atomic_load_explicit(&v->sh->cpu_ns_final, memory_order_relaxed) : cpu_ns;

@@ -31,8 +31,20 @@ struct hv_vcpu {
         char comm[16]; /* <vm>/<n>, at most 15 characters */
 
         clockid_t cpu_clock;      /* valid once sh->tid != 0 */
+        uint64_t steal_seen_ns;   /* the owner's: the record's last value read, kept once disabled */
+        bool steal_seen;          /* the owner's: a record was read at least once */
         enum hv_exit last_exit;   /* the vCPU thread's own: what the exit being handled counted as */
 };
+
+/* The guest's own view of its steal time: the struct kvm_steal_time it registered with
+ * MSR_KVM_STEAL_TIME, which KVM keeps up to date. */
+enum hv_steal {
+        HV_STEAL_NEVER,   /* the guest never enabled it: nothing to show (never a fake 0) */
+        HV_STEAL_ON,      /* enabled at a valid address: steal_ns is the record's */
+        HV_STEAL_OFF,     /* enabled once, disabled since: steal_ns is the last value seen */
+        HV_STEAL_INVALID, /* enabled at an address outside RAM or with reserved bits set */
+};
+const char *hv_steal_name(enum hv_steal s);
 
 /* Raw runstate inputs, consistent enough for a sampler: taken at now_ns. */
 struct hv_vcpu_raw {
@@ -41,6 +53,8 @@ struct hv_vcpu_raw {
         uint64_t now_ns;     /* CLOCK_MONOTONIC */
         uint64_t cpu_ns;     /* the vCPU thread's CPU time */
         uint64_t offline_ns; /* not started + paused + stopped, open segment included */
+        enum hv_steal steal; /* the guest's steal time record */
+        uint64_t steal_ns;
 };
 
 int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret);
@@ -53,7 +67,7 @@ int hv_vcpu_spawn(struct hv_vcpu *v);
 void hv_vcpu_join(struct hv_vcpu *v);
 /* Makes the vCPU leave KVM_RUN soon: immediate_exit, then the kick signal. */
 void hv_vcpu_kick(struct hv_vcpu *v);
-void hv_vcpu_read_raw(const struct hv_vcpu *v, struct hv_vcpu_raw *ret);
+void hv_vcpu_read_raw(struct hv_vcpu *v, struct hv_vcpu_raw *ret);
 /* The same for a vCPU thread known not to have run since its CPU time was cpu_ns (the
  * scheduler's own sum, which equals its CPU clock while it is off a CPU): no publish needed. */
 void hv_vcpu_read_raw_off_cpu(const struct hv_vcpu *v, uint64_t cpu_ns, struct hv_vcpu_raw *ret);

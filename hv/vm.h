@@ -82,6 +82,7 @@ struct hv_vm {
         struct hv_console *console;
         uint64_t created_ns;          /* CLOCK_MONOTONIC */
         uint64_t cpus_mask;
+        bool steal_watched;           /* guest writes of MSR_KVM_STEAL_TIME reach us (MSR filter) */
 
         struct hv_shm *sh;            /* state, outcome, counters, console: the shared memfd */
         struct hv_shm_watch *watch;   /* its watcher's page */

@@ -274,6 +274,11 @@ SRunner *test_run_suite_with(Suite *s, enum fork_status fork, enum print_output 
         static bool registered;
         runner = getpid();
         become_subreaper();
+        /* vmstatd's workers outlive their daemon by design; tests' workers must not outlive the
+         * tests, even a runner killed by a signal (no cleanup runs then): they watch it */
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int) runner);
+        setenv("VMSTATD_WORKER_WATCH_PID", pid, 1);
         if (!registered && atexit(kill_all) == 0) /* main() returning early, exit() from a helper */
                 registered = true;
         bool own_dir = !suite_dir[0];

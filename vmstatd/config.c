@@ -5,6 +5,7 @@
  * leading blanks (so an indented line is never taken for a continuation of the last value). */
 #define _GNU_SOURCE
 #include "config.h"
+#include "guests/params.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -467,19 +468,21 @@ static int builtin_names(const char **names, char *list, size_t size) {
 /* One k=v of a guest line; flat images take the built-in guests' parameter block too. Zero means
  * "the default" to hv_builtin_params, so the ranges start at 1 (count, where 0 is meaningful, excepted). */
 static int set_guest_param(struct file *f, const char *key, const char *kv, bool flat, unsigned *given) {
-        static const char *const params[] = { "count", "port", "duty", "period", "tick_us", "entry" };
+        static const char *const params[] = { "count", "port", "duty", "period", "tick_us", "steal_time", "entry" };
+        static const char *const steal[] = { [STEAL_ON] = "on", [STEAL_NONE] = "off", [STEAL_OUTSIDE] = "outside",
+                                             [STEAL_RESERVED] = "reserved" };
         struct vs_vm_conf *vm = f->vm;
         const char *eq = strchr(kv, '='), *v = eq ? eq + 1 : NULL;
         size_t i = 0;
         uint64_t n;
         if (!eq)
                 return bad(f, key, kv, "is not key=value");
-        while (i < 6 && (strncmp(kv, params[i], (size_t) (eq - kv)) != 0 || params[i][eq - kv]))
+        while (i < 7 && (strncmp(kv, params[i], (size_t) (eq - kv)) != 0 || params[i][eq - kv]))
                 i++;
-        if (i == 6 || (i == 5 && !flat))
+        if (i == 7 || (i == 6 && !flat))
                 return bad(f, key, kv, "is not a parameter of %s",
-                           flat ? "a flat image (entry, count, port, duty, period or tick_us)"
-                                : "a built-in guest (count, port, duty, period or tick_us)");
+                           flat ? "a flat image (entry, count, port, duty, period, tick_us or steal_time)"
+                                : "a built-in guest (count, port, duty, period, tick_us or steal_time)");
         if (*given & (1u << i))
                 return bad(f, key, kv, "is given twice");
         *given |= 1u << i;
@@ -508,6 +511,13 @@ static int set_guest_param(struct file *f, const char *key, const char *kv, bool
                 if (!parse_u64(v, &n) || n < 10 || n > 1000000)
                         return bad(f, key, kv, "is not a tick length in microseconds (10 to 1000000)");
                 vm->builtin.tick_us = (uint32_t) n;
+                break;
+        case 5: /* the record each vCPU registers with MSR_KVM_STEAL_TIME; outside and reserved: bad ones */
+                for (n = 0; n < 4 && strcmp(v, steal[n]) != 0; n++)
+                        ;
+                if (n == 4)
+                        return bad(f, key, kv, "is not a steal time setting (on, off, outside or reserved)");
+                vm->builtin.steal_time = (uint32_t) n;
                 break;
         default:
                 if (!*v || strlen(v) >= sizeof(vm->image_entry))
@@ -1160,7 +1170,8 @@ bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b) {
                strcmp(a->builtin_name, b->builtin_name) == 0 && a->builtin.count == b->builtin.count &&
                a->builtin.port == b->builtin.port && a->builtin.mmio_addr == b->builtin.mmio_addr &&
                a->builtin.duty_pct == b->builtin.duty_pct && a->builtin.period_ticks == b->builtin.period_ticks &&
-               a->builtin.tick_us == b->builtin.tick_us && strcmp(a->image, b->image) == 0 &&
+               a->builtin.tick_us == b->builtin.tick_us && a->builtin.steal_time == b->builtin.steal_time &&
+               strcmp(a->image, b->image) == 0 &&
                strcmp(a->image_entry, b->image_entry) == 0 && strcmp(a->kernel, b->kernel) == 0 &&
                strcmp(a->initrd, b->initrd) == 0 && strcmp(a->cmdline, b->cmdline) == 0 &&
                a->cpuid_hide == b->cpuid_hide && a->autostart == b->autostart &&

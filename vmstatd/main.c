@@ -411,7 +411,8 @@ static int start(struct daemon *d) {
         if ((r = runtime_dir_lock(d, mcfg.runtime_dir, sizeof(mcfg.runtime_dir))) < 0)
                 return r;
         worker_exe(mcfg.worker_exe, sizeof(mcfg.worker_exe));
-        struct vs_sampler_config scfg = { .interval_ns = d->conf.interval_ns, .history = d->conf.history };
+        struct vs_sampler_config scfg = { .interval_ns = d->conf.interval_ns, .history = d->conf.history,
+                                          .histograms = d->conf.histograms };
         memcpy(scfg.enable, d->conf.enable, sizeof(scfg.enable));
         if ((r = vs_sampler_new(&scfg, &d->sampler)) < 0 || (r = vs_manager_new(&mcfg, d->sampler, &d->manager)) < 0) {
                 vs_log(LOG_ERR, "sampler: %s", strerror(-r));

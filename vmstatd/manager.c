@@ -184,6 +184,7 @@ static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, 
                 arg(a, "--duty=%u", b->duty_pct);
                 arg(a, "--period=%u", b->period_ticks);
                 arg(a, "--tick-us=%u", b->tick_us);
+                arg(a, "--steal-time=%u", b->steal_time);
         }
         size_t len = 0;
         for (int i = first; i < a->n && len < sizeof(a->spec); i++)

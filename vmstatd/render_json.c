@@ -284,6 +284,12 @@ static json_t *vcpu_json(const struct vs_vm_sample *vm, unsigned i) {
         ok &= set(o, "interval_seconds", seconds_json(v->w_ns));
         ok &= set(o, "ready_pct", pct_json(v->ready_ratio));
         ok &= set(o, "steal_pct", steal_json(v->steal_kvm_ratio, v->steal_xen_ratio));
+        /* the guest's own view (MSR_KVM_STEAL_TIME): null until it registered a valid record */
+        bool known = vs_guest_steal_known(&raw->rs);
+        ok &= set(o, "guest_steal_enabled", json_boolean(raw->rs.steal == HV_STEAL_ON));
+        ok &= set(o, "guest_steal_record", json_string(hv_steal_name(raw->rs.steal)));
+        ok &= set(o, "guest_steal_seconds", known ? seconds_json(raw->rs.steal_ns) : json_null());
+        ok &= set(o, "guest_steal_pct", v->guest_steal_have ? pct_json(v->guest_steal_ratio) : json_null());
         ok &= set(o, "exits", exits_json(raw->exec.exits));
         ok &= set(o, "exits_delta", exits_json(v->exit_delta));
         ok &= set(o, "exits_per_sec", exit_rates_json(v->exit_rate));

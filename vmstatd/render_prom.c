@@ -372,7 +372,7 @@ enum metric {
         M_VM_STATE, M_VM_START, M_VM_READY, M_VM_MEMORY, M_VM_RESIDENT, M_VM_RESTARTS, M_VM_CONSOLE,
         M_VM_CONSOLE_DROPPED,
         M_RUNSTATE, M_READY, M_STEAL, M_EXITS, M_RUNS, M_IMMEDIATE, M_UNHANDLED, M_CPU,
-        M_RUN_DELAY, M_TIMESLICES, M_MIGRATIONS, M_SWITCHES, M_INSTRUCTIONS, M_CYCLES,
+        M_RUN_DELAY, M_TIMESLICES, M_MIGRATIONS, M_SWITCHES, M_INSTRUCTIONS, M_CYCLES, M_GUEST_STEAL,
 };
 
 struct table_family {
@@ -454,6 +454,8 @@ static const struct table_family table[] = {
           "Instructions retired in guest mode (perf, exclude_host)." },
         { "vmstatd_vcpu_guest_cycles_total", F_COUNTER, M_CYCLES, true, CL_HAVE_PERF, NULL, 1, NULL,
           "Cycles in guest mode (perf, exclude_host)." },
+        { "vmstatd_vcpu_guest_steal_seconds_total", F_COUNTER, M_GUEST_STEAL, true, CL_HAVE_EXECUTOR, NULL, 1, NULL,
+          "Steal time as the guest sees it: its MSR_KVM_STEAL_TIME record (only once it registered one)." },
 };
 
 struct num {
@@ -492,6 +494,7 @@ static struct num metric_value(const struct vs_vm_sample *vm, int cpu, enum metr
         case M_SWITCHES: return UINT(k ? r->sched.involuntary_switches : r->sched.voluntary_switches);
         case M_INSTRUCTIONS: return UINT(r->perf.instructions);
         case M_CYCLES: return UINT(r->perf.cycles);
+        case M_GUEST_STEAL: return REAL(seconds(r->rs.steal_ns));
         }
         return UINT(0);
 }
@@ -508,8 +511,9 @@ static void table_family(struct prom *p, const struct vs_sample *s, const struct
         for (unsigned v = 0; v < s->n_vms; v++) {
                 const struct vs_vm_sample *vm = &s->vms[v];
                 for (int cpu = f->vcpu ? 0 : -1; cpu < (f->vcpu ? (int) vm->vcpus : 0); cpu++) {
-                        if (!has(vm, cpu, f->need) || (f->m == M_VM_START && !vm->start_time_ns))
-                                continue;
+                        if (!has(vm, cpu, f->need) || (f->m == M_VM_START && !vm->start_time_ns) ||
+                            (f->m == M_GUEST_STEAL && !vs_guest_steal_known(&vm->raw.vcpus[cpu].rs)))
+                                continue; /* never a fake 0 */
                         for (unsigned k = 0; k < f->n; k++) {
                                 struct num n = metric_value(vm, cpu, f->m, k);
                                 sample(p, NULL);
@@ -531,7 +535,8 @@ static double exit_le(size_t j, const void *ctx) {
         return (double) (1ull << (j + 1)) / 1e9;
 }
 
-/* by reason (perf kvm stat's view); a reason appears once it has happened on that vCPU */
+/* by reason (perf kvm stat's view); a reason appears once it has happened on that vCPU. The
+ * sampler copies these only when histograms are on (vs_sampler_config.histograms). */
 static void exit_handling(struct prom *p, const struct vs_sample *s) {
         family(p, "vmstatd_vcpu_exit_handling_seconds", F_HISTOGRAM,
                "Time from KVM_RUN returning to the next call (userspace exit handling), by exit reason.");
@@ -539,11 +544,11 @@ static void exit_handling(struct prom *p, const struct vs_sample *s) {
                 for (unsigned i = 0; i < s->vms[v].vcpus; i++) {
                         if (!has(&s->vms[v], (int) i, CL_HAVE_EXECUTOR))
                                 continue;
-                        const struct hv_counters *c = &s->vms[v].raw.vcpus[i].exec;
-                        for (unsigned e = 0; e < HV_EXIT__COUNT; e++)
-                                if (c->exits[e])
-                                        histogram(p, &s->vms[v], (int) i, hv_exit_name(e), c->reason_ns_hist[e],
-                                                  HV_HIST_BUCKETS, exit_le, NULL, true, seconds(c->reason_ns_sum[e]));
+                        const struct cl_vcpu_raw *r = &s->vms[v].raw.vcpus[i];
+                        for (unsigned e = 0; r->exit_hist && e < HV_EXIT__COUNT; e++)
+                                if (r->exec.exits[e])
+                                        histogram(p, &s->vms[v], (int) i, hv_exit_name(e), r->exit_hist[e],
+                                                  HV_HIST_BUCKETS, exit_le, NULL, true, seconds(r->exec.reason_ns_sum[e]));
                 }
 }
 

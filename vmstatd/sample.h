@@ -33,9 +33,16 @@ struct vs_vcpu_sample {
         double steal_xen_ratio;             /* (runnable + offline) / W */
         uint64_t exit_delta[HV_EXIT__COUNT]; /* userspace exits in the last interval */
         double exit_rate[HV_EXIT__COUNT];   /* per second over the last interval */
+        bool guest_steal_have;              /* the guest's steal grew (or not) over the last interval */
+        double guest_steal_ratio;           /* Δ guest steal / W */
         struct vs_vcpu_rates rate;
         double *kvm_rate;                   /* per second, counters only, parallel to raw.kvm */
 };
+
+/* Whether the guest's steal time record gives a number (it registered a valid one, now or before). */
+static inline bool vs_guest_steal_known(const struct hv_vcpu_raw *rs) {
+        return rs->steal == HV_STEAL_ON || rs->steal == HV_STEAL_OFF;
+}
 
 struct vs_vm_sample {
         char name[33];

@@ -162,6 +162,11 @@ static void derive_vcpu(struct vm_ctx *ctx, unsigned i, struct vs_vm_sample *vm,
         }
         if (p)
                 counter_rates(raw, p, dt, &out->rate);
+        /* the guest's steal over the same W (a record registered anew may start again from 0) */
+        out->guest_steal_have = p && vs_guest_steal_known(&raw->rs) && vs_guest_steal_known(&p->rs);
+        if (out->guest_steal_have)
+                out->guest_steal_ratio = ratio(raw->rs.steal_ns >= p->rs.steal_ns ? raw->rs.steal_ns - p->rs.steal_ns : 0,
+                                               out->w_ns);
         out->kvm_rate = kvm_rates(raw->kvm_schema, raw->kvm, p ? p->kvm_schema : NULL, p ? p->kvm : NULL, dt);
         for (unsigned s = 0; s < HV_RS__COUNT; s++) {
                 vm->runstate_ns[s] += out->runstate_ns[s];
@@ -545,6 +550,7 @@ int vs_sampler_new(const struct vs_sampler_config *cfg, struct vs_sampler **ret)
                 c->ops = reg[i];
                 c->slot = (unsigned) i;
                 c->enabled = cfg->enable[i] < 0 ? reg[i]->enabled_by_default : cfg->enable[i] > 0;
+                c->histograms = cfg->histograms;
                 if (c->enabled && c->ops->init && (c->init_error = c->ops->init(c)) < 0 && !c->error[0])
                         collector_fail(c, c->init_error, "%s: initialisation failed: %s", c->ops->name,
                                        strerror(-c->init_error));

@@ -17,6 +17,7 @@
 struct vs_sampler_config {
         uint64_t interval_ns;    /* >= VS_MIN_INTERVAL_NS; 0 = default */
         unsigned history;        /* samples kept per VM; 0 = default */
+        bool histograms;         /* also collect what only histograms show (exit handling by reason) */
         /* per registry entry: -1 = its default, 0 = off, 1 = on */
         int enable[CL_MAX_COLLECTORS];
         /* NULL = the global registry (tests substitute their own) */

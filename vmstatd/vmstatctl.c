@@ -46,7 +46,8 @@ static void usage(FILE *f) {
                 "Commands:\n"
                 "  list                   every VM: state, vCPUs, memory, uptime, ready %%, steal %%, exits/s\n"
                 "  stats NAME             every counter of every vCPU of a VM, with what it means\n"
-                "  top [NAME]             live per-vCPU view (%%RUN %%RDY %%BLK %%OFF, exits/s by reason); q quits\n"
+                "  top [NAME]             live per-vCPU view (%%RUN %%RDY %%GST guest steal %%BLK %%OFF, exits/s by\n"
+                "                         reason); q quits\n"
                 "  console NAME           the last 64 KiB the guest wrote to its console\n"
                 "  start|stop|pause|resume NAME\n"
                 "                         act on a VM (control socket only)\n"
@@ -484,6 +485,10 @@ static void vcpu_stats(json_t *v) {
                   "steal as KVM reports it to the guest: runnable / interval");
         stat_line("", "steal_pct.xen", NULL, pct_text(buf, sizeof(buf), jpath(v, "steal_pct.xen")),
                   "steal as Xen counts it: (runnable + offline) / interval");
+        stat_line("", "guest_steal_seconds", json_object_get(v, "guest_steal_seconds"),
+                  pct_text(buf, sizeof(buf), json_object_get(v, "guest_steal_pct")),
+                  "steal the guest sees in its MSR_KVM_STEAL_TIME record (record: on, off, invalid, never)");
+        printf("  %-36s %18s\n", "guest_steal_record", jstr(v, "guest_steal_record", "-"));
         for (const struct desc *d = exit_descs; d->name; d++)
                 stat_line("exits.", d->name, jpath(json_object_get(v, "exits"), d->name),
                           rate_text(buf, sizeof(buf), jpath(json_object_get(v, "exits_per_sec"), d->name)), d->text);
@@ -631,7 +636,7 @@ static const char *const top_reasons[] = { "io_in", "io_out", "mmio_read", "mmio
 
 static void top_row(FILE *f, const char *vm, const char *state, const char *vcpu, json_t *o, json_t *exits_per_sec,
                     double total_exits) {
-        char run[16], rdy[16], blk[16], off[16], stl[16], ex[16], cols[N_TOP_REASONS + 1][16];
+        char run[16], rdy[16], gst[16], blk[16], off[16], stl[16], ex[16], cols[N_TOP_REASONS + 1][16];
         double other = total_exits;
         for (size_t i = 0; i < N_TOP_REASONS; i++) {
                 double r = jnum(exits_per_sec, top_reasons[i]);
@@ -640,9 +645,10 @@ static void top_row(FILE *f, const char *vm, const char *state, const char *vcpu
                         other -= r;
         }
         fmt_rate(cols[N_TOP_REASONS], sizeof(cols[0]), other < 0.5 ? 0 : other);
-        fprintf(f, "%-12.12s %-7s %4s %6s %6s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s\n", vm, state, vcpu,
+        fprintf(f, "%-12.12s %-7s %4s %6s %6s %6s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s\n", vm, state, vcpu,
                 fmt_pct(run, sizeof(run), jnum(o, "runstate_pct.running")),
                 fmt_pct(rdy, sizeof(rdy), jnum(o, "runstate_pct.runnable")),
+                fmt_pct(gst, sizeof(gst), jnum(o, "guest_steal_pct")), /* the guest's own view, beside %RDY */
                 fmt_pct(blk, sizeof(blk), jnum(o, "runstate_pct.blocked")),
                 fmt_pct(off, sizeof(off), jnum(o, "runstate_pct.offline")),
                 fmt_pct(stl, sizeof(stl), jnum(o, "steal_pct.kvm")), fmt_rate(ex, sizeof(ex), total_exits), cols[0],
@@ -727,9 +733,9 @@ static int top_refresh(struct ctl *c, const char *only, bool tty, double *ret_in
         if (!c->json) {
                 fprintf(f, "vmstatd top - %s - %s - sample %s (interval %.3g s), refresh %.3g s - q quits\n",
                         where(c), only ? only : "all VMs", jstr(list, "sample_time", "-"), interval, *ret_interval);
-                fprintf(f, "%-12s %-7s %4s %6s %6s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s\n", "VM", "STATE", "VCPU",
-                        "%RUN", "%RDY", "%BLK", "%OFF", "%STEAL", "EXITS/s", "IO_IN", "IO_OUT", "MMIO_R", "MMIO_W", "HLT",
-                        "INTR", "OTHER");
+                fprintf(f, "%-12s %-7s %4s %6s %6s %6s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s\n", "VM", "STATE",
+                        "VCPU", "%RUN", "%RDY", "%GST", "%BLK", "%OFF", "%STEAL", "EXITS/s", "IO_IN", "IO_OUT", "MMIO_R",
+                        "MMIO_W", "HLT", "INTR", "OTHER");
         }
         bool found = !only;
         json_array_foreach(json_object_get(list, "vms"), i, item) {

@@ -3,7 +3,8 @@
  * takes down nothing else. It owns the VM and vCPU fds, the vCPU threads, devices, guest RAM and
  * the shared memfd (hv/shm.h) the daemon reads counters from; it reads no configuration and
  * speaks no HTTP: the daemon says what to run in the arguments and what to do on the socket
- * (worker/proto.h). Once the guest is loaded, a seccomp allowlist confines the process. */
+ * (worker/proto.h). Once the guest is loaded, a seccomp allowlist confines the process.
+ * VMSTATD_WORKER_WATCH_PID=PID (the test harness sets it): quit when that process exits. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -50,6 +52,7 @@ struct worker {
         int result;
         char why[WK_MSG_LEN];
         int listen_fd, conn, sig_fd;
+        int watch_fd; /* pidfd of VMSTATD_WORKER_WATCH_PID: we quit when it exits (tests), or -1 */
         bool hello_done;
 };
 
@@ -104,7 +107,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "tick-us", required_argument, 0, 't' }, { "flat", required_argument, 0, 'f' },
                 { "entry", required_argument, 0, 'e' },  { "kernel", required_argument, 0, 'k' },
                 { "initrd", required_argument, 0, 'I' }, { "cmdline", required_argument, 0, 'L' },
-                { "cpuid-hide", required_argument, 0, 'H' }, { 0, 0, 0, 0 },
+                { "cpuid-hide", required_argument, 0, 'H' }, { "steal-time", required_argument, 0, 'T' },
+                { 0, 0, 0, 0 },
         };
         uint64_t n;
         int c, r = 0;
@@ -139,6 +143,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         case 'P': a->builtin.period_ticks = (uint32_t) n; break;
                         case 't': a->builtin.tick_us = (uint32_t) n; break;
                         case 'H': a->linux_guest.cpuid_hide = (unsigned) n; break;
+                        case 'T': a->builtin.steal_time = (uint32_t) n; break;
                         }
                 }
         }
@@ -345,13 +350,16 @@ static void drop_conn(struct worker *w, const char *why) {
 
 static void loop(struct worker *w) {
         for (;;) {
-                struct pollfd p[3] = {
+                struct pollfd p[4] = {
                         { .fd = w->sig_fd, .events = POLLIN },
                         { .fd = w->listen_fd, .events = POLLIN },
                         { .fd = w->conn, .events = POLLIN },
+                        { .fd = w->watch_fd, .events = POLLIN },
                 };
-                if (poll(p, 3, -1) < 0 && errno != EINTR)
+                if (poll(p, 4, -1) < 0 && errno != EINTR)
                         return;
+                if (p[3].revents & POLLIN)
+                        quit(w, "the process named by VMSTATD_WORKER_WATCH_PID is gone");
                 if (p[0].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         if (read(w->sig_fd, &si, sizeof(si)) == sizeof(si))
@@ -372,7 +380,7 @@ static void loop(struct worker *w) {
 }
 
 int main(int argc, char **argv) {
-        struct worker w = { .listen_fd = -1, .conn = -1, .sig_fd = -1 };
+        struct worker w = { .listen_fd = -1, .conn = -1, .sig_fd = -1, .watch_fd = -1 };
         sigset_t sigs;
 
         static char spec[HV_SHM_SPEC_LEN];
@@ -395,6 +403,9 @@ int main(int argc, char **argv) {
         signal(SIGUSR2, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
         w.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+        const char *watch = getenv("VMSTATD_WORKER_WATCH_PID");
+        if (watch && atoi(watch) > 0)
+                w.watch_fd = (int) syscall(SYS_pidfd_open, atoi(watch), 0);
         if (w.a.socket_path && w.a.socket_path[0]) {
                 if ((w.listen_fd = listen_on(w.a.socket_path)) < 0)
                         wk_log(LOG_WARNING, "listening on %s: %s: a new vmstatd will not find this guest",

@@ -13,7 +13,7 @@ struct hv_guest_params;
 
 /* A built-in guest and its knobs; zero fields take the defaults below. */
 struct hv_builtin {
-        const char *guest;     /* pio, mmio, cpuid, spin, idle, duty, halt, triplefault, demo */
+        const char *guest;     /* pio, mmio, cpuid, spin, idle, duty, halt, triplefault, demo, console, stealoff */
         uint64_t count;        /* pio/mmio/cpuid: operations per vCPU; spin: iterations,
                                 * idle: ticks, duty: periods (0 = forever for those three) */
         uint32_t port;         /* pio: port written (default HV_PORT_POST) */
@@ -21,6 +21,8 @@ struct hv_builtin {
         uint32_t duty_pct;     /* duty: busy percentage (default 50) */
         uint32_t period_ticks; /* duty/demo: ticks per period (default 100) */
         uint32_t tick_us;      /* timer tick (default 1000 us) */
+        uint32_t steal_time;   /* STEAL_* (guests/params.h): the steal time record each vCPU registers
+                                * (default STEAL_ON: one in its per-vCPU block) */
 };
 
 /* The linked-in image holding every built-in guest. */

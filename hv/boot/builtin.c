@@ -31,8 +31,9 @@ int hv_builtin_params(const struct hv_builtin *b, struct hv_guest_params *ret) {
                 .period_ticks = b->period_ticks ? b->period_ticks : 100,
                 /* the in-kernel LAPIC counts at 1 GHz: at divide-by-1 one count is 1 ns */
                 .tick_count = (b->tick_us ? b->tick_us : 1000) * 1000u,
+                .steal_time = b->steal_time,
         };
-        if (p.duty_pct > 100 || p.port > 0xffff || b->tick_us > 1000000)
+        if (p.duty_pct > 100 || p.port > 0xffff || b->tick_us > 1000000 || b->steal_time > STEAL_RESERVED)
                 return -EINVAL;
         *ret = p;
         return 0;

@@ -30,8 +30,10 @@
 9:
 .endm
 
-/* CPL0: continue at \label in ring 3 with IOPL=3 and interrupts enabled. */
+/* CPL0: continue at \label in ring 3 with IOPL=3 and interrupts enabled, this vCPU's steal
+ * time record registered first (rt.S, as P_STEAL_TIME says). */
 .macro TO_USER label
+        call rt_steal_on
         pushq $(HV_SEL_UDATA | 3)
         pushq %gs:PC_USTACK
         pushq $0x3202

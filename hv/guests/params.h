@@ -17,12 +17,21 @@
 #define P_TICK_COUNT   0x34  /* u32: LAPIC timer initial count (bus cycles at divide-by-1) */
 #define P_CONSOLE_PORT 0x38  /* u32 */
 #define P_CONSOLE_LOCK 0x3c  /* u32: taken by a vCPU while it writes a block of console lines */
-#define P_SIZE         0x40
+#define P_STEAL_TIME   0x40  /* u32: STEAL_* what a vCPU registers before ring 3 */
+#define P_SIZE         0x48
+
+/* P_STEAL_TIME: a steal time record in the per-vCPU block (KVM keeps it), none, or a bad one */
+#define STEAL_ON        0
+#define STEAL_NONE      1
+#define STEAL_OUTSIDE   2    /* an address outside guest RAM */
+#define STEAL_RESERVED  3    /* reserved bits set: KVM refuses it, the guest takes #GP */
+#define STEAL_OUTSIDE_GPA 0xf0000000 /* above the 3 GiB of RAM a VM may have, below 4 GiB */
 
 /* per-vCPU block; the TSS and its I/O bitmap occupy offsets 0..0x2068 */
 #define PC_TICKS       0x2100  /* u64: timer interrupts taken */
 #define PC_VCPU_ID     0x2108  /* u64 */
 #define PC_USTACK      0x2110  /* u64: user stack top */
+#define PC_STEAL       0x2140  /* struct kvm_steal_time (64 bytes, 64-byte aligned) */
 
 /* image header, at HV_IMAGE_ADDR */
 #define HV_IMAGE_MAGIC 0x3154534547564821 /* "!HVGEST1" */
@@ -31,6 +40,7 @@
 /* ring-0 services ring 3 reaches by executing HLT (see rt.S), number in %rax */
 #define SYS_IDLE_UNTIL 0  /* sti; hlt until PC_TICKS >= %rdi */
 #define SYS_PARK       1  /* cli; hlt forever */
+#define SYS_STEAL_OFF  2  /* disable this vCPU's steal time record */
 
 #define HV_EXIT_GP     0x10000 /* exit code of an unexpected #GP: this | error code */
 
@@ -50,11 +60,14 @@ struct hv_guest_params {
         uint32_t tick_count;
         uint32_t console_port;
         uint32_t console_lock;
+        uint32_t steal_time; /* STEAL_* */
+        uint32_t reserved;
 };
 _Static_assert(sizeof(struct hv_guest_params) == P_SIZE, "params layout");
 _Static_assert(__builtin_offsetof(struct hv_guest_params, remaining) == P_REMAINING, "params");
 _Static_assert(__builtin_offsetof(struct hv_guest_params, console_port) == P_CONSOLE_PORT, "params");
 _Static_assert(__builtin_offsetof(struct hv_guest_params, console_lock) == P_CONSOLE_LOCK, "params");
+_Static_assert(__builtin_offsetof(struct hv_guest_params, steal_time) == P_STEAL_TIME, "params");
 
 struct hv_image_entry {
         char name[HV_IMAGE_NAME_LEN];

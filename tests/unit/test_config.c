@@ -167,7 +167,7 @@ static const struct {
         { V, "[vm]\nguest = demo\n", "b13.vm:2: guest: 'demo' is not builtin:NAME or flat:/PATH entry=NAME (e.g. builtin:demo)" },
         { V, "[vm]\nguest =\n", "b13.vm:2: guest: '' is not builtin:NAME or flat:/PATH entry=NAME (e.g. builtin:demo)" },
         { V, "[vm]\nguest = builtin:dmeo\n",
-          "b13.vm:2: guest: 'builtin:dmeo' is not a built-in guest (console, cpuid, demo, duty, halt, idle, mmio, pio, spin or triplefault)" },
+          "b13.vm:2: guest: 'builtin:dmeo' is not a built-in guest (console, cpuid, demo, duty, halt, idle, mmio, pio, spin, stealoff or triplefault)" },
         { V, "[vm]\nguest = builtin:pio count=x\n", "b13.vm:2: guest: 'count=x' is not a count (0 to 18446744073709551615)" },
         { V, "[vm]\nguest = builtin:pio count=18446744073709551616\n",
           "b13.vm:2: guest: 'count=18446744073709551616' is not a count (0 to 18446744073709551615)" },
@@ -184,9 +184,9 @@ static const struct {
         { V, "[vm]\nguest = builtin:idle tick_us=5\n",
           "b13.vm:2: guest: 'tick_us=5' is not a tick length in microseconds (10 to 1000000)" },
         { V, "[vm]\nguest = builtin:pio colour=3\n",
-          "b13.vm:2: guest: 'colour=3' is not a parameter of a built-in guest (count, port, duty, period or tick_us)" },
+          "b13.vm:2: guest: 'colour=3' is not a parameter of a built-in guest (count, port, duty, period, tick_us or steal_time)" },
         { V, "[vm]\nguest = builtin:pio entry=main\n",
-          "b13.vm:2: guest: 'entry=main' is not a parameter of a built-in guest (count, port, duty, period or tick_us)" },
+          "b13.vm:2: guest: 'entry=main' is not a parameter of a built-in guest (count, port, duty, period, tick_us or steal_time)" },
         { V, "[vm]\nguest = flat:guest.img entry=main\n", "b13.vm:2: guest: 'guest.img' is not an absolute path" },
         { V, "[vm]\nguest = flat:/nonexistent/guest.img entry=main\n",
           "b13.vm:2: guest: '/nonexistent/guest.img' cannot be read (No such file or directory)" },
@@ -269,7 +269,7 @@ START_TEST(bad_generated) {
         expect_error(want);
         snprintf(text, sizeof(text), "[vm]\nguest = flat:%s/guest.img entry=main colour=1\n", dir);
         put(V, text);
-        expect_error("b13.vm:2: guest: 'colour=1' is not a parameter of a flat image (entry, count, port, duty, period or tick_us)");
+        expect_error("b13.vm:2: guest: 'colour=1' is not a parameter of a flat image (entry, count, port, duty, period, tick_us or steal_time)");
         snprintf(text, sizeof(text), "[vm]\nguest = flat:%s/guest.img entry=abcdefghijklmnop\n", dir);
         put(V, text);
         expect_error("b13.vm:2: guest: 'entry=abcdefghijklmnop' is not an entry name (1 to 15 characters)");

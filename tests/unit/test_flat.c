@@ -8,7 +8,7 @@
 #include "guests/params.h"
 #include "kvm_helper.h"
 
-static const char *const documented[] = { "pio", "mmio", "cpuid", "spin", "idle", "duty", "halt", "triplefault", "demo", "console" };
+static const char *const documented[] = { "pio", "mmio", "cpuid", "spin", "idle", "duty", "halt", "triplefault", "demo", "console", "stealoff" };
 
 START_TEST(builtin_names) {
         const char *names[32];
