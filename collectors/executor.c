@@ -17,6 +17,7 @@
 
 #include "collector.h"
 #include "devices/devices.h"
+#include "shm.h"
 
 #define PUBLISH_TIMEOUT_NS (50 * 1000000ull)
 
@@ -80,7 +81,7 @@ static bool vm_ran(struct vm_state *st, struct hv_vm *hv) {
         for (unsigned i = 0; i < st->n; i++) {
                 struct thread_stat *t = &st->t[i];
                 struct cl_schedstat now;
-                uint64_t runs = atomic_load_explicit(&hv->vcpus[i]->c->runs, memory_order_relaxed);
+                uint64_t runs = atomic_load_explicit(&hv->vcpus[i]->sh->c.runs, memory_order_relaxed);
                 ran |= runs != t->runs; /* it ran, even if it has ended since (then: one last publish) */
                 t->runs = runs;
                 pid_t tid = hv_vcpu_tid(hv->vcpus[i]);
@@ -137,7 +138,7 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
                         v->schedstat = t->last;
                 hv_vcpu_read_counters(vm->hv->vcpus[i], &v->exec);
                 if (c->histograms && (v->exit_hist = malloc(sizeof(hv_reason_hist))))
-                        hv_counters_read_reason_hist(vm->hv->vcpus[i]->c, v->exit_hist);
+                        hv_counters_read_reason_hist(&vm->hv->vcpus[i]->sh->c, v->exit_hist);
                 v->have |= CL_HAVE_EXECUTOR;
         }
         out->have |= CL_HAVE_EXECUTOR;

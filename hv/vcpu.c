@@ -21,13 +21,13 @@
 typedef void exit_fn(struct hv_vcpu *v, struct kvm_run *run);
 
 static void count_exit(struct hv_vcpu *v, enum hv_exit e) {
-        hv_counter_add(&v->c->exits[e], 1);
+        hv_counter_add(&v->sh->c.exits[e], 1);
         v->last_exit = e;
 }
 
 /* How long userspace took with one exit, in all and by its reason. */
 static void count_handling(struct hv_vcpu *v, uint64_t dt) {
-        struct hv_vcpu_counters *c = v->c;
+        struct hv_vcpu_counters *c = &v->sh->c;
         enum hv_exit e = v->last_exit;
         unsigned b = hv_hist_bucket(dt);
         hv_counter_add(&c->handle_ns_sum, dt);
@@ -49,7 +49,7 @@ static void exit_io(struct hv_vcpu *v, struct kvm_run *run) {
         for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
                 unhandled += !hv_bus_access(&v->vm->pio, v, run->io.port, data, run->io.size, out);
         if (unhandled)
-                hv_counter_add(&v->c->unhandled_io, unhandled);
+                hv_counter_add(&v->sh->c.unhandled_io, unhandled);
 }
 
 static void exit_mmio(struct hv_vcpu *v, struct kvm_run *run) {
@@ -58,7 +58,7 @@ static void exit_mmio(struct hv_vcpu *v, struct kvm_run *run) {
 
         count_exit(v, write ? HV_EXIT_MMIO_WRITE : HV_EXIT_MMIO_READ);
         if (!hv_bus_access(&v->vm->mmio, v, run->mmio.phys_addr, run->mmio.data, len, write))
-                hv_counter_add(&v->c->unhandled_mmio, 1);
+                hv_counter_add(&v->sh->c.unhandled_mmio, 1);
 }
 
 static void crash(struct hv_vcpu *v, enum hv_vm_reason reason, uint64_t detail) {
@@ -178,7 +178,7 @@ static void run_failed(struct hv_vcpu *v, struct kvm_run *run, int err) {
                 return;
         }
         if (__atomic_load_n(&run->immediate_exit, __ATOMIC_RELAXED)) {
-                hv_counter_add(&v->c->immediate_exits, 1);
+                hv_counter_add(&v->sh->c.immediate_exits, 1);
                 /* cleared before the request is re-read at the top of the loop */
                 __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         }
@@ -188,13 +188,13 @@ static void run_failed(struct hv_vcpu *v, struct kvm_run *run, int err) {
 static void park(struct hv_vcpu *v) {
         struct hv_vm *vm = v->vm;
         pthread_mutex_lock(&vm->lock);
-        hv_offline_begin(v->offline, hv_now_ns);
+        hv_offline_begin(&v->sh->offline, hv_now_ns);
         vm->parked++;
         pthread_cond_broadcast(&vm->cond);
         while (atomic_load(&vm->request) == HV_REQ_PAUSE)
                 pthread_cond_wait(&vm->cond, &vm->lock);
         vm->parked--;
-        hv_offline_end(v->offline, hv_now_ns);
+        hv_offline_end(&v->sh->offline, hv_now_ns);
         pthread_mutex_unlock(&vm->lock);
 }
 
@@ -220,7 +220,7 @@ static void run_loop(struct hv_vcpu *v) {
                 int r = ioctl(v->fd, KVM_RUN, 0);
                 uint64_t t0 = hv_now_ns();
                 v->last_exit = HV_EXIT__COUNT;
-                hv_counter_add(&v->c->runs, 1);
+                hv_counter_add(&v->sh->c.runs, 1);
                 if (r < 0)
                         run_failed(v, run, errno);
                 else
@@ -253,9 +253,9 @@ static void *vcpu_main(void *arg) {
         pthread_getcpuclockid(pthread_self(), &v->cpu_clock);
         atomic_store_explicit(&v->sh->tid, gettid(), memory_order_release);
 
-        hv_offline_end(v->offline, hv_now_ns);
+        hv_offline_end(&v->sh->offline, hv_now_ns);
         run_loop(v);
-        hv_offline_begin(v->offline, hv_now_ns);
+        hv_offline_begin(&v->sh->offline, hv_now_ns);
 
         atomic_store_explicit(&v->sh->cpu_ns_final, thread_cpu_ns(v->cpu_clock), memory_order_relaxed);
         atomic_store_explicit(&v->sh->exited, true, memory_order_release);
@@ -266,19 +266,26 @@ static void *vcpu_main(void *arg) {
         return NULL;
 }
 
-int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret) {
+/* A vCPU over its part of the shared memory, without KVM fds yet (fd = -1). */
+static struct hv_vcpu *vcpu_new(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd) {
         struct hv_vcpu *v = calloc(1, sizeof(*v));
+        if (!v)
+                return NULL;
+        v->sh = sh;
+        v->vm = vm;
+        v->id = id;
+        v->fd = -1;
+        v->stats_fd = stats_fd;
+        return v;
+}
+
+int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret) {
+        struct hv_vcpu *v = vcpu_new(vm, id, hv_shm_vcpu(vm->sh, id), -1);
         int r;
 
         if (!v)
                 return -ENOMEM;
-        v->sh = hv_shm_vcpu(vm->sh, id);
-        v->c = &v->sh->c;
-        v->offline = &v->sh->offline;
-        v->vm = vm;
-        v->id = id;
-        v->stats_fd = -1;
-        hv_offline_init(v->offline, hv_now_ns());
+        hv_offline_init(&v->sh->offline, hv_now_ns());
         /* thread name <vm>/<n>, VM name cut so the whole fits the kernel's 15 characters */
         int suffix = snprintf(NULL, 0, "/%u", id);
         snprintf(v->comm, sizeof(v->comm), "%.*s/%u", 15 - suffix, vm->name, id);
@@ -398,7 +405,7 @@ static void read_local(struct hv_vcpu *v, struct hv_vcpu_raw *ret) {
                         ret->cpu_ns = atomic_load_explicit(&v->sh->cpu_ns_final, memory_order_relaxed);
                 }
         }
-        ret->offline_ns = hv_offline_read(v->offline, hv_now_ns, &ret->now_ns);
+        ret->offline_ns = hv_offline_read(&v->sh->offline, hv_now_ns, &ret->now_ns);
         ret->steal = read_steal(v, &ret->steal_ns);
 }
 
@@ -462,7 +469,7 @@ void hv_vcpu_read_raw_off_cpu(const struct hv_vcpu *v, uint64_t cpu_ns, struct h
         ret->tid = atomic_load_explicit(&v->sh->tid, memory_order_acquire);
         ret->exited = atomic_load_explicit(&v->sh->exited, memory_order_acquire);
         ret->cpu_ns = ret->exited ? atomic_load_explicit(&v->sh->cpu_ns_final, memory_order_relaxed) : cpu_ns;
-        ret->offline_ns = hv_offline_read(v->offline, hv_now_ns, &ret->now_ns);
+        ret->offline_ns = hv_offline_read(&v->sh->offline, hv_now_ns, &ret->now_ns);
 }
 
 pid_t hv_vcpu_tid(const struct hv_vcpu *v) {
@@ -472,20 +479,13 @@ pid_t hv_vcpu_tid(const struct hv_vcpu *v) {
 }
 
 void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret) {
-        hv_counters_read(v->c, ret);
+        hv_counters_read(&v->sh->c, ret);
 }
 
 int hv_vcpu_view(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd, struct hv_vcpu **ret) {
-        struct hv_vcpu *v = calloc(1, sizeof(*v));
+        struct hv_vcpu *v = vcpu_new(vm, id, sh, stats_fd);
         if (!v)
                 return -ENOMEM;
-        v->sh = sh;
-        v->c = &sh->c;
-        v->offline = &sh->offline;
-        v->vm = vm;
-        v->id = id;
-        v->fd = -1;
-        v->stats_fd = stats_fd;
         *ret = v;
         return 0;
 }

@@ -17,9 +17,8 @@ struct hv_shm_vcpu;
 struct kvm_run;
 
 struct hv_vcpu {
-        struct hv_shm_vcpu *sh;      /* counters and runstate inputs, in the VM's shared memfd */
-        struct hv_vcpu_counters *c;  /* = &sh->c */
-        struct hv_offline *offline;  /* = &sh->offline */
+        struct hv_shm_vcpu *sh;      /* counters (sh->c), offline time and the rest readers need, in the
+                                      * VM's shared memfd */
         struct hv_vm *vm;
         unsigned id;
         int fd;

@@ -45,8 +45,8 @@ static void steal_time_watch(struct hv_vm *vm) {
                 .flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
                 .ranges = { { .flags = KVM_MSR_FILTER_WRITE, .nmsrs = 1, .base = MSR_KVM_STEAL_TIME, .bitmap = &deny_write } },
         };
-        if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == 0 && ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &f) == 0)
-                vm->steal_watched = true;
+        if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == 0)
+                ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &f);
 }
 
 static int vm_setup_kvm(struct hv_vm *vm) {
@@ -523,7 +523,6 @@ fail:
 
 void hv_vm_mark_dead(struct hv_vm *vm, int sig) {
         int none = -1;
-        atomic_store(&vm->dead_ns, hv_now_ns());
         atomic_compare_exchange_strong(&vm->dead_signal, &none, sig < 0 ? 0 : sig);
 }
 

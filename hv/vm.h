@@ -82,7 +82,6 @@ struct hv_vm {
         struct hv_console *console;
         uint64_t created_ns;          /* CLOCK_MONOTONIC */
         uint64_t cpus_mask;
-        bool steal_watched;           /* guest writes of MSR_KVM_STEAL_TIME reach us (MSR filter) */
 
         struct hv_shm *sh;            /* state, outcome, counters, console: the shared memfd */
         struct hv_shm_watch *watch;   /* its watcher's page */
@@ -90,7 +89,6 @@ struct hv_vm {
         size_t sh_len;
         bool view;                    /* a read-only view of a VM run by another process */
         _Atomic int dead_signal;      /* view: -1 while the owner lives, then its signal (0 unknown) */
-        _Atomic uint64_t dead_ns;     /* view: when the owner was found dead */
 
         _Atomic int request; /* enum hv_request, read by vCPU threads each loop */
         pthread_mutex_t lock; /* control path only: outcome, parked, cond */

@@ -12,13 +12,13 @@
 #define WK_FD_CONN 3       /* the spawning daemon's connection */
 #define WK_MSG_LEN 320
 
+/* Numbers stay as they are: a daemon re-executed as a newer binary talks to older workers. */
 enum wk_op {
-        WK_HELLO = 1, /* -> the VM's fds; result = how its creation went (see below) */
-        WK_START,     /* not used yet: workers start their VM once loaded */
-        WK_PAUSE,
-        WK_RESUME,
-        WK_STOP,      /* stop the guest; the worker stays, holding its counters */
-        WK_QUIT,      /* stop the guest and exit */
+        WK_HELLO = 1,  /* -> the VM's fds; result = how its creation went (see below) */
+        WK_PAUSE = 3,  /* 2 is unused (workers start their VM once loaded) */
+        WK_RESUME = 4,
+        WK_STOP = 5,   /* stop the guest; the worker stays, holding its counters */
+        WK_QUIT = 6,   /* stop the guest and exit */
 };
 
 struct wk_request {

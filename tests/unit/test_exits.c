@@ -3,6 +3,7 @@
 
 #include "boot/layout.h"
 #include "kvm_helper.h"
+#include "shm.h"
 
 #define PIO_N 1000
 #define MMIO_N 500
@@ -22,7 +23,7 @@ static void assert_accounting_closed(struct hv_vm *vm) {
                  * are that reason's, and together they are the whole */
                 uint64_t sum = 0;
                 static hv_reason_hist h;
-                hv_counters_read_reason_hist(vm->vcpus[i]->c, h);
+                hv_counters_read_reason_hist(&vm->vcpus[i]->sh->c, h);
                 for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
                         uint64_t n = 0;
                         for (unsigned b = 0; b < HV_HIST_BUCKETS; b++)

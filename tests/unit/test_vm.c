@@ -10,6 +10,7 @@
 
 #include "boot/layout.h"
 #include "kvm_helper.h"
+#include "shm.h"
 
 static double cpu_share(struct hv_vcpu *v, unsigned ms) {
         struct hv_vcpu_raw a, b;
@@ -294,7 +295,7 @@ START_TEST(offline_until_started) {
         ck_assert_int_eq(r.tid, 0);
         ck_assert_uint_eq(r.cpu_ns, 0);
         ck_assert_uint_ge(r.offline_ns, 100 * 1000000ull);
-        ck_assert_uint_eq(r.offline_ns, r.now_ns - vm->vcpus[0]->offline->since_ns);
+        ck_assert_uint_eq(r.offline_ns, r.now_ns - vm->vcpus[0]->sh->offline.since_ns);
         ck_assert_int_eq(hv_vm_start(vm), 0);
         test_sleep_ms(200);
         struct hv_vcpu_raw s;
