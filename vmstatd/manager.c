@@ -194,17 +194,15 @@ static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, 
 }
 
 /* Asks w to quit (its guest stops) and makes sure its process is gone. */
+static uint64_t quit_deadline(void) {
+        return hv_now_ns() + QUIT_TIMEOUT_MS * 1000000ull;
+}
+
 static void worker_end(struct vs_worker *w) {
-        char msg[WK_MSG_LEN];
-        int sig;
         if (!w)
                 return;
-        vs_worker_call(w, WK_QUIT, QUIT_TIMEOUT_MS, msg, sizeof(msg));
-        for (int i = 0; i < 200 && !vs_worker_dead(w, &sig); i++)
-                usleep(10000); /* it exits right after its reply */
-        if (!vs_worker_dead(w, &sig))
-                vs_worker_kill(w);
-        vs_worker_remove_socket(w);
+        vs_worker_send(w, WK_QUIT);
+        vs_worker_finish(w, quit_deadline());
 }
 
 /* The entry's VM stops (if it runs), its last console bytes reach the log, and it goes. */
@@ -328,31 +326,16 @@ int vs_manager_new(const struct vs_manager_config *cfg, struct vs_sampler *sampl
 }
 
 void vs_manager_stop_all(struct vs_manager *m) {
-        char msg[WK_MSG_LEN];
         pthread_mutex_lock(&m->lock);
         for (size_t i = 0; i < m->n; i++) /* ask every worker first, so the guests stop in parallel */
                 if (m->e[i]->w)
                         vs_worker_send(m->e[i]->w, WK_QUIT);
-        uint64_t deadline = hv_now_ns() + QUIT_TIMEOUT_MS * 1000000ull;
-        for (size_t i = 0; i < m->n; i++) {
-                struct entry *e = m->e[i];
-                if (!e->w)
-                        continue;
-                uint64_t now = hv_now_ns();
-                vs_worker_reply(e->w, now < deadline ? (int) ((deadline - now) / 1000000) : 0, msg, sizeof(msg));
-        }
-        for (size_t i = 0; i < m->n; i++) {
-                struct entry *e = m->e[i];
-                int sig;
-                if (!e->w)
-                        continue;
-                while (!vs_worker_dead(e->w, &sig) && hv_now_ns() < deadline)
-                        usleep(2000);
-                if (!vs_worker_dead(e->w, &sig))
-                        vs_worker_kill(e->w);
-                vs_worker_remove_socket(e->w);
-                console_flush(m, e);
-        }
+        uint64_t deadline = quit_deadline();
+        for (size_t i = 0; i < m->n; i++)
+                if (m->e[i]->w) {
+                        vs_worker_finish(m->e[i]->w, deadline);
+                        console_flush(m, m->e[i]);
+                }
         pthread_mutex_unlock(&m->lock);
 }
 

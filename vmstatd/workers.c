@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "boot/layout.h"
+#include "runstate.h"
 #include "vm.h"
 
 #define MAX_FDS (HV_MAX_VCPUS + 2)
@@ -266,6 +267,24 @@ bool vs_worker_dead(struct vs_worker *w, int *ret_sig) {
         }
         *ret_sig = w->sig;
         return w->gone;
+}
+
+void vs_worker_finish(struct vs_worker *w, uint64_t deadline_ns) {
+        char msg[WK_MSG_LEN];
+        int sig;
+        uint64_t now = hv_now_ns();
+        if (w->conn >= 0)
+                vs_worker_reply(w, now < deadline_ns ? (int) ((deadline_ns - now) / 1000000) : 0, msg, sizeof(msg));
+        /* it exits right after its reply: its pidfd says when (or a short poll without one) */
+        while (!vs_worker_dead(w, &sig) && (now = hv_now_ns()) < deadline_ns) {
+                struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+                int ms = (int) ((deadline_ns - now) / 1000000) + 1;
+                if (w->pidfd < 0 || poll(&p, 1, ms) < 0)
+                        usleep(2000);
+        }
+        if (!vs_worker_dead(w, &sig))
+                vs_worker_kill(w);
+        vs_worker_remove_socket(w);
 }
 
 void vs_worker_kill(struct vs_worker *w) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "proto.h"
@@ -47,6 +48,10 @@ bool vs_worker_dead(struct vs_worker *w, int *ret_sig);
 /* Removes the worker's socket file (seccomp keeps workers from doing it) unless another worker
  * has bound that path since. Call once it is dead. */
 void vs_worker_remove_socket(struct vs_worker *w);
+/* After vs_worker_send(w, WK_QUIT): takes the reply, waits for the process to exit, SIGKILLs it
+ * at deadline_ns (CLOCK_MONOTONIC) if it has not, and removes its socket file. Many workers
+ * asked at once share one deadline. */
+void vs_worker_finish(struct vs_worker *w, uint64_t deadline_ns);
 /* SIGKILL and, for a child, reap. */
 void vs_worker_kill(struct vs_worker *w);
 /* Closes the connection and releases the view; the process is left as it is. NULL is fine. */
