@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "counters.h"
 #include "vcpu.h"
@@ -84,6 +85,12 @@ struct cl_schedstat {
         bool have;
         uint64_t cpu_ns, run_delay_ns, timeslices;
 };
+
+/* The schedstat file of thread tid of process pid (schedstat.c): an fd or -errno; then its
+ * fields (field 1 = CPU ns, 2 = run_delay ns, 3 = timeslices): 0, -ENOENT when the thread is
+ * gone, -EBADMSG, -errno. */
+int cl_schedstat_open(pid_t pid, pid_t tid);
+int cl_schedstat_read(int fd, struct cl_schedstat *ret);
 
 struct cl_vcpu_raw {
         uint32_t have;              /* CL_HAVE_* of the collectors that filled this */

@@ -56,23 +56,13 @@ static struct vm_state *vm_state_get(struct collector *c, struct cl_vm *vm) {
 
 /* The thread's schedstat now; false when it cannot be read (then the worker is asked). */
 static bool schedstat_read(struct thread_stat *t, pid_t pid, pid_t tid, struct cl_schedstat *ret) {
-        char buf[128];
-        unsigned long long cpu, delay, slices;
         if (t->tid != tid || t->fd < 0) {
                 thread_close(t);
-                snprintf(buf, sizeof(buf), "/proc/%d/task/%d/schedstat", pid, tid);
-                if ((t->fd = open(buf, O_RDONLY | O_CLOEXEC)) < 0)
+                if ((t->fd = cl_schedstat_open(pid, tid)) < 0)
                         return false;
                 t->tid = tid;
         }
-        ssize_t n = pread(t->fd, buf, sizeof(buf) - 1, 0);
-        if (n <= 0)
-                return false;
-        buf[n] = 0;
-        if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
-                return false;
-        *ret = (struct cl_schedstat) { .have = true, .cpu_ns = cpu, .run_delay_ns = delay, .timeslices = slices };
-        return true;
+        return cl_schedstat_read(t->fd, ret) == 0;
 }
 
 /* Whether the worker must publish: a vCPU thread ran since the last sample (or cannot be read). */

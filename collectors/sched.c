@@ -39,9 +39,8 @@ static void thread_close(struct thread_files *t) {
 static int thread_open(struct thread_files *t, pid_t pid, pid_t tid) {
         char path[64];
         thread_close(t);
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
-        if ((t->schedstat = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-                return -errno;
+        if ((t->schedstat = cl_schedstat_open(pid, tid)) < 0)
+                return t->schedstat;
         snprintf(path, sizeof(path), "/proc/%d/task/%d/sched", pid, tid);
         t->sched = open(path, O_RDONLY | O_CLOEXEC); /* optional: needs CONFIG_SCHED_DEBUG */
         t->tid = tid;
@@ -70,18 +69,11 @@ static uint64_t sched_field(const char *text, const char *key) {
 /* given: the schedstat the executor read this sample for a worker's vCPU, or NULL */
 static int thread_read(struct thread_files *t, const struct cl_schedstat *given, struct cl_sched *out) {
         char buf[4096];
-        unsigned long long cpu, delay, slices;
-        if (given && given->have) {
-                cpu = given->cpu_ns;
-                delay = given->run_delay_ns;
-                slices = given->timeslices;
-        } else {
-                int r = pread_text(t->schedstat, buf, sizeof(buf));
-                if (r < 0)
-                        return r;
-                if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
-                        return -EBADMSG;
-        }
+        struct cl_schedstat now = given && given->have ? *given : (struct cl_schedstat) { 0 };
+        int r = now.have ? 0 : cl_schedstat_read(t->schedstat, &now);
+        if (r < 0)
+                return r;
+        uint64_t cpu = now.cpu_ns, delay = now.run_delay_ns, slices = now.timeslices;
         bool moved = !t->have_detail || cpu != t->last_cpu_ns || slices != t->last.timeslices ||
                      delay != t->last.run_delay_ns;
         t->last_cpu_ns = cpu;

@@ -1,0 +1,29 @@
+/* /proc/<pid>/task/<tid>/schedstat of a vCPU thread: opened once, re-read with pread (one
+ * system call per read). Read by the executor (whether a worker's vCPU ran) and by sched. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+int cl_schedstat_open(pid_t pid, pid_t tid) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int cl_schedstat_read(int fd, struct cl_schedstat *ret) {
+        char buf[128];
+        unsigned long long cpu, delay, slices;
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0)
+                return errno == ESRCH ? -ENOENT : -errno; /* ESRCH: the thread is gone */
+        buf[n] = 0;
+        if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
+                return -EBADMSG;
+        *ret = (struct cl_schedstat) { .have = true, .cpu_ns = cpu, .run_delay_ns = delay, .timeslices = slices };
+        return 0;
+}
