@@ -374,18 +374,16 @@ static int runtime_dir_lock(struct daemon *d, char *dir, size_t len) {
 }
 
 /* vmstatd-vm lives next to vmstatd; VMSTATD_WORKER names another (tests, development). */
-static void worker_exe(char *buf, size_t len) {
-        char self[512];
+static void worker_exe(const char *self, char *buf, size_t len) {
+        char dir[sizeof(((struct daemon *) 0)->exe)];
         const char *env = getenv("VMSTATD_WORKER");
-        ssize_t n;
-        if (env && env[0]) {
+        snprintf(dir, sizeof(dir), "%s", self);
+        if (env && env[0])
                 snprintf(buf, len, "%s", env);
-        } else if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-                self[n] = 0;
-                snprintf(buf, len, "%s/vmstatd-vm", dirname(self));
-        } else {
+        else if (strcmp(self, "/proc/self/exe") != 0) /* vmstatd-vm lives next to vmstatd */
+                snprintf(buf, len, "%s/vmstatd-vm", dirname(dir));
+        else
                 snprintf(buf, len, "vmstatd-vm");
-        }
 }
 
 static void request_reexec(void *opaque) {
@@ -410,7 +408,7 @@ static int start(struct daemon *d) {
         struct vs_manager_config mcfg = { 0 };
         if ((r = runtime_dir_lock(d, mcfg.runtime_dir, sizeof(mcfg.runtime_dir))) < 0)
                 return r;
-        worker_exe(mcfg.worker_exe, sizeof(mcfg.worker_exe));
+        worker_exe(d->exe, mcfg.worker_exe, sizeof(mcfg.worker_exe));
         struct vs_sampler_config scfg = { .interval_ns = d->conf.interval_ns, .history = d->conf.history,
                                           .histograms = d->conf.histograms };
         memcpy(scfg.enable, d->conf.enable, sizeof(scfg.enable));
@@ -556,8 +554,11 @@ int main(int argc, char **argv) {
         raise_nofile();
 
         d.argv = argv;
-        ssize_t n = readlink("/proc/self/exe", d.exe, sizeof(d.exe) - 1);
-        snprintf(d.exe + (n > 0 ? n : 0), sizeof(d.exe) - (size_t) (n > 0 ? n : 0), "%s", n > 0 ? "" : "/proc/self/exe");
+        ssize_t n = readlink("/proc/self/exe", d.exe, sizeof(d.exe) - 1); /* the path, for reexec and the worker */
+        if (n > 0)
+                d.exe[n] = 0;
+        else
+                snprintf(d.exe, sizeof(d.exe), "/proc/self/exe");
         r = start(&d);
         if (r >= 0)
                 r = run_loop(&d);
