@@ -106,7 +106,7 @@ $(B)/bin/vmstatd-vm: $(B)/worker/main.o $(B)/libworker.a $(B)/libhv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(WORKER_LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
 
-$(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o
+$(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o $(B)/vmstatd/paths.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcurl jansson)
 
@@ -147,7 +147,7 @@ $(B)/fuzz/fuzz_router: tests/fuzz/fuzz_router.c vmstatd/router.c vmstatd/router.
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_router.c vmstatd/router.c
 
 # the config parser with everything it checks names against: the guest image, the collectors
-FUZZ_CONFIG_SRCS := vmstatd/config.c vmstatd/router.c $(HV_SRCS) $(CL_SRCS)
+FUZZ_CONFIG_SRCS := vmstatd/config.c vmstatd/paths.c vmstatd/router.c $(HV_SRCS) $(CL_SRCS)
 $(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(B)/hv/guests/image.o
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Icollectors -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_config.c \

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <regex.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,6 +41,7 @@ struct cl_kvm_desc {
         uint32_t offset;      /* byte offset of the first value in the data block */
         uint32_t index;       /* index of the first value in cl_kvm_schema values */
         int sum_of;           /* histograms: index into desc[] of the matching *_ns stat, or -1 */
+        bool exported;        /* passes the stats filter (true unless a filter says otherwise) */
 };
 
 /* Parsed once per stats fd; shared read-only, refcounted because samples point at it. */
@@ -58,6 +60,20 @@ void cl_kvm_schema_unref(struct cl_kvm_schema *s);
 int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret);
 /* Reads the whole data block (pread, one call) into values[schema->n_values]. */
 int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values);
+
+/* Which KVM stats are exported (node_exporter's --collector.*-include/exclude): a name, as the
+ * kernel reports it ("halt_wait_ns"), is exported when it fully matches include (NULL or "":
+ * every name) and does not fully match exclude (NULL or "": none). POSIX extended regexes,
+ * anchored at both ends as Prometheus anchors its regexes. */
+struct cl_kvm_filter {
+        bool has_include, has_exclude;
+        regex_t include, exclude;
+};
+
+/* 0, or -EINVAL with a sentence in err ("kvm stats include '(': parentheses not balanced") */
+int cl_kvm_filter_init(struct cl_kvm_filter *f, const char *include, const char *exclude, char *err, size_t err_len);
+bool cl_kvm_filter_match(const struct cl_kvm_filter *f, const char *name);
+void cl_kvm_filter_free(struct cl_kvm_filter *f);
 
 /* ---- raw snapshot: what collectors fill, per sample ------------------------------------------ */
 enum cl_have {
@@ -160,6 +176,8 @@ struct collector {
         unsigned slot;    /* index in the registry, and in cl_vm.priv */
         bool enabled;
         bool histograms;  /* collect what only histograms show (opt-in: it costs) */
+        /* kvm: the stats filter's regexes (cl_kvm_filter), NULL for none; read by init */
+        const char *stats_include, *stats_exclude;
         int init_error;   /* -errno from init, 0 if fine */
         void *priv;
         /* results of the latest sample */

@@ -3,6 +3,7 @@
  * per fd, and every sample is then one pread of the data block. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,7 +109,7 @@ static int desc_parse(const uint8_t *raw, uint32_t name_size, struct cl_kvm_desc
                 return -EBADMSG;
 
         unsigned base;
-        *d = (struct cl_kvm_desc) { .sum_of = -1 };
+        *d = (struct cl_kvm_desc) { .sum_of = -1, .exported = true };
         if (!desc_decode_flags(kd.flags, d, &base))
                 return 1;
         if (kd.exponent < -KVM_MAX_EXPONENT || kd.exponent > KVM_MAX_EXPONENT)
@@ -239,6 +240,50 @@ int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values) 
         return pread_full(fd, values, s->n_values * sizeof(*values), s->data_offset);
 }
 
+/* ---- the stats filter --------------------------------------------------------------------------- */
+
+static int filter_compile(regex_t *re, bool *has, const char *what, const char *src, char *err, size_t err_len) {
+        char anchored[1024], why[160];
+        *has = false;
+        if (!src || !src[0])
+                return 0;
+        if ((size_t) snprintf(anchored, sizeof(anchored), "^(%s)$", src) >= sizeof(anchored)) {
+                snprintf(err, err_len, "kvm stats %s: the regex is too long (at most %zu characters)", what,
+                         sizeof(anchored) - 5);
+                return -EINVAL;
+        }
+        int r = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
+        if (r != 0) {
+                regerror(r, re, why, sizeof(why));
+                snprintf(err, err_len, "kvm stats %s '%s': %s", what, src, why);
+                return -EINVAL;
+        }
+        *has = true;
+        return 0;
+}
+
+int cl_kvm_filter_init(struct cl_kvm_filter *f, const char *include, const char *exclude, char *err, size_t err_len) {
+        *f = (struct cl_kvm_filter) { 0 };
+        int r = filter_compile(&f->include, &f->has_include, "include", include, err, err_len);
+        if (r == 0 && (r = filter_compile(&f->exclude, &f->has_exclude, "exclude", exclude, err, err_len)) < 0)
+                cl_kvm_filter_free(f);
+        return r;
+}
+
+bool cl_kvm_filter_match(const struct cl_kvm_filter *f, const char *name) {
+        if (f->has_include && regexec(&f->include, name, 0, NULL, 0) != 0)
+                return false;
+        return !(f->has_exclude && regexec(&f->exclude, name, 0, NULL, 0) == 0);
+}
+
+void cl_kvm_filter_free(struct cl_kvm_filter *f) {
+        if (f->has_include)
+                regfree(&f->include);
+        if (f->has_exclude)
+                regfree(&f->exclude);
+        f->has_include = f->has_exclude = false;
+}
+
 /* ---- the collector ------------------------------------------------------------------------------ */
 
 /* Per VM: the schemas of its stats fds, parsed on first use. */
@@ -257,6 +302,12 @@ static void kvm_vm_state_free(struct kvm_vm_state *st) {
         free(st);
 }
 
+/* marks what the filter leaves out, once, before any sample shares the schema */
+static void schema_filter(struct cl_kvm_schema *s, const struct cl_kvm_filter *f) {
+        for (size_t i = 0; f && i < s->n_desc; i++)
+                s->desc[i].exported = cl_kvm_filter_match(f, s->desc[i].name);
+}
+
 static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm_state **ret) {
         struct kvm_vm_state *st = calloc(1, sizeof(*st) + vm->n_vcpus * sizeof(st->vcpu[0]));
         int r;
@@ -267,12 +318,14 @@ static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm
                 kvm_vm_state_free(st);
                 return collector_fail(c, r, "kvm: %s: VM stats fd: %s", vm->name, strerror(-r));
         }
+        schema_filter(st->vm, c->priv);
         for (; st->n_vcpus < vm->n_vcpus; st->n_vcpus++) {
                 unsigned i = st->n_vcpus;
                 if ((r = cl_kvm_schema_parse(vm->vcpus[i]->stats_fd, &st->vcpu[i])) < 0) {
                         kvm_vm_state_free(st);
                         return collector_fail(c, r, "kvm: %s: vCPU %u stats fd: %s", vm->name, i, strerror(-r));
                 }
+                schema_filter(st->vcpu[i], c->priv);
         }
         *ret = st;
         return 0;
@@ -325,9 +378,34 @@ static void kvm_forget_vm(struct collector *c, struct cl_vm *vm) {
         vm->priv[c->slot] = NULL;
 }
 
+/* c->priv: the compiled filter, NULL when nothing is filtered */
+static int kvm_init(struct collector *c) {
+        struct cl_kvm_filter *f;
+        int r;
+        if ((!c->stats_include || !c->stats_include[0]) && (!c->stats_exclude || !c->stats_exclude[0]))
+                return 0;
+        if (!(f = malloc(sizeof(*f))))
+                return -ENOMEM;
+        if ((r = cl_kvm_filter_init(f, c->stats_include, c->stats_exclude, c->error, sizeof(c->error))) < 0) {
+                free(f);
+                return r;
+        }
+        c->priv = f;
+        return 0;
+}
+
+static void kvm_fini(struct collector *c) {
+        if (c->priv)
+                cl_kvm_filter_free(c->priv);
+        free(c->priv);
+        c->priv = NULL;
+}
+
 const struct collector_ops collector_kvm = {
         .name = "kvm",
         .enabled_by_default = true,
+        .init = kvm_init,
+        .fini = kvm_fini,
         .sample_vm = kvm_sample_vm,
         .forget_vm = kvm_forget_vm,
 };

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "boot/layout.h"
+#include "paths.h"
 #include "router.h"
 
 #define KiB 1024ULL
@@ -358,7 +359,32 @@ static int set_log_level(struct file *f, const char *key, const char *v) {
 
 static int set_control_socket(struct file *f, const char *key, const char *v) {
         /* bounded by sun_path, not by the field */
-        return set_path(f, key, v, f->conf->control_socket, sizeof(((struct sockaddr_un *) 0)->sun_path));
+        int r = set_path(f, key, v, f->conf->control_socket, sizeof(((struct sockaddr_un *) 0)->sun_path));
+        f->conf->control_socket_set |= r == 0;
+        return r;
+}
+
+/* kvm_stats_include / kvm_stats_exclude: compiled once here so that a bad regex is a config
+ * error with its line, not a collector that fails at start */
+static int set_kvm_filter(struct file *f, const char *key, const char *v, char *ret, size_t size) {
+        struct cl_kvm_filter filter;
+        char why[VS_CONF_ERR_LEN / 2];
+        bool include = strcmp(key, "kvm_stats_include") == 0;
+        if (strlen(v) >= size)
+                return bad(f, key, v, "is too long (at most %zu characters)", size - 1);
+        if (cl_kvm_filter_init(&filter, include ? v : NULL, include ? NULL : v, why, sizeof(why)) < 0)
+                return bad(f, key, v, "is not a POSIX extended regex (%s)", strchr(why, ':') ? strchr(why, ':') + 2 : why);
+        cl_kvm_filter_free(&filter);
+        strcpy(ret, v);
+        return 0;
+}
+
+static int set_kvm_include(struct file *f, const char *key, const char *v) {
+        return set_kvm_filter(f, key, v, f->conf->kvm_stats_include, sizeof(f->conf->kvm_stats_include));
+}
+
+static int set_kvm_exclude(struct file *f, const char *key, const char *v) {
+        return set_kvm_filter(f, key, v, f->conf->kvm_stats_exclude, sizeof(f->conf->kvm_stats_exclude));
 }
 
 static int set_runtime_dir(struct file *f, const char *key, const char *v) {
@@ -422,6 +448,8 @@ static const struct key daemon_keys[] = {
         { "history", set_history, false },
         { "collectors", set_collectors, false },
         { "histograms", set_histograms, false },
+        { "kvm_stats_include", set_kvm_include, false },
+        { "kvm_stats_exclude", set_kvm_exclude, false },
         { "log_level", set_log_level, false },
         { "control_socket", set_control_socket, false },
         { "runtime_dir", set_runtime_dir, false },
@@ -879,10 +907,16 @@ static void daemon_defaults(struct vs_conf *c) {
         for (size_t i = 0; i < CL_MAX_COLLECTORS; i++)
                 c->enable[i] = -1;
         c->log_level = LOG_INFO;
-        strcpy(c->control_socket, "/run/vmstatd/control.sock");
-        strcpy(c->runtime_dir, "/run/vmstatd");
+        vs_runtime_dir_default(VS_CONF_RUNTIME_DIR_MAX, c->runtime_dir, sizeof(c->runtime_dir));
         c->console_log_max = VS_CONF_DEFAULT_CONSOLE_LOG_MAX;
         fix_pointers(c);
+        vs_conf_finish(c);
+}
+
+void vs_conf_finish(struct vs_conf *c) {
+        if (!c->control_socket_set) /* runtime_dir is at most VS_RUNTIME_DIR_MAX bytes: it fits */
+                snprintf(c->control_socket, sizeof(c->control_socket), "%.*s/" VS_CONTROL_SOCKET_NAME,
+                         VS_RUNTIME_DIR_MAX, c->runtime_dir);
 }
 
 static void vm_defaults(struct vs_vm_conf *vm, const char *name) {
@@ -915,6 +949,7 @@ static int parse_daemon(const char *text, size_t len, struct vs_conf *c, char *e
                           .text = text, .len = len };
         int r = parse_text(&f);
         fix_pointers(c);
+        vs_conf_finish(c);
         return r;
 }
 
@@ -1255,9 +1290,11 @@ void vs_conf_print(const struct vs_conf *c, FILE *f) {
         for (size_t i = 0; i < collector_registry_len; i++)
                 if (c->enable[i] == 1 || (c->enable[i] == -1 && collector_registry[i]->enabled_by_default))
                         fprintf(f, "%s%s", on++ ? ", " : " ", collector_registry[i]->name);
-        fprintf(f, "%s\nhistograms: %s\nlog_level: %s\ncontrol_socket: %s\nruntime_dir: %s\nconsole_log_dir: %s\n",
-                on ? "" : " none", c->histograms ? "yes" : "no", level, c->control_socket, c->runtime_dir,
-                c->console_dir[0] ? c->console_dir : "none");
+        fprintf(f, "%s\nhistograms: %s\nkvm_stats_include: %s\nkvm_stats_exclude: %s\n", on ? "" : " none",
+                c->histograms ? "yes" : "no", c->kvm_stats_include[0] ? c->kvm_stats_include : "(every stat)",
+                c->kvm_stats_exclude[0] ? c->kvm_stats_exclude : "(none)");
+        fprintf(f, "log_level: %s\ncontrol_socket: %s\nruntime_dir: %s\nconsole_log_dir: %s\n", level, c->control_socket,
+                c->runtime_dir, c->console_dir[0] ? c->console_dir : "none");
         fprintf(f, "console_log_max: %s\nconsole_over_http: %s\nallowed_hosts:", fmt_size(c->console_log_max, buf, sizeof(buf)),
                 c->console_over_http ? "yes" : "no");
         for (size_t i = 0; i < c->n_allowed_hosts; i++)

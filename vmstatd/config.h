@@ -10,6 +10,7 @@
 
 #include "boot/boot.h"
 #include "collector.h"
+#include "paths.h"
 
 #define VS_CONF_MAX_LISTEN 16
 #define VS_CONF_MAX_HOSTS 16
@@ -49,8 +50,7 @@ struct vs_vm_conf {
         uint64_t console_log_max;
 };
 
-/* <runtime_dir>/vms/<name>.sock must fit sun_path (108 bytes) */
-#define VS_CONF_RUNTIME_DIR_MAX 59
+#define VS_CONF_RUNTIME_DIR_MAX VS_RUNTIME_DIR_MAX
 
 struct vs_conf {
         const char *listen[VS_CONF_MAX_LISTEN]; /* point into listen_buf */
@@ -60,10 +60,15 @@ struct vs_conf {
         unsigned history;                      /* default 720 */
         int enable[CL_MAX_COLLECTORS];         /* collectors = executor,kvm,-perf ... ; -1 default */
         bool histograms;
+        /* the kvm collector's stats filter: POSIX extended regexes over the kernel's stat names,
+         * fully matched (cl_kvm_filter); "" = every stat, no stat */
+        char kvm_stats_include[256], kvm_stats_exclude[256];
         int log_level;                         /* syslog priority: err, warning, notice, info, debug */
-        char control_socket[256];              /* default /run/vmstatd/control.sock */
+        /* default <runtime_dir>/control.sock (vs_conf_finish), unless control_socket_set */
+        char control_socket[256];
+        bool control_socket_set;
         /* workers' sockets (<dir>/vms/<name>.sock), how a new daemon finds running guests;
-         * default /run/vmstatd */
+         * default vs_runtime_dir_default(): /run/vmstatd for root (paths.h) */
         char runtime_dir[256];                 /* at most VS_CONF_RUNTIME_DIR_MAX bytes */
         char console_dir[256];                 /* default "" (no console log files) */
         uint64_t console_log_max;              /* default for VMs: 16M */
@@ -84,6 +89,9 @@ void vs_conf_default(struct vs_conf *ret);
  * any error, ret untouched then. */
 int vs_conf_load(const char *dir, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
 void vs_conf_free(struct vs_conf *c);
+/* Fills in what follows from other settings once the command line has been applied: the
+ * control socket in the runtime directory unless it was set. Load and default call it too. */
+void vs_conf_finish(struct vs_conf *c);
 /* Parses the text of one vms.d/<file> (file = "<name>.vm") or of vmstatd.conf as vs_conf_load
  * does, without touching the file system (for the fuzzer; the reload path reads files). The
  * daemon's defaults come first, the VM's file is checked against daemon's settings. */

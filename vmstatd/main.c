@@ -22,6 +22,7 @@
 #include "kvm.h"
 #include "log.h"
 #include "manager.h"
+#include "paths.h"
 #include "sampler.h"
 
 #define VMSTATD_VERSION "0.1.0"
@@ -37,6 +38,7 @@ struct options {
         unsigned history;
         int enable[CL_MAX_COLLECTORS];
         bool histograms;
+        const char *kvm_stats_include, *kvm_stats_exclude;
         const char *control_socket;
         const char *runtime_dir;
 };
@@ -72,12 +74,17 @@ static void usage(FILE *f) {
                 "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:9400)\n"
                 "  --interval DURATION       sampling interval, >= 100ms (default 5s)\n"
                 "  --history N               samples kept per VM (default 720)\n"
-                "  --control-socket PATH     control API socket (default /run/vmstatd/control.sock)\n"
+                "  --control-socket PATH     control API socket (default RUNTIME_DIR/control.sock)\n"
                 "  --runtime-dir DIR         where workers listen, so a new daemon finds running guests\n"
-                "                            (default /run/vmstatd)\n"
+                "                            (default $RUNTIME_DIRECTORY, else /run/vmstatd for root,\n"
+                "                            else $XDG_RUNTIME_DIR/vmstatd, else /tmp/vmstatd-UID)\n"
                 "  --collector.NAME          enable a collector\n"
                 "  --no-collector.NAME       disable a collector\n"
                 "  --collector.histograms    also export exit-handling and KVM histograms\n"
+                "  --collector.kvm.stats-include REGEX\n"
+                "  --collector.kvm.stats-exclude REGEX\n"
+                "                            export only the KVM stats whose kernel names fully match\n"
+                "                            include and do not fully match exclude (POSIX ERE)\n"
                 "  --help, --version\n\nCollectors:");
         for (size_t i = 0; i < collector_registry_len; i++)
                 fprintf(f, " %s%s", collector_registry[i]->name,
@@ -97,11 +104,45 @@ static int set_collector(struct options *o, const char *name, int on) {
         return 0;
 }
 
+/* "--name REGEX" or "--name=REGEX" (node_exporter's spelling): the regex, checked now; NULL
+ * when a is not that option. *i moves past a separate value. */
+static const char *filter_arg(const char *name, int argc, char **argv, int *i, bool *bad) {
+        const char *a = argv[*i], *v;
+        size_t n = strlen(name);
+        if (strncmp(a, name, n) != 0 || (a[n] != 0 && a[n] != '='))
+                return NULL;
+        if (a[n] == '=')
+                v = a + n + 1;
+        else if (*i + 1 < argc)
+                v = argv[++*i];
+        else {
+                fprintf(stderr, "vmstatd: %s needs a regex\n", name);
+                *bad = true;
+                return NULL;
+        }
+        struct cl_kvm_filter f;
+        char err[CL_ERROR_LEN];
+        if (cl_kvm_filter_init(&f, v, NULL, err, sizeof(err)) < 0) {
+                fprintf(stderr, "vmstatd: %s: %s\n", name, strchr(err, '\'') ? strchr(err, '\'') : err);
+                *bad = true;
+                return NULL;
+        }
+        cl_kvm_filter_free(&f);
+        return v;
+}
+
 /* 1 = exit 0 (help/version), 0 = run, -1 = usage error */
 static int parse_args(int argc, char **argv, struct options *o) {
         for (int i = 1; i < argc; i++) {
-                const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-                if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL, *re;
+                bool bad = false;
+                if ((re = filter_arg("--collector.kvm.stats-include", argc, argv, &i, &bad)))
+                        o->kvm_stats_include = re;
+                else if ((re = filter_arg("--collector.kvm.stats-exclude", argc, argv, &i, &bad)))
+                        o->kvm_stats_exclude = re;
+                else if (bad)
+                        return -1;
+                else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
                         usage(stdout);
                         return 1;
                 } else if (strcmp(a, "--version") == 0) {
@@ -173,10 +214,17 @@ static void apply_options(const struct options *o, struct vs_conf *c) {
                 if (o->enable[i] >= 0)
                         c->enable[i] = o->enable[i];
         c->histograms |= o->histograms;
-        if (o->control_socket)
+        if (o->kvm_stats_include)
+                snprintf(c->kvm_stats_include, sizeof(c->kvm_stats_include), "%s", o->kvm_stats_include);
+        if (o->kvm_stats_exclude)
+                snprintf(c->kvm_stats_exclude, sizeof(c->kvm_stats_exclude), "%s", o->kvm_stats_exclude);
+        if (o->control_socket) {
                 snprintf(c->control_socket, sizeof(c->control_socket), "%s", o->control_socket);
+                c->control_socket_set = true;
+        }
         if (o->runtime_dir)
                 snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s", o->runtime_dir);
+        vs_conf_finish(c);
 }
 
 static int load_config(struct daemon *d, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]) {
@@ -264,7 +312,8 @@ static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_con
         return listen || hosts || a->interval_ns != b->interval_ns || a->history != b->history ||
                memcmp(a->enable, b->enable, sizeof(a->enable)) != 0 || a->histograms != b->histograms ||
                strcmp(a->control_socket, b->control_socket) != 0 || a->console_over_http != b->console_over_http ||
-               strcmp(a->runtime_dir, b->runtime_dir) != 0;
+               strcmp(a->runtime_dir, b->runtime_dir) != 0 || strcmp(a->kvm_stats_include, b->kvm_stats_include) != 0 ||
+               strcmp(a->kvm_stats_exclude, b->kvm_stats_exclude) != 0;
 }
 
 static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
@@ -283,8 +332,9 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 return 0;
         }
         if (daemon_settings_changed(&d->conf, &next))
-                vs_log(LOG_WARNING, "listen, interval, history, collectors, control_socket, runtime_dir, "
-                                    "console_over_http and allowed_hosts changes take effect at the next restart");
+                vs_log(LOG_WARNING, "listen, interval, history, collectors, kvm_stats_include/exclude, control_socket, "
+                                    "runtime_dir, console_over_http and allowed_hosts changes take effect at the next "
+                                    "restart");
         int failed = vs_manager_apply(d->manager, &next);
         vs_conf_free(&d->conf);
         conf_move(&d->conf, &next);
@@ -352,9 +402,11 @@ static int runtime_dir_lock(struct daemon *d, char *dir, size_t len) {
         dir[0] = 0;
         if (!d->conf.runtime_dir[0])
                 return 0;
-        if (mkdir(d->conf.runtime_dir, 0750) < 0 && errno != EEXIST) {
-                vs_log(LOG_WARNING, "runtime directory %s: %s: guests will not outlive this daemon", d->conf.runtime_dir,
-                       strerror(errno));
+        int r = vs_runtime_dir_make(d->conf.runtime_dir);
+        if (r < 0) {
+                vs_log(LOG_WARNING, "runtime directory %s: %s: guests will not outlive this daemon, and the control "
+                                    "socket there is off", d->conf.runtime_dir,
+                       r == -EPERM ? "belongs to someone else or others may write it" : strerror(-r));
                 return 0;
         }
         snprintf(path, sizeof(path), "%s/vmstatd.lock", d->conf.runtime_dir);
@@ -410,7 +462,9 @@ static int start(struct daemon *d) {
                 return r;
         worker_exe(d->exe, mcfg.worker_exe, sizeof(mcfg.worker_exe));
         struct vs_sampler_config scfg = { .interval_ns = d->conf.interval_ns, .history = d->conf.history,
-                                          .histograms = d->conf.histograms };
+                                          .histograms = d->conf.histograms,
+                                          .kvm_stats_include = d->conf.kvm_stats_include,
+                                          .kvm_stats_exclude = d->conf.kvm_stats_exclude };
         memcpy(scfg.enable, d->conf.enable, sizeof(scfg.enable));
         if ((r = vs_sampler_new(&scfg, &d->sampler)) < 0 || (r = vs_manager_new(&mcfg, d->sampler, &d->manager)) < 0) {
                 vs_log(LOG_ERR, "sampler: %s", strerror(-r));

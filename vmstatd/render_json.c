@@ -196,7 +196,8 @@ static json_t *kvm_json(const struct cl_kvm_schema *schema, const uint64_t *valu
         json_t *o = json_object();
         bool ok = o != NULL;
         for (size_t i = 0; i < schema->n_desc; i++)
-                ok &= set(o, schema->desc[i].name, kvm_stat_json(schema, &schema->desc[i], values));
+                if (schema->desc[i].exported)
+                        ok &= set(o, schema->desc[i].name, kvm_stat_json(schema, &schema->desc[i], values));
         return done(o, ok);
 }
 
@@ -206,7 +207,7 @@ static json_t *kvm_rates_json(const struct cl_kvm_schema *schema, const double *
         bool ok = o != NULL;
         for (size_t i = 0; i < schema->n_desc; i++) {
                 const struct cl_kvm_desc *d = &schema->desc[i];
-                if (d->kind != CL_KVM_COUNTER)
+                if (d->kind != CL_KVM_COUNTER || !d->exported)
                         continue;
                 if (d->size == 1) {
                         ok &= set(o, d->name, real_json(rate[d->index]));

@@ -594,6 +594,8 @@ static bool kvm_is_hist(const struct cl_kvm_desc *d) {
 }
 
 static bool kvm_renderable(const struct cl_kvm_desc *d, bool histograms) {
+        if (!d->exported)
+                return false;
         return kvm_is_hist(d) ? histograms && d->size >= 1 : d->size == 1;
 }
 

@@ -551,9 +551,14 @@ int vs_sampler_new(const struct vs_sampler_config *cfg, struct vs_sampler **ret)
                 c->slot = (unsigned) i;
                 c->enabled = cfg->enable[i] < 0 ? reg[i]->enabled_by_default : cfg->enable[i] > 0;
                 c->histograms = cfg->histograms;
+                if (c->ops == &collector_kvm) {
+                        c->stats_include = cfg->kvm_stats_include;
+                        c->stats_exclude = cfg->kvm_stats_exclude;
+                }
                 if (c->enabled && c->ops->init && (c->init_error = c->ops->init(c)) < 0 && !c->error[0])
                         collector_fail(c, c->init_error, "%s: initialisation failed: %s", c->ops->name,
                                        strerror(-c->init_error));
+                c->stats_include = c->stats_exclude = NULL; /* the caller's strings */
         }
         *ret = s;
         return 0;

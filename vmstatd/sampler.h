@@ -18,6 +18,9 @@ struct vs_sampler_config {
         uint64_t interval_ns;    /* >= VS_MIN_INTERVAL_NS; 0 = default */
         unsigned history;        /* samples kept per VM; 0 = default */
         bool histograms;         /* also collect what only histograms show (exit handling by reason) */
+        /* the kvm collector's stats filter (cl_kvm_filter): regexes, NULL or "" for none; read
+         * while the sampler is created, not kept */
+        const char *kvm_stats_include, *kvm_stats_exclude;
         /* per registry entry: -1 = its default, 0 = off, 1 = on */
         int enable[CL_MAX_COLLECTORS];
         /* NULL = the global registry (tests substitute their own) */

@@ -15,12 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "paths.h"
+
 #define VMSTATCTL_VERSION "0.1.0"
-#define DEFAULT_SOCKET "/run/vmstatd/control.sock"
+#define SYSTEM_SOCKET VS_RUNTIME_DIR_SYSTEM "/" VS_CONTROL_SOCKET_NAME
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -54,7 +57,10 @@ static void usage(FILE *f) {
                 "  daemon-reexec          vmstatd executes its binary anew (an upgrade): guests keep running,\n"
                 "                         counters continue, no scrape fails (control socket only)\n\n"
                 "Options:\n"
-                "  -s, --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+                "  -s, --socket PATH      control socket (default: the one vmstatd makes for this user\n"
+                "                         when it exists, as vmstatd picks its runtime directory:\n"
+                "                         $RUNTIME_DIRECTORY, /run/vmstatd for root, $XDG_RUNTIME_DIR/vmstatd,\n"
+                "                         /tmp/vmstatd-UID; else " SYSTEM_SOCKET ")\n"
                 "  -u, --url URL          read over HTTP instead, e.g. http://127.0.0.1:9400\n"
                 "  -j, --json             print the server's JSON (top: one document per VM per refresh)\n"
                 "  -n, --iterations N     top: exit after N refreshes\n"
@@ -858,6 +864,18 @@ static char *normalize_url(const char *u) {
         return s;
 }
 
+/* The control socket a vmstatd of this user made with its default runtime directory when
+ * there is one (`make run`, a user's own daemon), else the system service's. */
+static const char *default_socket(char *buf, size_t size) {
+        char dir[VS_RUNTIME_DIR_MAX + 1];
+        struct stat st;
+        if (vs_runtime_dir_default(VS_RUNTIME_DIR_MAX, dir, sizeof(dir)) &&
+            (size_t) snprintf(buf, size, "%s/" VS_CONTROL_SOCKET_NAME, dir) < size && stat(buf, &st) == 0 &&
+            S_ISSOCK(st.st_mode))
+                return buf;
+        return SYSTEM_SOCKET;
+}
+
 int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "socket", required_argument, NULL, 's' }, { "url", required_argument, NULL, 'u' },
@@ -865,7 +883,8 @@ int main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
                 { NULL, 0, NULL, 0 },
         };
-        struct ctl c = { .socket = DEFAULT_SOCKET };
+        char own_socket[VS_RUNTIME_DIR_MAX + sizeof("/" VS_CONTROL_SOCKET_NAME)];
+        struct ctl c = { .socket = default_socket(own_socket, sizeof(own_socket)) };
         __attribute__((cleanup(freep))) char *url = NULL; /* c.url, freed on every return */
         int o, r;
         char *end;

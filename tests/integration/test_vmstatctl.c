@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -28,6 +30,7 @@ static bool up;
 static const char *no_daemon; /* why up is false: the tests skip with it */
 static char sock_dir[64], sock[128];
 static char ctl_bin[512];
+static const char *const *ctl_wrap; /* runs vmstatctl through this command (NULL-terminated), if set */
 
 struct run {
         int status; /* exit status, or 128 + signal */
@@ -52,10 +55,13 @@ static int tmpfile_fd(void) {
 
 /* runs vmstatctl with the given arguments (NULL-terminated), stdin /dev/null */
 static struct run ctl_argv(const char *const *args) {
-        const char *argv[32] = { ctl_bin };
-        size_t n = 1;
-        for (; args[n - 1] && n < 31; n++)
-                argv[n] = args[n - 1];
+        const char *argv[40];
+        size_t n = 0;
+        for (size_t i = 0; ctl_wrap && ctl_wrap[i] && n < 8; i++)
+                argv[n++] = ctl_wrap[i];
+        argv[n++] = ctl_bin;
+        for (size_t i = 0; args[i] && n < 39; i++)
+                argv[n++] = args[i];
         argv[n] = NULL;
         int out = tmpfile_fd(), err = tmpfile_fd();
         pid_t pid = test_fork();
@@ -64,7 +70,7 @@ static struct run ctl_argv(const char *const *args) {
                 dup2(null, 0);
                 dup2(out, 1);
                 dup2(err, 2);
-                execv(ctl_bin, (char *const *) argv);
+                execvp(argv[0], (char *const *) argv);
                 _exit(127);
         }
         int st;
@@ -563,6 +569,94 @@ START_TEST(stop_and_start) {
 }
 END_TEST
 
+/* `make run` by a user, then vmstatctl with no flags at all. In a mount namespace of this
+ * test: an empty /run and /tmp (a machine where no vmstatd ever ran) and a /dev/kvm the user
+ * may open (as group kvm gives on a desktop). The daemon, given nothing but its listen
+ * address, runs as user nobody; it takes $XDG_RUNTIME_DIR/vmstatd when the session has one,
+ * else /tmp/vmstatd-UID, and vmstatctl, as the same user, finds it there for list, stats, top
+ * and an action. (Root takes /run/vmstatd, systemd's RuntimeDirectory= wins: test_config.) */
+static const char *const as_nobody[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", NULL };
+
+static void defaults_meet(const char *xdg, const char *want_dir) {
+        char sock_path[128], worker_sock[128], log[64], listen[32];
+        struct test_daemon dd = { .port = test_free_port() };
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", dd.port);
+        snprintf(dd.base, sizeof(dd.base), "http://%s", listen);
+        snprintf(log, sizeof(log), "/run/vmstatd-test-%d.log", dd.port);
+        snprintf(dd.log_path, sizeof(dd.log_path), "%s", log);
+        snprintf(sock_path, sizeof(sock_path), "%s/control.sock", want_dir);
+        snprintf(worker_sock, sizeof(worker_sock), "%s/vms/b13.sock", want_dir);
+        if (xdg)
+                setenv("XDG_RUNTIME_DIR", xdg, 1);
+        else
+                unsetenv("XDG_RUNTIME_DIR");
+        const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
+        const char *argv[] = { as_nobody[0], as_nobody[1], as_nobody[2], as_nobody[3], bin, "--no-config", "--listen",
+                               listen, NULL };
+        dd.pid = test_spawn(argv, dd.log_path);
+        struct stat st;
+        bool ready = false;
+        for (int i = 0; i < 100 && !ready; i++) {
+                struct test_response h = test_http(&dd, "GET", "/healthz", NULL);
+                ready = h.status == 200 && stat(sock_path, &st) == 0;
+                test_response_free(&h);
+                if (!ready)
+                        test_sleep_ms(100);
+        }
+        ck_assert_msg(ready, "no /healthz and %s within 10 s: %s", sock_path, test_read_file(dd.log_path));
+        ck_assert(S_ISSOCK(st.st_mode));
+        ck_assert_uint_eq(st.st_uid, 65534);
+        ck_assert_msg(stat(worker_sock, &st) == 0, "%s: %s (the worker's, for adoption)", worker_sock, strerror(errno));
+
+        ctl_wrap = as_nobody;
+        struct run r = ctl("list");
+        assert_run(&r, 0, "list (no flags)");
+        ck_assert_msg(line_starting(r.out, "b13 "), "%s", r.out);
+        run_free(&r);
+        r = ctl("stats", "b13");
+        assert_run(&r, 0, "stats b13 (no flags)");
+        ck_assert_msg(strstr(r.out, "VM b13: running, 2 vCPUs"), "%s", r.out);
+        run_free(&r);
+        r = ctl("top", "--iterations", "1");
+        assert_run(&r, 0, "top --iterations 1 (no flags)");
+        ck_assert_msg(strstr(r.out, "%RDY") && line_starting(r.out, "b13 "), "%s", r.out);
+        run_free(&r);
+        r = ctl("pause", "b13"); /* control too, not only reads */
+        assert_run(&r, 0, "pause b13 (no flags)");
+        run_free(&r);
+        ctl_wrap = NULL;
+        test_daemon_stop(&dd);
+}
+
+START_TEST(defaults_meet_without_flags) {
+        const char *why = test_daemon_unavailable();
+        const char *fork_mode = getenv("CK_FORK");
+        if (why)
+                TEST_SKIP("%s", why);
+        if (geteuid() != 0)
+                TEST_SKIP("a mount namespace with an empty /run and /tmp and a /dev/kvm for user nobody needs root");
+        if (fork_mode && strcmp(fork_mode, "no") == 0)
+                TEST_SKIP("CK_FORK=no: the test's mount namespace would outlive it");
+        find_bin();
+        ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
+        ck_assert_msg(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "mount: %s", strerror(errno));
+        ck_assert_msg(mount("vmstatd-test", "/run", "tmpfs", 0, "mode=0755") == 0, "tmpfs on /run: %s", strerror(errno));
+        ck_assert_msg(mount("vmstatd-test", "/tmp", "tmpfs", 0, "mode=01777") == 0, "tmpfs on /tmp: %s", strerror(errno));
+        struct stat kvm;
+        ck_assert_int_eq(stat("/dev/kvm", &kvm), 0);
+        ck_assert_int_eq(mknod("/run/kvm", S_IFCHR | 0666, kvm.st_rdev), 0);
+        ck_assert_int_eq(chmod("/run/kvm", 0666), 0); /* past the umask */
+        ck_assert_msg(mount("/run/kvm", "/dev/kvm", NULL, MS_BIND, NULL) == 0, "bind /dev/kvm: %s", strerror(errno));
+        ck_assert_int_eq(mkdir("/run/user", 0755), 0);
+        ck_assert_int_eq(mkdir("/run/user/65534", 0700), 0);
+        ck_assert_int_eq(chown("/run/user/65534", 65534, 65534), 0);
+        unsetenv("RUNTIME_DIRECTORY");
+
+        defaults_meet("/run/user/65534", "/run/user/65534/vmstatd"); /* a login session's */
+        defaults_meet(NULL, "/tmp/vmstatd-65534");                    /* none: su, cron, ssh without pam_systemd */
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("vmstatctl");
         TCase *tc = tcase_create("vmstatctl");
@@ -580,5 +674,9 @@ int main(void) {
         tcase_add_test(tc, pause_and_resume);
         tcase_add_test(tc, stop_and_start);
         suite_add_tcase(s, tc);
+        TCase *def = tcase_create("defaults");
+        tcase_set_timeout(def, 60);
+        tcase_add_test(def, defaults_meet_without_flags);
+        suite_add_tcase(s, def);
         return test_run_suite(s);
 }

@@ -93,10 +93,12 @@ static const struct {
         { D, "interval = 5s\n[daemon]\n", "vmstatd.conf:1: interval: set outside a section (expected [daemon] first)" },
         { D, "[daemon]\nintervall = 5s\n",
           "vmstatd.conf:2: intervall: unknown key (expected listen, interval, history, collectors, histograms, "
-          "log_level, control_socket, runtime_dir, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
+          "kvm_stats_include, kvm_stats_exclude, log_level, control_socket, runtime_dir, console_log_dir, "
+          "console_log_max, console_over_http or allowed_hosts)" },
         { D, "[daemon]\nInterval = 5s\n",
           "vmstatd.conf:2: Interval: unknown key (expected listen, interval, history, collectors, histograms, "
-          "log_level, control_socket, runtime_dir, console_log_dir, console_log_max, console_over_http or allowed_hosts)" },
+          "kvm_stats_include, kvm_stats_exclude, log_level, control_socket, runtime_dir, console_log_dir, "
+          "console_log_max, console_over_http or allowed_hosts)" },
         { D, "[daemon]\ninterval = 5s\n; a comment\ninterval = 10s\n", "vmstatd.conf:4: interval: set twice (first on line 2)" },
         { D, "\xef\xbb\xbf[daemon]\r\nhistory = 0\r\n", "vmstatd.conf:2: history: '0' is out of range (1 to 100000)" },
         /* [daemon] values */
@@ -119,6 +121,10 @@ static const struct {
           "vmstatd.conf:2: collectors: '' is not a collector (executor, kvm, sched, memory or perf)" },
         { D, "[daemon]\ncollectors = kvm, -kvm\n", "vmstatd.conf:2: collectors: 'kvm' is listed twice" },
         { D, "[daemon]\nhistograms = maybe\n", "vmstatd.conf:2: histograms: 'maybe' is not a boolean (yes, no, true, false, 1 or 0)" },
+        { D, "[daemon]\nkvm_stats_include = (halt\n",
+          "vmstatd.conf:2: kvm_stats_include: '(halt' is not a POSIX extended regex (Unmatched ( or \\()" },
+        { D, "[daemon]\nkvm_stats_exclude = halt[\n",
+          "vmstatd.conf:2: kvm_stats_exclude: 'halt[' is not a POSIX extended regex (Unmatched [, [^, [:, [., or [=)" },
         { D, "[daemon]\nlog_level = verbose\n",
           "vmstatd.conf:2: log_level: 'verbose' is not a log level (err, warning, notice, info or debug)" },
         { D, "[daemon]\ncontrol_socket = run/control.sock\n", "vmstatd.conf:2: control_socket: 'run/control.sock' is not an absolute path" },
@@ -391,6 +397,8 @@ START_TEST(good_round_trip) {
                "history = 100\n"
                "collectors = executor, kvm,-perf\n"
                "histograms = yes\n"
+               "kvm_stats_include = halt_.*|exits\n"
+               "kvm_stats_exclude = .*_hist\n"
                "log_level = debug\n"
                "control_socket = /run/x/control.sock\n"
                "console_log_dir = /var/log/vmstatd\n");
@@ -420,6 +428,8 @@ START_TEST(good_round_trip) {
         ck_assert_int_eq(c.enable[collector_index("perf")], 0);
         ck_assert_int_eq(c.enable[collector_index("sched")], -1);
         ck_assert(c.histograms);
+        ck_assert_str_eq(c.kvm_stats_include, "halt_.*|exits");
+        ck_assert_str_eq(c.kvm_stats_exclude, ".*_hist");
         ck_assert_int_eq(c.log_level, LOG_DEBUG);
         ck_assert_str_eq(c.control_socket, "/run/x/control.sock");
         ck_assert_str_eq(c.console_dir, "/var/log/vmstatd");
@@ -474,7 +484,8 @@ START_TEST(good_round_trip) {
         fclose(f);
         ck_assert_msg(strstr(out, "listen: 127.0.0.1:9400, [::1]:9400, :0, localhost:9401\n"), "%s", out);
         ck_assert_msg(strstr(out, "interval: 1500ms\nhistory: 100 samples\ncollectors: executor, kvm, sched, memory\n"
-                                  "histograms: yes\nlog_level: debug\n"), "%s", out);
+                                  "histograms: yes\nkvm_stats_include: halt_.*|exits\nkvm_stats_exclude: .*_hist\n"
+                                  "log_level: debug\n"), "%s", out);
         ck_assert_msg(strstr(out, "\nvms: 3\n"), "%s", out);
         ck_assert_msg(strstr(out, "\na1: 1 vCPU, 64 MiB, builtin:duty duty=30 period=50 tick_us=500 count=0, autostart, restart=no\n"),
                       "%s", out);
@@ -794,6 +805,85 @@ START_TEST(sizes) {
 }
 END_TEST
 
+/* The runtime directory a daemon takes and vmstatctl looks in when nothing says: systemd's,
+ * root's /run/vmstatd, the user's XDG runtime directory, /tmp/vmstatd-UID; and the control
+ * socket follows it unless set. */
+START_TEST(runtime_dir_defaults) {
+        char out[128];
+        const char *long_xdg = "/run/user/1000/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* 63 + /vmstatd */
+        static const struct {
+                unsigned uid;
+                const char *runtime_directory, *xdg, *want;
+        } cases[] = {
+                { 0, NULL, NULL, "/run/vmstatd" },
+                { 0, NULL, "/run/user/0", "/run/vmstatd" },
+                { 0, "/run/vmstatd:/run/other", NULL, "/run/vmstatd" },
+                { 1000, "/srv/rt", "/run/user/1000", "/srv/rt" },
+                { 1000, NULL, "/run/user/1000", "/run/user/1000/vmstatd" },
+                { 1000, "", "/run/user/1000", "/run/user/1000/vmstatd" },
+                { 1000, "relative", "also/relative", "/tmp/vmstatd-1000" },
+                { 1000, NULL, NULL, "/tmp/vmstatd-1000" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                size_t n = vs_runtime_dir_pick(cases[i].uid, cases[i].runtime_directory, cases[i].xdg,
+                                               VS_RUNTIME_DIR_MAX, out, sizeof(out));
+                ck_assert_msg(n == strlen(cases[i].want) && strcmp(out, cases[i].want) == 0, "case %zu: %s", i, out);
+        }
+        ck_assert_uint_gt(strlen(long_xdg) + 8, VS_RUNTIME_DIR_MAX); /* no room for its sockets: skipped */
+        vs_runtime_dir_pick(1000, NULL, long_xdg, VS_RUNTIME_DIR_MAX, out, sizeof(out));
+        ck_assert_str_eq(out, "/tmp/vmstatd-1000");
+
+        struct vs_conf c;
+        put(D, "[daemon]\nruntime_dir = /run/y\n");
+        load_ok(&c);
+        ck_assert_str_eq(c.control_socket, "/run/y/control.sock");
+        vs_conf_free(&c);
+        put(D, "[daemon]\nruntime_dir = /run/y\ncontrol_socket = /run/z/ctl.sock\n");
+        load_ok(&c);
+        ck_assert_str_eq(c.control_socket, "/run/z/ctl.sock");
+        snprintf(c.runtime_dir, sizeof(c.runtime_dir), "/run/w"); /* as --runtime-dir does */
+        vs_conf_finish(&c);
+        ck_assert_str_eq(c.control_socket, "/run/z/ctl.sock");
+        vs_conf_free(&c);
+}
+END_TEST
+
+/* Under a world-writable parent (/tmp) a runtime directory must be this user's and closed to
+ * others, or a local user could plant one and read the control socket's traffic. */
+START_TEST(runtime_dir_make_refuses_planted_dirs) {
+        char tmp[96], path[160];
+        if (geteuid() != 0)
+                TEST_SKIP("giving a directory to another user (chown) needs root");
+        snprintf(tmp, sizeof(tmp), "%s/sticky", dir);
+        ck_assert_int_eq(mkdir(tmp, 0700), 0);
+        ck_assert_int_eq(chmod(tmp, 01777), 0);
+        snprintf(path, sizeof(path), "%s/mine", tmp);
+        ck_assert_int_eq(vs_runtime_dir_make(path), 0);
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0750);
+        ck_assert_int_eq(vs_runtime_dir_make(path), 0); /* exists: fine */
+        snprintf(path, sizeof(path), "%s/link", tmp);
+        ck_assert_int_eq(symlink(dir, path), 0);
+        ck_assert_int_eq(vs_runtime_dir_make(path), -ENOTDIR);
+        snprintf(path, sizeof(path), "%s/theirs", tmp);
+        ck_assert_int_eq(mkdir(path, 0700), 0);
+        ck_assert_int_eq(chown(path, 65534, 65534), 0);
+        ck_assert_int_eq(vs_runtime_dir_make(path), -EPERM);
+        snprintf(path, sizeof(path), "%s/open", tmp);
+        ck_assert_int_eq(mkdir(path, 0700), 0);
+        ck_assert_int_eq(chmod(path, 0777), 0);
+        ck_assert_int_eq(vs_runtime_dir_make(path), -EPERM);
+        /* a parent only its owner writes (/run): a directory of the service's user is fine */
+        snprintf(path, sizeof(path), "%s/service", dir);
+        ck_assert_int_eq(mkdir(path, 0750), 0);
+        ck_assert_int_eq(chown(path, 65534, 65534), 0);
+        ck_assert_int_eq(vs_runtime_dir_make(path), 0);
+        snprintf(path, sizeof(path), "%s/no/such", dir);
+        ck_assert_int_eq(vs_runtime_dir_make(path), -ENOENT);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("config");
@@ -804,6 +894,8 @@ int main(void) {
         tcase_add_test(tc, unreadable_file);
         tcase_add_test(tc, good_round_trip);
         tcase_add_test(tc, defaults_and_cpus);
+        tcase_add_test(tc, runtime_dir_defaults);
+        tcase_add_test(tc, runtime_dir_make_refuses_planted_dirs);
         tcase_add_test(tc, linux_guests);
         tcase_add_test(tc, embedded_default);
         tcase_add_test(tc, vm_equality);

@@ -540,6 +540,75 @@ START_TEST(random_schema_never_crashes) {
 }
 END_TEST
 
+/* --collector.kvm.stats-include/exclude: the collector marks, on the kernel's real schema,
+ * exactly the names an independent reading of the two regexes lets through; anchored at both
+ * ends (Prometheus's habit), so "exit" is not "exits". */
+static bool expect_exported(const char *name) {
+        bool included = strncmp(name, "halt_", 5) == 0 || strcmp(name, "exits") == 0 || strcmp(name, "exit") == 0;
+        bool excluded = strcmp(name, "halt_wait_hist") == 0 || strstr(name, "poll") != NULL;
+        return included && !excluded;
+}
+
+START_TEST(filter_marks_what_is_exported) {
+        REQUIRE_KVM(kvm);
+        struct hv_vm *vm = test_vm(kvm, "kfilter", 2, &(struct hv_builtin) { .guest = "halt" });
+        struct harness t;
+        harness_init(&t, vm);
+        t.c.stats_include = "halt_.*|exits?";
+        t.c.stats_exclude = "halt_wait_hist|.*poll.*";
+        ck_assert_int_eq(t.c.ops->init(&t.c), 0);
+        ck_assert_ptr_nonnull(t.c.priv);
+        harness_sample(&t);
+        unsigned exported = 0, total = 0;
+        for (unsigned i = 0; i <= vm->n_vcpus; i++) {
+                const struct cl_kvm_schema *s = i ? t.raw.vcpus[i - 1].kvm_schema : t.raw.kvm_schema;
+                for (size_t k = 0; k < s->n_desc; k++, total++) {
+                        const struct cl_kvm_desc *d = &s->desc[k];
+                        ck_assert_msg(d->exported == expect_exported(d->name), "%s: %s exported=%d", s->id, d->name,
+                                      d->exported);
+                        exported += d->exported;
+                }
+        }
+        ck_assert_msg(exported > 0 && exported < total, "%u of %u exported: the filter chose nothing", exported, total);
+        cl_vm_raw_release(&t.raw);
+        harness_forget(&t);
+        t.c.ops->fini(&t.c);
+        ck_assert_ptr_null(t.c.priv);
+
+        /* no filter: everything, and no state kept */
+        harness_init(&t, vm);
+        ck_assert_int_eq(t.c.ops->init(&t.c), 0);
+        ck_assert_ptr_null(t.c.priv);
+        harness_sample(&t);
+        for (size_t k = 0; k < t.raw.vcpus[0].kvm_schema->n_desc; k++)
+                ck_assert(t.raw.vcpus[0].kvm_schema->desc[k].exported);
+        cl_vm_raw_release(&t.raw);
+        harness_forget(&t);
+        hv_vm_destroy(vm);
+        hv_kvm_free(kvm);
+}
+END_TEST
+
+START_TEST(filter_errors_explain) {
+        struct cl_kvm_filter f;
+        char err[200];
+        ck_assert_int_eq(cl_kvm_filter_init(&f, "(halt", NULL, err, sizeof(err)), -EINVAL);
+        ck_assert_msg(strncmp(err, "kvm stats include '(halt': ", 27) == 0, "%s", err);
+        ck_assert_int_eq(cl_kvm_filter_init(&f, "", "a[", err, sizeof(err)), -EINVAL);
+        ck_assert_msg(strncmp(err, "kvm stats exclude 'a[': ", 24) == 0, "%s", err);
+        ck_assert_int_eq(cl_kvm_filter_init(&f, "exit", "", err, sizeof(err)), 0);
+        ck_assert(cl_kvm_filter_match(&f, "exit"));
+        ck_assert(!cl_kvm_filter_match(&f, "exits"));
+        ck_assert(!cl_kvm_filter_match(&f, "halt_exit"));
+        cl_kvm_filter_free(&f);
+        ck_assert_int_eq(cl_kvm_filter_init(&f, NULL, "halt_.*", err, sizeof(err)), 0);
+        ck_assert(cl_kvm_filter_match(&f, "exits"));
+        ck_assert(!cl_kvm_filter_match(&f, "halt_wait_ns"));
+        cl_kvm_filter_free(&f);
+        cl_kvm_filter_free(&f); /* twice is harmless */
+}
+END_TEST
+
 START_TEST(not_a_stats_fd) {
         int p[2];
         struct cl_kvm_schema *s = NULL;
@@ -560,6 +629,8 @@ static Suite *kvm_stats_suite(void) {
         tcase_add_test(tc, kernel_exits_cover_userspace_exits);
         tcase_add_test(tc, counters_rise_between_samples);
         tcase_add_test(tc, histograms_add_up);
+        tcase_add_test(tc, filter_marks_what_is_exported);
+        tcase_add_test(tc, filter_errors_explain);
         suite_add_tcase(s, tc);
         TCase *bad = tcase_create("hostile");
         tcase_set_timeout(bad, 120);

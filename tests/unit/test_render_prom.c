@@ -487,7 +487,8 @@ static unsigned vcpu0_series(const char *body, const char *vm) {
 
 /* A descriptor: name, kind, unit, scale (base^exponent), values, bucket size, first value, sum */
 #define DESC(n, k, u, sc, sz, bs, ix, sum) \
-        { .name = n, .kind = k, .unit = u, .scale = sc, .size = sz, .bucket_size = bs, .index = ix, .sum_of = sum }
+        { .name = n, .kind = k, .unit = u, .scale = sc, .size = sz, .bucket_size = bs, .index = ix, .sum_of = sum, \
+          .exported = true }
 #define COUNTER CL_KVM_COUNTER
 #define GAUGE CL_KVM_GAUGE
 #define LINEAR CL_KVM_HIST_LINEAR
