@@ -335,6 +335,19 @@ static bool collector_ran(const struct vs_sample *s, const char *name) {
         return false;
 }
 
+static void render_counts(struct prom *p, const struct vs_render_opts *o) {
+        static const char *const formats[2] = { "text", "openmetrics" }, *const encodings[2] = { "identity", "gzip" };
+        family(p, "vmstatd_render_total", F_COUNTER,
+               "/metrics bodies rendered, by format and encoding: at most one per sample and variant, only when asked.");
+        for (int f = 0; f < 2; f++)
+                for (int z = 0; z < 2; z++) {
+                        sample(p, NULL);
+                        label(p, "format", formats[f]);
+                        label(p, "encoding", encodings[z]);
+                        value_uint(p, o && o->renders ? o->renders[f][z] : 0);
+                }
+}
+
 static void host_families(struct prom *p, const struct vs_sample *s) {
         family(p, "vmstatd_host_ready_ratio", F_GAUGE,
                "Sum of runnable over sum of wall time of every vCPU of every VM in the last interval.");
@@ -788,6 +801,7 @@ int vs_render_prometheus(const struct vs_sample *s, enum vs_prom_format f, const
         kvm_families(&p, s, true, histograms);
         collector_families(&p, s);
         host_families(&p, s);
+        render_counts(&p, o);
         if (p.om)
                 vs_buf_puts(out, "# EOF\n");
         return vs_buf_status(out);

@@ -6,14 +6,20 @@
 #define VMSTATD_RENDER_PROM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "sample.h"
 
 enum vs_prom_format { VS_PROM_TEXT, VS_PROM_OPENMETRICS };
 
+enum vs_prom_encoding { VS_PROM_IDENTITY, VS_PROM_GZIP };
+
 struct vs_render_opts {
         bool histograms; /* exit-handling and KVM histograms: off by default (series budget) */
+        /* vmstatd_render_total{format,encoding}: bodies rendered so far, this one included
+         * ([enum vs_prom_format][enum vs_prom_encoding]); NULL renders zeros */
+        const uint64_t (*renders)[2];
 };
 
 /* Appends the whole body for sample s to out; o NULL means defaults. 0 or -ENOMEM. */
