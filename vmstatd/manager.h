@@ -16,6 +16,9 @@ struct vs_manager;
 struct vs_manager_config {
         char worker_exe[512];  /* the vmstatd-vm program */
         char runtime_dir[256]; /* workers listen in <dir>/vms/ (created); "" = guests die with us */
+        /* the caller calls vs_manager_child_exited() on every SIGCHLD: ticks then look for dead
+         * workers only after one (otherwise one waitid over all children per tick) */
+        bool sigchld;
 };
 
 /* Each VM runs in a worker process of its own (vmstatd-vm), read through shared memory. */
@@ -40,6 +43,8 @@ int vs_manager_action(void *m, const char *vm, const char *verb, char *msg, size
 /* Called every sample: restarts crashed VMs (and relaunches that failed) whose backoff has
  * passed, then copies console output to log files. */
 void vs_manager_tick(struct vs_manager *m);
+/* A SIGCHLD came (async-signal-safe: sets a flag the next tick reads). */
+void vs_manager_child_exited(struct vs_manager *m);
 /* Called often (every 100 ms): copies what the guests wrote to their consoles to the log files,
  * at most what each ring held when it began and at most 1 MiB in all, round-robin over VMs. */
 void vs_manager_console_tick(struct vs_manager *m);
