@@ -382,6 +382,36 @@ char *test_wait_log(const struct test_daemon *d, const char *needle, unsigned ti
         }
 }
 
+const char *test_src_dir(void) {
+        static char dir[PATH_MAX];
+        char probe[PATH_MAX + 32];
+        const char *env = getenv("VMSTATD_SRC");
+        if (dir[0])
+                return dir;
+        if (env) {
+                ck_assert_msg(realpath(env, dir), "VMSTATD_SRC=%s: %s", env, strerror(errno));
+                return dir;
+        }
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+        ck_assert_msg(n > 0, "/proc/self/exe: %s", strerror(errno));
+        dir[n] = 0;
+        for (char *slash; (slash = strrchr(dir, '/')) && slash != dir;) {
+                *slash = 0;
+                snprintf(probe, sizeof(probe), "%s/tests/suite.h", dir);
+                if (access(probe, R_OK) == 0)
+                        return dir;
+        }
+        dir[0] = 0;
+        ck_abort_msg("no source tree (tests/suite.h) above this binary: set VMSTATD_SRC");
+        return NULL;
+}
+
+char *test_src_path(const char *rel) {
+        char *p;
+        ck_assert_int_ge(asprintf(&p, "%s/%s", test_src_dir(), rel), 0);
+        return p;
+}
+
 /* ---- failures collected ----------------------------------------------------------------------- */
 
 void test_failures_init(struct test_failures *fl) {

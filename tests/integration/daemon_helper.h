@@ -85,6 +85,12 @@ char *test_read_all(FILE *f);
 char *test_read_file(const char *path);
 void test_write_file(const char *path, const char *text);
 
+/* The source tree: $VMSTATD_SRC, else the first directory above this binary that holds
+ * tests/suite.h (tests run from anywhere: make check runs them from the tree's root). Fails the
+ * test when there is none. test_src_path() is a file in it (malloc'd). */
+const char *test_src_dir(void);
+char *test_src_path(const char *rel);
+
 /* ---- failures collected, asserted once everything is stopped ------------------------------- */
 
 /* A test that checks many things notes each failure (a line) and asserts them all at the end,

@@ -15,8 +15,7 @@
  * The rules are read the way Prometheus reads them: from its /api/v1/rules once it has loaded
  * the file. The YAML itself is only scanned for its `- record: NAME` and `- alert: NAME` list
  * items (one per line, the name unquoted, as contrib writes them) to check that Prometheus
- * loaded every rule written there. The source tree is $VMSTATD_SRC, else the first directory
- * above this binary that holds contrib/prometheus/vmstatd-rules.yml. */
+ * loaded every rule written there. The files are found in test_src_dir(). */
 #define _GNU_SOURCE
 #include "daemon_helper.h"
 
@@ -39,37 +38,7 @@
 #define DRIFT_WAIT_MS 35000 /* complete after about 10 s here */
 #define SCRAPE_WAIT_MS 20000
 
-/* ---- the source tree and promtool --------------------------------------------------------------- */
-
-static const char *src_dir(void) {
-        static char dir[PATH_MAX];
-        char probe[PATH_MAX + 64];
-        const char *env = getenv("VMSTATD_SRC");
-        if (dir[0])
-                return dir;
-        if (env) {
-                ck_assert_msg(realpath(env, dir), "VMSTATD_SRC=%s: %s", env, strerror(errno));
-                return dir;
-        }
-        ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-        ck_assert_msg(n > 0, "/proc/self/exe: %s", strerror(errno));
-        dir[n] = 0;
-        for (char *slash; (slash = strrchr(dir, '/')) && slash != dir;) {
-                *slash = 0;
-                snprintf(probe, sizeof(probe), "%s/%s", dir, RULES);
-                if (access(probe, R_OK) == 0)
-                        return dir;
-        }
-        ck_abort_msg("no %s in any directory above this binary: set VMSTATD_SRC to the source tree", RULES);
-        return NULL;
-}
-
-/* src_dir()/rel, malloc'd */
-static char *src_path(const char *rel) {
-        char *p;
-        ck_assert_int_ge(asprintf(&p, "%s/%s", src_dir(), rel), 0);
-        return p;
-}
+/* ---- promtool ------------------------------------------------------------------------------------ */
 
 /* runs cmd under sh, stderr folded into stdout; the output, the exit status in ret_status */
 static char *run(const char *cmd, int *ret_status) {
@@ -88,7 +57,7 @@ static char *run(const char *cmd, int *ret_status) {
 static char *assert_promtool(const char *args) {
         char *cmd;
         int st;
-        ck_assert_int_ge(asprintf(&cmd, "cd '%s' && promtool %s", src_dir(), args), 0);
+        ck_assert_int_ge(asprintf(&cmd, "cd '%s' && promtool %s", test_src_dir(), args), 0);
         char *out = run(cmd, &st);
         ck_assert_msg(st == 0, "%s: exit status %d (127: promtool is not installed; scripts/deps.sh installs it):\n%s",
                       cmd, st, out);
@@ -97,7 +66,7 @@ static char *assert_promtool(const char *args) {
         return out;
 }
 
-/* ---- the rules file, as far as this test reads YAML --------------------------------------------- */
+/* ---- the rules file, as far as this test reads YAML ---------------------------------------------- */
 
 struct rule_name {
         char kind[8]; /* record, alert */
@@ -133,7 +102,7 @@ static struct rule_name *yaml_rule_names(const char *yaml, size_t *ret_n) {
         return names;
 }
 
-/* ---- promtool ------------------------------------------------------------------------------------ */
+/* ---- promtool: the rules and the example configs ---------------------------------------------- */
 
 START_TEST(rules_pass_promtool) {
         free(assert_promtool("check rules " RULES));
@@ -142,7 +111,7 @@ START_TEST(rules_pass_promtool) {
         free(out);
 
         /* every alert has tests: at least one case where it fires and one where it does not */
-        char *path = src_path(RULES), *yaml = test_read_file(path), *tpath = src_path(RULES_TEST);
+        char *path = test_src_path(RULES), *yaml = test_read_file(path), *tpath = test_src_path(RULES_TEST);
         char *tests = test_read_file(tpath);
         size_t n;
         struct rule_name *names = yaml_rule_names(yaml, &n);
@@ -285,7 +254,7 @@ static char *expand(const char *expr, const struct var_value *vars, size_t n_var
 }
 
 static json_t *load_dashboard(void) {
-        char *path = src_path(DASHBOARD);
+        char *path = test_src_path(DASHBOARD);
         json_error_t err;
         json_t *dash = json_load_file(path, 0, &err);
         ck_assert_msg(dash, "%s:%d:%d: %s", path, err.line, err.column, err.text);
@@ -393,7 +362,7 @@ START_TEST(dashboard_is_grafana_json) {
 }
 END_TEST
 
-/* ---- no drift: every query against a real vmstatd and Prometheus -------------------------------- */
+/* ---- no drift: every query against a real vmstatd and Prometheus --------------------------------- */
 
 /* expr with its one top-level comparison made `bool` (malloc'd), or NULL when it has not exactly
  * one: outside parentheses, braces, brackets and strings */
@@ -656,7 +625,7 @@ static int contended_cpu(void) {
 }
 
 static char *prometheus_config(int port, const char *dead) {
-        char *rules = src_path(RULES), *config;
+        char *rules = test_src_path(RULES), *config;
         ck_assert_int_ge(asprintf(&config,
                                   "global:\n"
                                   "  scrape_interval: 1s\n"
@@ -683,12 +652,14 @@ START_TEST(no_drift_between_daemon_rules_and_dashboard) {
         test_write_vm(dir, "spin2", vm);
         snprintf(vm, sizeof(vm), "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:demo\ncpus = %d\n", cpu);
         test_write_vm(dir, "demo", vm);
-        const char *args[] = { "--config", dir, "--collector.histograms", NULL };
+        char sock[256]; /* not /run/vmstatd's, which another daemon may hold */
+        snprintf(sock, sizeof(sock), "%s/control.sock", dir);
+        const char *args[] = { "--config", dir, "--control-socket", sock, "--collector.histograms", NULL };
         struct test_daemon d;
         if (!test_daemon_start(&d, args))
                 return;
 
-        char *path = src_path(RULES), *yaml = test_read_file(path);
+        char *path = test_src_path(RULES), *yaml = test_read_file(path);
         size_t n_names;
         struct rule_name *names = yaml_rule_names(yaml, &n_names);
         json_t *dash = load_dashboard();
