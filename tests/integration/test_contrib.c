@@ -402,8 +402,7 @@ static char *bool_form(const char *expr) {
 struct drift {
         struct test_prom *prom;
         struct test_failures *fl;
-        const char *instance; /* the live vmstatd's instance label */
-        char dead[32];        /* the dead target's */
+        char dead[32];        /* the dead target's instance label */
         unsigned queries;     /* expressions executed this round */
         unsigned recording, alerting, panels, variables;
 };
@@ -428,7 +427,11 @@ static json_t *must_return(struct drift *dr, const char *what, const char *expr)
 static bool has_series_with(json_t *res, const char *label, const char *const *values) {
         size_t i;
         json_t *s;
-        json_array_foreach(res, i, s) for (size_t k = 0; values[k]; k++) if (strcmp(test_prom_label(s, label), values[k]) == 0) return true;
+        json_array_foreach(res, i, s) {
+                for (size_t k = 0; values[k]; k++)
+                        if (strcmp(test_prom_label(s, label), values[k]) == 0)
+                                return true;
+        }
         return false;
 }
 
@@ -492,7 +495,9 @@ static void check_recording(struct drift *dr, json_t *rule) {
         const char *k;
         json_t *v;
         int i = 0;
-        json_object_foreach(json_object_get(rule, "labels"), k, v) fprintf(f, "%s%s=\"%s\"", i++ ? "," : "", k, json_string_value(v));
+        json_object_foreach(json_object_get(rule, "labels"), k, v) {
+                fprintf(f, "%s%s=\"%s\"", i++ ? "," : "", k, json_string_value(v));
+        }
         fputc('}', f);
         fclose(f);
         snprintf(what, sizeof(what), "output of recording rule %s", name);
@@ -668,7 +673,6 @@ START_TEST(no_drift_between_daemon_rules_and_dashboard) {
         char instance[32], q[128];
         snprintf(instance, sizeof(instance), "127.0.0.1:%d", d.port);
         snprintf(dr.dead, sizeof(dr.dead), "127.0.0.1:%d", test_free_port()); /* nothing listens there */
-        dr.instance = instance;
         char *config = prometheus_config(d.port, dr.dead);
         test_prom_init(&p);
         test_prom_start(&p, config);
