@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Installs vmstatd: binaries (vmstatd, vmstatd-vm, vmstatctl), systemd units, sysusers.d/tmpfiles.d
-# entries, example config and man pages. Settings come from the environment or VAR=value
-# arguments (make install passes them):
+# entries, example config, man pages, and the Prometheus rules and Grafana dashboard of contrib/.
+# Settings come from the environment or VAR=value arguments (make install passes them):
 #   PREFIX=/usr/local  DESTDIR=  BUILD=build  SYSCONFDIR=/etc
-#   UNITDIR, SYSUSERSDIR, TMPFILESDIR, MANDIR, DOCDIR (derived from PREFIX unless given)
+#   UNITDIR, SYSUSERSDIR, TMPFILESDIR, MANDIR, DOCDIR, DATADIR (derived from PREFIX unless given)
 # With DESTDIR set only files under DESTDIR are written (staging for a package). Without it, as
 # root, it also creates the vmstatd user and /var/lib/vmstatd and reloads systemd.
 set -euo pipefail
 
 for arg in "$@"; do
         case $arg in
-        PREFIX=* | DESTDIR=* | BUILD=* | SYSCONFDIR=* | UNITDIR=* | SYSUSERSDIR=* | TMPFILESDIR=* | MANDIR=* | DOCDIR=*)
+        PREFIX=* | DESTDIR=* | BUILD=* | SYSCONFDIR=* | UNITDIR=* | SYSUSERSDIR=* | TMPFILESDIR=* | MANDIR=* | DOCDIR=* | DATADIR=*)
                 export "${arg?}" ;;
         *)
                 echo "install.sh: unknown argument '$arg' (expected PREFIX=, DESTDIR=, BUILD=, ...)" >&2
@@ -27,6 +27,7 @@ SYSCONFDIR=${SYSCONFDIR:-/etc}
 BINDIR=$PREFIX/bin
 MANDIR=${MANDIR:-$PREFIX/share/man}
 DOCDIR=${DOCDIR:-$PREFIX/share/doc/vmstatd}
+DATADIR=${DATADIR:-$PREFIX/share/vmstatd}
 # Debian 12's systemdsystemunitdir for PREFIX=/usr; /usr/local/lib/... is on systemd's search
 # paths too. Any other prefix needs the files linked or copied where systemd looks.
 if [ "$PREFIX" = /usr ]; then
@@ -84,7 +85,15 @@ for page in vmstatd.8 vmstatd.conf.5 vmstatctl.1; do
         put 0644 "$src/docs/$page" "$DESTDIR$MANDIR/man${page##*.}/$page"
 done
 put 0644 "$src/docs/METRICS.md" "$DESTDIR$DOCDIR/METRICS.md"
+put 0644 "$src/docs/many-hosts.md" "$DESTDIR$DOCDIR/many-hosts.md"
 put 0644 "$src/README.md" "$DESTDIR$DOCDIR/README.md"
+
+# for the Prometheus and Grafana servers (docs/many-hosts.md): the rules with their unit tests
+# and the example configs side by side, as site.yml refers to the rules and targets by name
+for f in "$src"/contrib/prometheus/*.yml; do
+        put 0644 "$f" "$DESTDIR$DATADIR/prometheus/${f##*/}"
+done
+put 0644 "$src/contrib/grafana/vmstatd.json" "$DESTDIR$DATADIR/grafana/vmstatd.json"
 
 case $UNITDIR in
 /lib/systemd/system | /usr/lib/systemd/system | /usr/local/lib/systemd/system | /etc/systemd/system) ;;

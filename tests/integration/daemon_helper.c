@@ -5,9 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <ftw.h>
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,4 +380,213 @@ char *test_wait_log(const struct test_daemon *d, const char *needle, unsigned ti
                         return text;
                 free(text);
         }
+}
+
+const char *test_src_dir(void) {
+        static char dir[PATH_MAX];
+        char probe[PATH_MAX + 32];
+        const char *env = getenv("VMSTATD_SRC");
+        if (dir[0])
+                return dir;
+        if (env) {
+                ck_assert_msg(realpath(env, dir), "VMSTATD_SRC=%s: %s", env, strerror(errno));
+                return dir;
+        }
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+        ck_assert_msg(n > 0, "/proc/self/exe: %s", strerror(errno));
+        dir[n] = 0;
+        for (char *slash; (slash = strrchr(dir, '/')) && slash != dir;) {
+                *slash = 0;
+                snprintf(probe, sizeof(probe), "%s/tests/suite.h", dir);
+                if (access(probe, R_OK) == 0)
+                        return dir;
+        }
+        dir[0] = 0;
+        ck_abort_msg("no source tree (tests/suite.h) above this binary: set VMSTATD_SRC");
+        return NULL;
+}
+
+char *test_src_path(const char *rel) {
+        char *p;
+        ck_assert_int_ge(asprintf(&p, "%s/%s", test_src_dir(), rel), 0);
+        return p;
+}
+
+/* ---- failures collected ----------------------------------------------------------------------- */
+
+void test_failures_init(struct test_failures *fl) {
+        memset(fl, 0, sizeof(*fl));
+        fl->f = open_memstream(&fl->text, &fl->len);
+        ck_assert_ptr_nonnull(fl->f);
+}
+
+void test_note_fail(struct test_failures *fl, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("  ", fl->f);
+        vfprintf(fl->f, fmt, ap);
+        fputc('\n', fl->f);
+        va_end(ap);
+        fl->n++;
+}
+
+char *test_failures_text(struct test_failures *fl) {
+        if (fl->f)
+                fclose(fl->f);
+        fl->f = NULL;
+        return fl->text ? fl->text : strdup("");
+}
+
+/* ---- a Prometheus server of our own ------------------------------------------------------------ */
+
+#define PROM_READY_MS 20000
+
+void test_prom_init(struct test_prom *p) {
+        memset(p, 0, sizeof(*p));
+        char *dir = test_mkdtemp("prometheus");
+        ck_assert_msg(strlen(dir) < sizeof(p->dir), "%s: path too long", dir);
+        snprintf(p->dir, sizeof(p->dir), "%s", dir);
+        free(dir);
+        p->api.port = test_free_port();
+        snprintf(p->api.base, sizeof(p->api.base), "http://127.0.0.1:%d", p->api.port);
+}
+
+bool test_prom_alive(struct test_prom *p) {
+        int st;
+        if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid)
+                p->pid = 0;
+        return p->pid > 0;
+}
+
+void test_prom_start(struct test_prom *p, const char *config) {
+        char path[sizeof(p->dir) + 32], listen[64], cfg[sizeof(path) + 32], storage[sizeof(p->dir) + 32];
+        snprintf(path, sizeof(path), "%s/prometheus.yml", p->dir);
+        test_write_file(path, config);
+        snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", p->api.port);
+        snprintf(cfg, sizeof(cfg), "--config.file=%s", path);
+        snprintf(storage, sizeof(storage), "--storage.tsdb.path=%s/data", p->dir);
+        snprintf(path, sizeof(path), "%s/prometheus.log", p->dir);
+        const char *argv[] = { "prometheus", cfg, storage, listen, NULL };
+        p->pid = test_spawn(argv, path); /* never outlives a test that died */
+        for (uint64_t t0 = test_now_ms();; test_sleep_ms(100)) {
+                struct test_response r = test_http(&p->api, "GET", "/-/ready", NULL);
+                long status = r.status;
+                test_response_free(&r);
+                if (status == 200)
+                        return;
+                if (!test_prom_alive(p))
+                        ck_abort_msg("prometheus exited at start:\n%s", test_prom_log_tail(p));
+                if (test_now_ms() - t0 > PROM_READY_MS)
+                        ck_abort_msg("prometheus not ready within %d ms:\n%s", PROM_READY_MS, test_prom_log_tail(p));
+        }
+}
+
+char *test_prom_log_tail(const struct test_prom *p) {
+        char path[PATH_MAX], *buf = calloc(1, 4097);
+        ck_assert_ptr_nonnull(buf);
+        snprintf(path, sizeof(path), "%s/prometheus.log", p->dir);
+        FILE *f = fopen(path, "re");
+        if (f) {
+                if (fseek(f, -4096, SEEK_END) < 0)
+                        rewind(f);
+                buf[fread(buf, 1, 4096, f)] = 0;
+                fclose(f);
+        }
+        return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path);
+}
+
+void test_prom_stop(struct test_prom *p) {
+        int st;
+        if (p->pid > 0) {
+                kill(p->pid, SIGTERM);
+                for (int i = 0; i < 200 && waitpid(p->pid, &st, WNOHANG) == 0; i++) /* 10 s */
+                        test_sleep_ms(50);
+                if (kill(p->pid, 0) == 0) {
+                        kill(p->pid, SIGKILL);
+                        waitpid(p->pid, &st, 0);
+                }
+                p->pid = 0;
+        }
+        if (p->dir[0])
+                nftw(p->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* GET path: the parsed body when it is JSON with a "status" (Prometheus's errors are too) */
+static json_t *prom_get_body(struct test_prom *p, const char *path) {
+        struct test_response r = test_http(&p->api, "GET", path, NULL);
+        json_t *j = r.status ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+        test_response_free(&r);
+        if (j && !json_is_string(json_object_get(j, "status"))) {
+                json_decref(j);
+                j = NULL;
+        }
+        return j;
+}
+
+static bool json_str_is(json_t *s, const char *want) {
+        return json_is_string(s) && strcmp(json_string_value(s), want) == 0;
+}
+
+static bool prom_success(json_t *body) {
+        return json_str_is(json_object_get(body, "status"), "success");
+}
+
+json_t *test_prom_get(struct test_prom *p, const char *path) {
+        json_t *j = prom_get_body(p, path), *data = prom_success(j) ? json_incref(json_object_get(j, "data")) : NULL;
+        json_decref(j);
+        return data;
+}
+
+json_t *test_prom_query_error(struct test_prom *p, const char *expr, char **ret_error) {
+        char *q = curl_easy_escape(NULL, expr, 0), *path;
+        ck_assert_ptr_nonnull(q);
+        ck_assert_int_ge(asprintf(&path, "/api/v1/query?query=%s", q), 0);
+        curl_free(q);
+        ck_assert_msg(strlen(path) < 4000, "query too long for a GET: %s", expr);
+        json_t *j = prom_get_body(p, path), *data = json_object_get(j, "data");
+        free(path);
+        json_t *res = prom_success(j) && json_str_is(json_object_get(data, "resultType"), "vector")
+                              ? json_incref(json_object_get(data, "result"))
+                              : NULL;
+        if (ret_error) {
+                const char *e = json_string_value(json_object_get(j, "error"));
+                *ret_error = res ? NULL : strdup(e ? e : j ? "not a vector" : "no JSON answer");
+        }
+        json_decref(j);
+        return res;
+}
+
+json_t *test_prom_query(struct test_prom *p, const char *expr) {
+        return test_prom_query_error(p, expr, NULL);
+}
+
+double test_prom_value(json_t *series) {
+        json_t *v = json_array_get(json_object_get(series, "value"), 1);
+        return json_is_string(v) ? strtod(json_string_value(v), NULL) : NAN;
+}
+
+double test_prom_scalar(struct test_prom *p, const char *expr) {
+        json_t *res = test_prom_query(p, expr);
+        double v = res && json_array_size(res) == 1 ? test_prom_value(json_array_get(res, 0)) : NAN;
+        json_decref(res);
+        return v;
+}
+
+size_t test_prom_count(struct test_prom *p, const char *expr) {
+        json_t *res = test_prom_query(p, expr);
+        size_t n = res ? json_array_size(res) : 0;
+        json_decref(res);
+        return n;
+}
+
+const char *test_prom_label(json_t *series, const char *name) {
+        const char *s = json_string_value(json_object_get(json_object_get(series, "metric"), name));
+        return s ? s : "";
 }

@@ -85,4 +85,58 @@ char *test_read_all(FILE *f);
 char *test_read_file(const char *path);
 void test_write_file(const char *path, const char *text);
 
+/* The source tree: $VMSTATD_SRC, else the first directory above this binary that holds
+ * tests/suite.h (tests run from anywhere: make check runs them from the tree's root). Fails the
+ * test when there is none. test_src_path() is a file in it (malloc'd). */
+const char *test_src_dir(void);
+char *test_src_path(const char *rel);
+
+/* ---- failures collected, asserted once everything is stopped ------------------------------- */
+
+/* A test that checks many things notes each failure (a line) and asserts them all at the end,
+ * after stopping what it started, with whatever log explains them. */
+struct test_failures {
+        FILE *f;
+        char *text;
+        size_t len;
+        unsigned n;
+};
+void test_failures_init(struct test_failures *fl);
+void test_note_fail(struct test_failures *fl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* closes the list: its text (malloc'd, "" when none), the count stays in fl->n */
+char *test_failures_text(struct test_failures *fl);
+
+/* ---- a Prometheus server of our own ---------------------------------------------------------- */
+
+/* `prometheus` from PATH (Debian's 2.42 in CI), through test_spawn: it dies with the test. */
+struct test_prom {
+        pid_t pid;
+        char dir[128];          /* its files: prometheus.yml, anything the config names, data/, log */
+        struct test_daemon api; /* only base and port are used: test_http() against Prometheus */
+};
+/* A directory and a free port; files the configuration refers to go into p->dir. */
+void test_prom_init(struct test_prom *p);
+/* Writes config as p->dir/prometheus.yml and starts Prometheus on it; waits until /-/ready
+ * answers 200 (fails the test with its log when it exits or is not ready within 20 s). */
+void test_prom_start(struct test_prom *p, const char *config);
+/* false once it has exited (then p->pid is 0) */
+bool test_prom_alive(struct test_prom *p);
+/* the last 4 KiB of its log, malloc'd */
+char *test_prom_log_tail(const struct test_prom *p);
+/* SIGTERM (SIGKILL after 10 s), then its directory goes */
+void test_prom_stop(struct test_prom *p);
+/* GET an API path; the "data" member of a success, or NULL */
+struct json_t *test_prom_get(struct test_prom *p, const char *path);
+/* the result vector of an instant query at now, or NULL (an error, or not a vector) */
+struct json_t *test_prom_query(struct test_prom *p, const char *expr);
+/* The same, and on an error its message (malloc'd, NULL on success) in ret_error. */
+struct json_t *test_prom_query_error(struct test_prom *p, const char *expr, char **ret_error);
+/* the value of a query that returns exactly one series; NAN otherwise */
+double test_prom_scalar(struct test_prom *p, const char *expr);
+/* how many series a query returns (0 on an error) */
+size_t test_prom_count(struct test_prom *p, const char *expr);
+/* one series of a result: its value (NAN if none) and a label ("" if absent) */
+double test_prom_value(struct json_t *series);
+const char *test_prom_label(struct json_t *series, const char *name);
+
 #endif

@@ -1,10 +1,12 @@
 /* vmstatd under systemd: the units verify clean and the service's exposure stays <= 2.0, the
  * sysusers.d and tmpfiles.d entries create what the unit expects, scripts/install.sh stages
- * every file with its mode and never touches the live system, the man pages lint clean, and
- * socket activation through systemd-socket-activate serves /metrics on the passed sockets. */
+ * every file with its mode (contrib's Prometheus and Grafana files too) and never touches the
+ * live system, the man pages lint clean, and socket activation through
+ * systemd-socket-activate serves /metrics on the passed sockets. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -275,6 +277,35 @@ static void run_install(const char *dir, const char *prefix) {
                       access(path, F_OK) == 0 ? test_read_file(path) : "");
 }
 
+/* contrib/'s Prometheus files and Grafana dashboard under datadir, as in the tree, and the installed
+ * site.yml still finds its rules and targets beside it */
+static void assert_contrib(const char *dest, const char *datadir, const char *docdir) {
+        char pattern[PATH_MAX], rel[PATH_MAX], path[PATH_MAX * 2];
+        glob_t g;
+        snprintf(pattern, sizeof(pattern), "%s/contrib/prometheus/*.yml", src_dir());
+        ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+        ck_assert_uint_ge(g.gl_pathc, 6); /* rules, their tests, site, global, targets, remote write */
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                snprintf(rel, sizeof(rel), "%s/prometheus/%s", datadir, strrchr(g.gl_pathv[i], '/') + 1);
+                assert_file(dest, rel, 0644);
+                snprintf(path, sizeof(path), "%s%s", dest, rel);
+                char *want = test_read_file(g.gl_pathv[i]), *got = test_read_file(path);
+                ck_assert_msg(strcmp(want, got) == 0, "%s differs from %s", rel, g.gl_pathv[i]);
+                free(want);
+                free(got);
+        }
+        globfree(&g);
+        snprintf(rel, sizeof(rel), "%s/grafana/vmstatd.json", datadir);
+        assert_file(dest, rel, 0644);
+        snprintf(rel, sizeof(rel), "%s/many-hosts.md", docdir);
+        assert_file(dest, rel, 0644);
+        int st;
+        snprintf(path, sizeof(path), "promtool check config '%s%s/prometheus/site.yml'", dest, datadir);
+        char *out = run(path, &st);
+        ck_assert_msg(st == 0, "%s: status %d:\n%s", path, st, out);
+        free(out);
+}
+
 START_TEST(install_stages_every_file) {
         char dir[64], dest[128], path[PATH_MAX];
         make_tmpdir(dir);
@@ -304,6 +335,7 @@ START_TEST(install_stages_every_file) {
         struct stat sb;
         snprintf(path, sizeof(path), "%s/etc/vmstatd/vms.d", dest);
         ck_assert_msg(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode), "no /etc/vmstatd/vms.d");
+        assert_contrib(dest, "/usr/share/vmstatd", "/usr/share/doc/vmstatd");
 
         snprintf(path, sizeof(path), "%s/lib/systemd/system/vmstatd.service", dest);
         char *unit = test_read_file(path);
@@ -323,6 +355,8 @@ START_TEST(install_follows_prefix) {
         assert_file(path, "/usr/local/lib/systemd/system/vmstatd.socket", 0644);
         assert_file(path, "/usr/local/lib/sysusers.d/vmstatd.conf", 0644);
         assert_file(path, "/usr/local/share/man/man8/vmstatd.8", 0644);
+        assert_file(path, "/usr/local/share/vmstatd/prometheus/vmstatd-rules.yml", 0644);
+        assert_file(path, "/usr/local/share/vmstatd/grafana/vmstatd.json", 0644);
         snprintf(path, sizeof(path), "%s/dest/usr/local/lib/systemd/system/vmstatd.service", dir);
         char *unit = test_read_file(path);
         ck_assert_msg(has_line(unit, "ExecStart=/usr/local/bin/vmstatd"), "installed unit's ExecStart:\n%s", unit);
