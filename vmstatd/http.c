@@ -571,10 +571,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_YES;
         }
         vs_route_parse(method, vs_request_path(url), MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last"),
-                       h->cfg.history, l->control, &rt);
+                       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT), h->cfg.history,
+                       l->control, &rt);
         switch (rt.kind) {
-        case VS_ROUTE_ROOT:
+        case VS_ROUTE_PAGE:
                 return respond_static(c, landing_page, "text/html; charset=utf-8");
+        case VS_ROUTE_STATIC:
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such file");
         case VS_ROUTE_METRICS:
                 return serve_metrics(h, c);
         case VS_ROUTE_CONSOLE:
