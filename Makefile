@@ -34,7 +34,7 @@ WK_SRCS := $(filter-out worker/main.c,$(wildcard worker/*.c))
 WK_OBJS := $(WK_SRCS:%.c=$(B)/%.o)
 SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null)
 VS_SRCS := $(filter-out vmstatd/hvrun.c vmstatd/main.c vmstatd/vmstatctl.c,$(wildcard vmstatd/*.c))
-VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o)
+VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o) $(B)/vmstatd/web_assets.o
 LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libworker.a $(B)/libhv.a
 GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
 GUEST_OBJS := $(GUEST_SRCS:%.S=$(B)/%.o)
@@ -92,6 +92,19 @@ $(B)/libcollectors.a: $(CL_OBJS)
 $(B)/libworker.a: $(WK_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# ---- the web page: web/ and uPlot (npm ci into build/web by scripts/deps.sh; SAN=1 shares it) --
+# the lock file deps.sh copies into node_modules once npm ci has succeeded
+WEB_STAMP := build/web/node_modules/vmstatd-installed-lock.json
+UPLOT := build/web/node_modules/uplot
+$(WEB_STAMP): web/package.json web/package-lock.json | deps
+	@scripts/deps.sh web
+
+$(B)/vmstatd/web_assets.o: vmstatd/web_assets.S web/index.html web/app.js web/app.css $(WEB_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DWEB_INDEX_HTML='"web/index.html"' -DWEB_APP_JS='"web/app.js"' -DWEB_APP_CSS='"web/app.css"' \
+		-DWEB_UPLOT_JS='"$(UPLOT)/dist/uPlot.iife.min.js"' -DWEB_UPLOT_CSS='"$(UPLOT)/dist/uPlot.min.css"' \
+		-DWEB_UPLOT_LICENSE='"$(UPLOT)/LICENSE"' -o $@ $<
 
 $(B)/libvmstatd.a: $(VS_OBJS)
 	@rm -f $@
