@@ -1,5 +1,6 @@
 # vmstatd — plain Makefile, everything built out of tree under build/ (build/san/ with SAN=1).
-#   make run      build and run (until the daemon lands: the hv runner with the demo guest)
+#   make run      build vmstatd, vmstatd-vm and vmstatctl and run the daemon with its embedded default
+#                 VM (b13): the web page at http://127.0.0.1:9400/
 #   make check    build and run every test; make check SAN=1 with ASan+UBSan; STRICT=1 fails on skips
 #   make bench    benchmarks (not part of check)
 
@@ -220,7 +221,7 @@ bench: deps all linux-guest
 	@scripts/deps.sh bench
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
-run: deps $(B)/bin/vmstatd $(B)/bin/vmstatd-vm
+run: deps $(B)/bin/vmstatd $(B)/bin/vmstatd-vm $(B)/bin/vmstatctl
 	$(B)/bin/vmstatd --no-config
 
 PREFIX ?= /usr/local
