@@ -1,5 +1,6 @@
 # vmstatd — plain Makefile, everything built out of tree under build/ (build/san/ with SAN=1).
-#   make run      build and run (until the daemon lands: the hv runner with the demo guest)
+#   make run      build vmstatd, vmstatd-vm and vmstatctl and run the daemon with its embedded default
+#                 VM (b13): the web page at http://127.0.0.1:9400/
 #   make check    build and run every test; make check SAN=1 with ASan+UBSan; STRICT=1 fails on skips
 #   make bench    benchmarks (not part of check)
 
@@ -34,7 +35,7 @@ WK_SRCS := $(filter-out worker/main.c,$(wildcard worker/*.c))
 WK_OBJS := $(WK_SRCS:%.c=$(B)/%.o)
 SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null)
 VS_SRCS := $(filter-out vmstatd/hvrun.c vmstatd/main.c vmstatd/vmstatctl.c,$(wildcard vmstatd/*.c))
-VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o)
+VS_OBJS := $(VS_SRCS:%.c=$(B)/%.o) $(B)/vmstatd/web_assets.o
 LIBS := $(B)/libvmstatd.a $(B)/libcollectors.a $(B)/libworker.a $(B)/libhv.a
 GUEST_SRCS := hv/guests/rt.S $(filter-out hv/guests/rt.S hv/guests/image.S,$(wildcard hv/guests/*.S))
 GUEST_OBJS := $(GUEST_SRCS:%.S=$(B)/%.o)
@@ -92,6 +93,19 @@ $(B)/libcollectors.a: $(CL_OBJS)
 $(B)/libworker.a: $(WK_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# ---- the web page: web/ and uPlot (npm ci into build/web by scripts/deps.sh; SAN=1 shares it) --
+# the lock file deps.sh copies into node_modules once npm ci has succeeded
+WEB_STAMP := build/web/node_modules/vmstatd-installed-lock.json
+UPLOT := build/web/node_modules/uplot
+$(WEB_STAMP): web/package.json web/package-lock.json | deps
+	@scripts/deps.sh web
+
+$(B)/vmstatd/web_assets.o: vmstatd/web_assets.S web/index.html web/app.js web/app.css $(WEB_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DWEB_INDEX_HTML='"web/index.html"' -DWEB_APP_JS='"web/app.js"' -DWEB_APP_CSS='"web/app.css"' \
+		-DWEB_UPLOT_JS='"$(UPLOT)/dist/uPlot.iife.min.js"' -DWEB_UPLOT_CSS='"$(UPLOT)/dist/uPlot.min.css"' \
+		-DWEB_UPLOT_LICENSE='"$(UPLOT)/LICENSE"' -o $@ $<
 
 $(B)/libvmstatd.a: $(VS_OBJS)
 	@rm -f $@
@@ -207,7 +221,7 @@ bench: deps all linux-guest
 	@scripts/deps.sh bench
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
-run: deps $(B)/bin/vmstatd $(B)/bin/vmstatd-vm
+run: deps $(B)/bin/vmstatd $(B)/bin/vmstatd-vm $(B)/bin/vmstatctl
 	$(B)/bin/vmstatd --no-config
 
 PREFIX ?= /usr/local

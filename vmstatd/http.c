@@ -22,6 +22,7 @@
 #include "config.h"
 #include "render_json.h"
 #include "router.h"
+#include "web.h"
 
 #define MAX_LISTENERS 16
 #define CONSOLE_TAIL_MAX (64 * 1024)
@@ -39,6 +40,14 @@ struct rendered {
         pthread_cond_t done;
         enum body_state state[2][2];
         struct vs_buf body[2][2];
+};
+
+/* A file of the web page: its bytes (linked in), gzipped once at start (empty if that failed)
+ * and the entity tags of both. */
+struct web_asset {
+        struct vs_web_file raw;
+        struct vs_buf gz;
+        char etag[32], etag_gz[36];
 };
 
 /* one libmicrohttpd daemon per listening socket; the request handler's cls */
@@ -68,6 +77,7 @@ struct vs_http {
         size_t n_host_names;
         char host_name_buf[HOST_NAMES_MAX][256];
         char hostname[256];
+        struct web_asset web[VS_ASSET__COUNT];
 };
 
 /* a response body counted against held_max until libmicrohttpd frees it */
@@ -77,14 +87,12 @@ struct held {
         void *data;
 };
 
-static const char landing_page[] =
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>vmstatd</title></head><body>\n"
-        "<h1>vmstatd</h1>\n<p>The truth about the KVM guests this daemon runs.</p>\n<ul>\n"
-        "<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus text (OpenMetrics when asked)</li>\n"
-        "<li><a href=\"/vms\">/vms</a> &mdash; every VM, JSON</li>\n"
-        "<li>/vms/&lt;name&gt; &mdash; one VM: runstate, ready and steal %, exits, KVM stats</li>\n"
-        "<li>/vms/&lt;name&gt;/vcpus/&lt;n&gt;, /vms/&lt;name&gt;/history?last=N, /vms/&lt;name&gt;/console</li>\n"
-        "<li><a href=\"/healthz\">/healthz</a></li>\n</ul>\n</body></html>\n";
+/* The page's own scripts, styles and requests only: no inline script or style, no eval, no
+ * frames, no forms, nothing from elsewhere (a VM name or error text that reached the DOM as
+ * markup could still run nothing). */
+#define PAGE_CSP                                                                                     \
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' " \
+        "data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* ---- rendering once per sample ------------------------------------------------------------------ */
 
@@ -107,16 +115,16 @@ static void rendered_unref(void *p) {
  * rarely what limits a scrape, the exporter's CPU on a busy host can be. */
 #define GZIP_LEVEL 1
 
-static int gzip_into(const struct vs_buf *in, struct vs_buf *out) {
+static int gzip_into(const void *in, size_t len, struct vs_buf *out) {
         z_stream z = { 0 };
         if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) /* 15 + 16: gzip */
                 return -ENOMEM;
-        size_t bound = deflateBound(&z, in->len);
+        size_t bound = deflateBound(&z, len);
         char *dst = vs_buf_reserve(out, bound);
         int r = dst ? 0 : -ENOMEM;
         if (dst) {
-                z.next_in = (Bytef *) in->data;
-                z.avail_in = (uInt) in->len;
+                z.next_in = (Bytef *) in;
+                z.avail_in = (uInt) len;
                 z.next_out = (Bytef *) dst;
                 z.avail_out = (uInt) bound;
                 if (deflate(&z, Z_FINISH) == Z_STREAM_END)
@@ -162,7 +170,7 @@ static int render_body(struct vs_http *h, struct rendered *r, int f, int z) {
         uint64_t counts[2][2];
         atomic_fetch_add_explicit(&h->renders[f][z], 1, memory_order_relaxed);
         if (z)
-                return gzip_into(&r->body[f][0], &r->body[f][1]);
+                return gzip_into(r->body[f][0].data, r->body[f][0].len, &r->body[f][1]);
         for (int i = 0; i < 2; i++)
                 for (int j = 0; j < 2; j++)
                         counts[i][j] = atomic_load_explicit(&h->renders[i][j], memory_order_relaxed);
@@ -221,11 +229,14 @@ static void held_free(void *cls) {
 
 static _Atomic bool closing_all; /* set while quiescing: any listener's connection */
 
+/* every answer goes out here; content_type NULL: none (a 304) */
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
                              const char *content_type) {
         if (!resp)
                 return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        if (content_type)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff"); /* JSON is never run as a script */
         if (atomic_load_explicit(&closing_all, memory_order_relaxed))
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         enum MHD_Result ret = MHD_queue_response(c, status, resp);
@@ -233,7 +244,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
         return ret;
 }
 
-static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j) {
+/* j as the body, with one more header (header NULL: none) */
+static enum MHD_Result respond_json_with(struct MHD_Connection *c, unsigned status, json_t *j, const char *header,
+                                         const char *value) {
         char *text = j ? vs_json_dump(j, true) : NULL;
         json_decref(j);
         if (!text)
@@ -241,7 +254,13 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
         struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
         if (!resp)
                 free(text);
+        else if (header)
+                MHD_add_response_header(resp, header, value);
         return queue(c, status, resp, "application/json");
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j) {
+        return respond_json_with(c, status, j, NULL, NULL);
 }
 
 /* {"error": msg, "status": status}, with one more header (header NULL: none): the Allow of a
@@ -290,9 +309,57 @@ static enum MHD_Result respond_held(struct vs_http *h, struct MHD_Connection *c,
         return queue(c, status, resp, type);
 }
 
-static enum MHD_Result respond_static(struct MHD_Connection *c, const char *body, const char *type) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_PERSISTENT);
-        return queue(c, MHD_HTTP_OK, resp, type);
+/* ---- the web page ---------------------------------------------------------------------------------- */
+
+/* Gzips each file once and names both forms by CRC-32 and length: the bytes only change with
+ * the binary. A file that fails to compress is served as it is. */
+static void web_prepare(struct vs_http *h) {
+        for (unsigned a = 0; a < VS_ASSET__COUNT; a++) {
+                struct web_asset *w = &h->web[a];
+                w->raw = vs_web_file((enum vs_asset) a);
+                unsigned long crc = crc32(0, w->raw.data, (uInt) w->raw.len);
+                snprintf(w->etag, sizeof(w->etag), "\"%08lx-%zx\"", crc, w->raw.len);
+                snprintf(w->etag_gz, sizeof(w->etag_gz), "\"%08lx-%zx-gz\"", crc, w->raw.len);
+                vs_buf_init(&w->gz);
+                if (gzip_into(w->raw.data, w->raw.len, &w->gz) < 0)
+                        vs_buf_free(&w->gz);
+        }
+}
+
+static void web_free(struct vs_http *h) {
+        for (unsigned a = 0; a < VS_ASSET__COUNT; a++)
+                vs_buf_free(&h->web[a].gz);
+}
+
+/* One of the page's files; the page (at / and /vms/<name>) with its Content-Security-Policy.
+ * Browsers revalidate each time (no-cache): a 304 when their copy is current. */
+static enum MHD_Result serve_web(struct vs_http *h, struct MHD_Connection *c, enum vs_asset a) {
+        const struct web_asset *w = &h->web[a];
+        bool gz = w->gz.len && vs_accept_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                          MHD_HTTP_HEADER_ACCEPT_ENCODING));
+        const char *etag = gz ? w->etag_gz : w->etag;
+        bool fresh = vs_etag_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH), etag);
+        struct MHD_Response *resp =
+                fresh ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+                      : MHD_create_response_from_buffer(gz ? w->gz.len : w->raw.len,
+                                                        gz ? (void *) w->gz.data : (void *) w->raw.data,
+                                                        MHD_RESPMEM_PERSISTENT); /* h outlives its daemons */
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        if (gz && !fresh)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        if (a == VS_ASSET_PAGE) {
+                /* /vms/<name> is the page or JSON by Accept */
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
+                MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+                MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+                MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        } else {
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+        }
+        return queue(c, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp, fresh ? NULL : vs_asset_type(a));
 }
 
 static enum MHD_Result serve_metrics(struct vs_http *h, struct MHD_Connection *c) {
@@ -467,8 +534,8 @@ static enum MHD_Result serve_sample(struct vs_http *h, struct MHD_Connection *c,
                 const struct vs_vm_sample *vm = vs_sample_find_vm(s, rt->vm);
                 if (!vm)
                         ret = respond_error(c, MHD_HTTP_NOT_FOUND, "no such VM");
-                else if (rt->kind == VS_ROUTE_VM)
-                        ret = respond_json(c, MHD_HTTP_OK, vs_json_vm(s, vm));
+                else if (rt->kind == VS_ROUTE_VM) /* a browser gets the page here */
+                        ret = respond_json_with(c, MHD_HTTP_OK, vs_json_vm(s, vm), MHD_HTTP_HEADER_VARY, "Accept");
                 else if (rt->vcpu >= vm->vcpus)
                         ret = respond_error(c, MHD_HTTP_NOT_FOUND, "no such vCPU");
                 else
@@ -626,10 +693,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_YES;
         }
         vs_route_parse(method, vs_request_path(url), MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last"),
-                       h->cfg.history, l->control, &rt);
+                       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT), h->cfg.history,
+                       l->control, &rt);
         switch (rt.kind) {
-        case VS_ROUTE_ROOT:
-                return respond_static(c, landing_page, "text/html; charset=utf-8");
+        case VS_ROUTE_PAGE:
+                return serve_web(h, c, VS_ASSET_PAGE);
+        case VS_ROUTE_STATIC:
+                return serve_web(h, c, rt.asset);
         case VS_ROUTE_METRICS:
                 return serve_metrics(h, c);
         case VS_ROUTE_CONSOLE:
@@ -820,6 +890,7 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
                 h->host_names[h->n_host_names++] = h->host_name_buf[i];
         }
         h->cfg.allowed_hosts = NULL;
+        web_prepare(h);
         struct vs_sample *s = vs_sampler_latest(sampler); /* there before the first request can come */
         if (s) {
                 vs_http_publish(h, s);
@@ -871,6 +942,7 @@ void vs_http_stop(struct vs_http *h) {
             st.st_ino == h->control_ino)
                 unlink(h->control_path);
         rendered_unref(h->current);
+        web_free(h);
         pthread_mutex_destroy(&h->lock);
         free(h);
 }

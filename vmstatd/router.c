@@ -30,6 +30,27 @@ static const char *const verb_states[] = {
         [VS_VERB_RESUME] = "running",
 };
 
+/* one table: a file's name under /static/ and its Content-Type */
+static const struct {
+        const char *name, *type;
+} assets[] = {
+        [VS_ASSET_PAGE] = { "index.html", "text/html; charset=utf-8" },
+        [VS_ASSET_APP_JS] = { "app.js", "text/javascript; charset=utf-8" },
+        [VS_ASSET_APP_CSS] = { "app.css", "text/css; charset=utf-8" },
+        [VS_ASSET_UPLOT_JS] = { "uPlot.iife.min.js", "text/javascript; charset=utf-8" },
+        [VS_ASSET_UPLOT_CSS] = { "uPlot.min.css", "text/css; charset=utf-8" },
+        [VS_ASSET_UPLOT_LICENSE] = { "uPlot.LICENSE.txt", "text/plain; charset=utf-8" },
+};
+_Static_assert(sizeof(assets) / sizeof(assets[0]) == VS_ASSET__COUNT, "an asset without a name");
+
+const char *vs_asset_name(enum vs_asset a) {
+        return (unsigned) a < VS_ASSET__COUNT ? assets[a].name : NULL;
+}
+
+const char *vs_asset_type(enum vs_asset a) {
+        return (unsigned) a < VS_ASSET__COUNT ? assets[a].type : NULL;
+}
+
 const char *vs_verb_name(enum vs_verb v) {
         return (unsigned) v < sizeof(verbs) / sizeof(verbs[0]) ? verbs[v] : "unknown";
 }
@@ -86,7 +107,19 @@ static bool segment(const char **p, const char **ret, size_t *ret_len) {
         return true;
 }
 
-static void route_vm(const char *rest, const char *last_arg, unsigned max_last, struct vs_route *r) {
+/* /static/<name>: the page's files; the page itself lives at / */
+static void route_static(const char *name, struct vs_route *r) {
+        for (unsigned a = 0; a < VS_ASSET__COUNT; a++)
+                if (a != VS_ASSET_PAGE && strcmp(name, assets[a].name) == 0) {
+                        r->kind = VS_ROUTE_STATIC;
+                        r->asset = (enum vs_asset) a;
+                        return;
+                }
+        fail(r, 404, "no such file");
+}
+
+/* html: the client prefers the page to the JSON document at /vms/<name> */
+static void route_vm(const char *rest, const char *last_arg, unsigned max_last, bool html, struct vs_route *r) {
         const char *seg;
         size_t len;
         if (!segment(&rest, &seg, &len) || len == 0 || len >= sizeof(r->vm))
@@ -96,7 +129,7 @@ static void route_vm(const char *rest, const char *last_arg, unsigned max_last, 
         if (!vs_vm_name_valid(r->vm))
                 return fail(r, 404, "no such VM: names are [a-z0-9_-]{1,32}");
         if (*rest == 0) {
-                r->kind = VS_ROUTE_VM;
+                r->kind = html ? VS_ROUTE_PAGE : VS_ROUTE_VM;
                 return;
         }
         if (!segment(&rest, &seg, &len))
@@ -133,12 +166,14 @@ static void check_action_method(const char *method, bool control, struct vs_rout
                 fail(r, 404, "no such route");
 }
 
-void vs_route_parse(const char *method, const char *path, const char *last_arg, unsigned max_last, bool control,
-                    struct vs_route *r) {
+void vs_route_parse(const char *method, const char *path, const char *last_arg, const char *accept,
+                    unsigned max_last, bool control, struct vs_route *r) {
         memset(r, 0, sizeof(*r));
         bool readable = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
         if (strcmp(path, "/") == 0)
-                r->kind = VS_ROUTE_ROOT;
+                r->kind = VS_ROUTE_PAGE;
+        else if (strncmp(path, "/static/", 8) == 0)
+                route_static(path + 8, r);
         else if (strcmp(path, "/metrics") == 0)
                 r->kind = VS_ROUTE_METRICS;
         else if (strcmp(path, "/vms") == 0 || strcmp(path, "/vms/") == 0)
@@ -146,7 +181,7 @@ void vs_route_parse(const char *method, const char *path, const char *last_arg, 
         else if (strcmp(path, "/healthz") == 0)
                 r->kind = VS_ROUTE_HEALTHZ;
         else if (strncmp(path, "/vms/", 5) == 0)
-                route_vm(path + 4, last_arg, max_last, r);
+                route_vm(path + 4, last_arg, max_last, vs_accept_html(accept), r);
         else if (strcmp(path, "/daemon/reexec") == 0)
                 r->kind = VS_ROUTE_REEXEC;
         else
@@ -156,6 +191,21 @@ void vs_route_parse(const char *method, const char *path, const char *last_arg, 
         /* a known resource asked with another method is 405; unknown ones stay 404 */
         else if (!readable && r->kind != VS_ROUTE_ERROR)
                 not_allowed(r, "only GET and HEAD are allowed", "GET, HEAD");
+}
+
+/* The q parameter among an entry's parameters [p, end) (";q=0.5"), 1 without one; clamped to
+ * 0..1 (NaN: 0). */
+static double entry_q(const char *p, const char *end) {
+        double q = 1;
+        for (; p < end; p++)
+                if (*p == ';') {
+                        const char *v = p + 1;
+                        while (*v == ' ')
+                                v++;
+                        if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+                                q = strtod(v + 2, NULL);
+                }
+        return q >= 0 ? (q <= 1 ? q : 1) : 0;
 }
 
 /* q of the best entry of an Accept-style header matching media (type or type/subtype);
@@ -169,17 +219,38 @@ static double accept_q(const char *header, const char *media) {
                 size_t n = strcspn(p, ",");
                 if (n >= mlen && strncasecmp(p, media, mlen) == 0 &&
                     (n == mlen || p[mlen] == ';' || p[mlen] == ' ')) {
-                        double q = 1;
-                        for (const char *qp = p + mlen; qp < p + n; qp++)
-                                if (*qp == ';') {
-                                        const char *v = qp + 1;
-                                        while (*v == ' ')
-                                                v++;
-                                        if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
-                                                q = strtod(v + 2, NULL);
-                                }
+                        double q = entry_q(p + mlen, p + n);
                         if (q > best)
                                 best = q;
+                }
+                p += n;
+        }
+        return best;
+}
+
+/* q of the most specific Accept range matching type/subtype media: the type itself, then
+ * type/'*', then '*'/'*'; -1 when none matches */
+static double accept_media_q(const char *header, const char *media) {
+        size_t mlen = strlen(media), tlen = strcspn(media, "/");
+        int best_rank = -1;
+        double best = -1;
+        for (const char *p = header; *p;) {
+                while (*p == ' ' || *p == ',')
+                        p++;
+                size_t n = strcspn(p, ","), rlen = strcspn(p, ";, \t");
+                int rank = -1;
+                if (rlen == mlen && strncasecmp(p, media, mlen) == 0)
+                        rank = 2;
+                else if (rlen == tlen + 2 && strncasecmp(p, media, tlen + 1) == 0 && p[tlen + 1] == '*')
+                        rank = 1;
+                else if (rlen == 3 && memcmp(p, "*/*", 3) == 0)
+                        rank = 0;
+                if (rank >= 0) {
+                        double q = entry_q(p + rlen, p + n);
+                        if (rank > best_rank || (rank == best_rank && q > best)) {
+                                best_rank = rank;
+                                best = q;
+                        }
                 }
                 p += n;
         }
@@ -195,6 +266,31 @@ bool vs_accept_openmetrics(const char *accept) {
 
 bool vs_accept_gzip(const char *accept_encoding) {
         return accept_encoding && accept_q(accept_encoding, "gzip") > 0;
+}
+
+bool vs_accept_html(const char *accept) {
+        if (!accept)
+                return false;
+        double html = accept_media_q(accept, "text/html");
+        return html > 0 && html > accept_media_q(accept, "application/json");
+}
+
+bool vs_etag_match(const char *if_none_match, const char *etag) {
+        size_t elen = strlen(etag);
+        if (!if_none_match)
+                return false;
+        for (const char *p = if_none_match; *p;) {
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                        p++;
+                size_t n = strcspn(p, ", \t");
+                if (n == 1 && *p == '*')
+                        return true;
+                const char *tag = n >= 2 && strncmp(p, "W/", 2) == 0 ? p + 2 : p;
+                if ((size_t) (p + n - tag) == elen && memcmp(tag, etag, elen) == 0)
+                        return true;
+                p += n;
+        }
+        return false;
 }
 
 const char *vs_request_path(const char *target) {

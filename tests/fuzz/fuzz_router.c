@@ -1,6 +1,6 @@
-/* libFuzzer target: the router, ?last=, Host and Accept/Accept-Encoding parsing never crash, never read out of
- * bounds, and always produce a consistent route for any method, path and ?last= value, on a TCP
- * listener and on the control socket alike. */
+/* libFuzzer target: the router, ?last=, Host, Accept/Accept-Encoding and If-None-Match parsing never crash,
+ * never read out of bounds, and always produce a consistent route for any method, path, ?last= value
+ * and Accept header, on a TCP listener and on the control socket alike. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 
 #include "router.h"
 
-static void check_route(const char *method, const char *path, const char *last, bool control) {
+static void check_route(const char *method, const char *path, const char *last, const char *accept, bool control) {
         struct vs_route r;
         bool readable = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        vs_route_parse(method, path, *last ? last : NULL, 720, control, &r);
+        vs_route_parse(method, path, *last ? last : NULL, *accept ? accept : NULL, 720, control, &r);
         if (r.kind == VS_ROUTE_ERROR && r.status != 400 && r.status != 404 && r.status != 405)
                 abort();
         if (r.kind == VS_ROUTE_ERROR && !r.error)
@@ -30,6 +30,15 @@ static void check_route(const char *method, const char *path, const char *last, 
         if (r.kind == VS_ROUTE_ACTION && strcmp(vs_verb_name(r.verb), "unknown") == 0)
                 abort();
         if (r.kind == VS_ROUTE_HISTORY && (r.last < 1 || r.last > 720))
+                abort();
+        /* the page: at / or a valid VM's path, for a client that prefers HTML */
+        if (r.kind == VS_ROUTE_PAGE && (r.vm[0] ? !vs_vm_name_valid(r.vm) || !vs_accept_html(*accept ? accept : NULL)
+                                                : strcmp(path, "/") != 0))
+                abort();
+        if (r.kind == VS_ROUTE_VM && vs_accept_html(*accept ? accept : NULL))
+                abort();
+        if (r.kind == VS_ROUTE_STATIC && (r.asset == VS_ASSET_PAGE || !vs_asset_name(r.asset) ||
+                                          strcmp(path + strlen("/static/"), vs_asset_name(r.asset)) != 0))
                 abort();
 }
 
@@ -51,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(copy);
         path = vs_request_path(path);
         vs_accept_gzip(accept);
+        vs_accept_html(accept);
+        if (vs_etag_match(accept, "\"0123abcd-10\"") && !strchr(accept, '*') && !strstr(accept, "\"0123abcd-10\""))
+                abort(); /* a match names the tag, or is "*" */
         /* the same field as a Host header: a name comes back lowercase, without port or brackets */
         static const char *const names[] = { "vm.example", "*" };
         char host[256];
@@ -64,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!vs_host_allowed(accept, "::1", names, 2) && vs_host_name(accept, host, sizeof(host)) &&
             !strchr(host, ':') && strspn(host, "0123456789.") != strlen(host))
                 abort(); /* "*" takes every name */
-        check_route(method, path, last, false);
-        check_route(method, path, last, true);
+        check_route(method, path, last, accept, false);
+        check_route(method, path, last, accept, true);
         free(buf);
         return 0;
 }

@@ -1,5 +1,5 @@
-/* vmstatd/router.c: every route, the control socket's actions, and the errors for everything
- * else. */
+/* vmstatd/router.c: every route, the control socket's actions, the web page and its files, and
+ * the errors for everything else. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,10 +7,15 @@
 #include "kvm_helper.h"
 #include "router.h"
 
-static struct vs_route route_on(bool control, const char *method, const char *path, const char *last) {
+static struct vs_route route_as(bool control, const char *method, const char *path, const char *last,
+                                const char *accept) {
         struct vs_route r;
-        vs_route_parse(method, path, last, 720, control, &r);
+        vs_route_parse(method, path, last, accept, 720, control, &r);
         return r;
+}
+
+static struct vs_route route_on(bool control, const char *method, const char *path, const char *last) {
+        return route_as(control, method, path, last, NULL);
 }
 
 /* over TCP */
@@ -18,8 +23,16 @@ static struct vs_route route(const char *method, const char *path, const char *l
         return route_on(false, method, path, last);
 }
 
+/* what browsers and curl send */
+#define ACCEPT_CHROME                                                                                           \
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8," \
+        "application/signed-exchange;v=b3;q=0.7"
+#define ACCEPT_FIREFOX "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#define ACCEPT_CURL "*/*"
+
 START_TEST(routes) {
-        ck_assert_int_eq(route("GET", "/", NULL).kind, VS_ROUTE_ROOT);
+        ck_assert_int_eq(route("GET", "/", NULL).kind, VS_ROUTE_PAGE);
+        ck_assert_str_eq(route("GET", "/", NULL).vm, "");
         ck_assert_int_eq(route("GET", "/metrics", NULL).kind, VS_ROUTE_METRICS);
         ck_assert_int_eq(route("HEAD", "/metrics", NULL).kind, VS_ROUTE_METRICS);
         ck_assert_int_eq(route("GET", "/vms", NULL).kind, VS_ROUTE_VMS);
@@ -81,7 +94,7 @@ END_TEST
 
 START_TEST(control_reads_like_tcp) {
         const char *paths[] = { "/", "/metrics", "/vms", "/healthz", "/vms/b13", "/vms/b13/vcpus/1",
-                                "/vms/b13/history", "/vms/b13/console" };
+                                "/vms/b13/history", "/vms/b13/console", "/static/app.js" };
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
                 struct vs_route tcp = route("GET", paths[i], NULL), ctl = route_on(true, "GET", paths[i], NULL);
                 ck_assert_msg(tcp.kind == ctl.kind && tcp.kind != VS_ROUTE_ERROR, "%s: tcp %d control %d", paths[i],
@@ -135,6 +148,89 @@ START_TEST(control_actions) {
 }
 END_TEST
 
+/* / is the page for everyone; /vms/<name> for a client that prefers HTML; the other routes
+ * answer JSON whatever the Accept */
+START_TEST(page_routes) {
+        const char *html[] = { ACCEPT_CHROME, ACCEPT_FIREFOX, "text/html", "text/*", "TEXT/HTML; q=0.9",
+                               "application/json;q=0.5, text/html", "*/*;q=0.1, text/html;q=0.2" };
+        const char *json[] = { ACCEPT_CURL, "application/json", "text/html;q=0.5, application/json",
+                               "text/html;q=0", "text/html, application/json", "application/*", "",
+                               "text/htmlx", "image/png", "*/*, text/html;q=0.9" };
+        for (size_t i = 0; i < sizeof(html) / sizeof(html[0]); i++) {
+                struct vs_route r = route_as(false, "GET", "/vms/web-1_a", NULL, html[i]);
+                ck_assert_msg(r.kind == VS_ROUTE_PAGE, "Accept: %s: kind %d", html[i], r.kind);
+                ck_assert_str_eq(r.vm, "web-1_a");
+                ck_assert_int_eq(route_as(true, "HEAD", "/vms/web-1_a", NULL, html[i]).kind, VS_ROUTE_PAGE);
+                ck_assert_int_eq(route_as(false, "GET", "/", NULL, html[i]).kind, VS_ROUTE_PAGE);
+        }
+        for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++) {
+                struct vs_route r = route_as(false, "GET", "/vms/b13", NULL, json[i]);
+                ck_assert_msg(r.kind == VS_ROUTE_VM, "Accept: %s: kind %d", json[i], r.kind);
+                ck_assert_int_eq(route_as(false, "GET", "/", NULL, json[i]).kind, VS_ROUTE_PAGE);
+        }
+        ck_assert_int_eq(route("GET", "/vms/b13", NULL).kind, VS_ROUTE_VM); /* no Accept */
+        /* the data routes stay JSON for a browser, and a bad name is an error before any page */
+        ck_assert_int_eq(route_as(false, "GET", "/vms", NULL, ACCEPT_CHROME).kind, VS_ROUTE_VMS);
+        ck_assert_int_eq(route_as(false, "GET", "/vms/b13/history", "5", ACCEPT_CHROME).kind, VS_ROUTE_HISTORY);
+        ck_assert_int_eq(route_as(false, "GET", "/vms/b13/vcpus/1", NULL, ACCEPT_CHROME).kind, VS_ROUTE_VCPU);
+        ck_assert_int_eq(route_as(false, "GET", "/metrics", NULL, ACCEPT_CHROME).kind, VS_ROUTE_METRICS);
+        struct vs_route bad = route_as(false, "GET", "/vms/B13", NULL, ACCEPT_CHROME);
+        ck_assert_int_eq(bad.kind, VS_ROUTE_ERROR);
+        ck_assert_int_eq(bad.status, 404);
+        bad = route_as(false, "POST", "/vms/b13", NULL, ACCEPT_CHROME);
+        ck_assert_int_eq(bad.kind, VS_ROUTE_ERROR);
+        ck_assert_int_eq(bad.status, 405);
+        ck_assert_int_eq(route_as(false, "POST", "/", NULL, ACCEPT_CHROME).status, 405);
+}
+END_TEST
+
+START_TEST(static_routes) {
+        for (unsigned a = 0; a < VS_ASSET__COUNT; a++) {
+                char path[64];
+                ck_assert_ptr_nonnull(vs_asset_name((enum vs_asset) a));
+                ck_assert_ptr_nonnull(vs_asset_type((enum vs_asset) a));
+                snprintf(path, sizeof(path), "/static/%s", vs_asset_name((enum vs_asset) a));
+                struct vs_route r = route("GET", path, NULL);
+                if (a == VS_ASSET_PAGE) { /* the page lives at / only */
+                        ck_assert_int_eq(r.kind, VS_ROUTE_ERROR);
+                        ck_assert_int_eq(r.status, 404);
+                        continue;
+                }
+                ck_assert_msg(r.kind == VS_ROUTE_STATIC && r.asset == a, "%s: kind %d asset %d", path, r.kind, r.asset);
+                ck_assert_int_eq(route_on(true, "HEAD", path, NULL).kind, VS_ROUTE_STATIC);
+                expect_error("POST", path, NULL, 405);
+        }
+        ck_assert_int_eq(route("GET", "/static/app.js", NULL).asset, VS_ASSET_APP_JS);
+        ck_assert_int_eq(route("GET", "/static/uPlot.iife.min.js", NULL).asset, VS_ASSET_UPLOT_JS);
+        ck_assert_str_eq(vs_asset_type(VS_ASSET_APP_JS), "text/javascript; charset=utf-8");
+        ck_assert_str_eq(vs_asset_type(VS_ASSET_UPLOT_CSS), "text/css; charset=utf-8");
+        ck_assert_str_eq(vs_asset_type(VS_ASSET_PAGE), "text/html; charset=utf-8");
+        ck_assert_ptr_null(vs_asset_name(VS_ASSET__COUNT));
+        ck_assert_ptr_null(vs_asset_type((enum vs_asset) -1));
+        const char *missing[] = { "/static", "/static/", "/static/APP.JS", "/static/app.js/", "/static/app.jsx",
+                                  "/static/../static/app.js", "/static//app.js", "/static/app", "/static/web/app.js",
+                                  "/static/index.html" };
+        for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
+                expect_error("GET", missing[i], NULL, 404);
+}
+END_TEST
+
+START_TEST(etags) {
+        const char *tag = "\"0123abcd-1f\"";
+        ck_assert(vs_etag_match(tag, tag));
+        ck_assert(vs_etag_match("W/\"0123abcd-1f\"", tag));
+        ck_assert(vs_etag_match("\"x\", \"0123abcd-1f\"", tag));
+        ck_assert(vs_etag_match("\"x\",\"0123abcd-1f\",\"y\"", tag));
+        ck_assert(vs_etag_match("*", tag));
+        ck_assert(!vs_etag_match(NULL, tag));
+        ck_assert(!vs_etag_match("", tag));
+        ck_assert(!vs_etag_match("\"0123abcd-1f-gz\"", tag));
+        ck_assert(!vs_etag_match("0123abcd-1f", tag));
+        ck_assert(!vs_etag_match("\"0123abcd-1\"", tag));
+        ck_assert(!vs_etag_match("\"0123abcd-1f\"x", tag));
+}
+END_TEST
+
 START_TEST(vm_names) {
         ck_assert(vs_vm_name_valid("b13"));
         ck_assert(vs_vm_name_valid("a_b-c"));
@@ -163,6 +259,15 @@ START_TEST(negotiation) {
         ck_assert(!vs_accept_gzip("identity"));
         ck_assert(!vs_accept_gzip("gzipx"));
         ck_assert(!vs_accept_gzip(NULL));
+        ck_assert(vs_accept_html(ACCEPT_CHROME));
+        ck_assert(vs_accept_html(ACCEPT_FIREFOX));
+        ck_assert(!vs_accept_html(ACCEPT_CURL));
+        ck_assert(!vs_accept_html(NULL));
+        ck_assert(!vs_accept_html("application/json, text/html;q=0.99"));
+        ck_assert(vs_accept_html("text/html;q=1.5, application/json;q=0.9")); /* q above 1 counts as 1 */
+        ck_assert(!vs_accept_html("text/html;q=nan"));
+        ck_assert(!vs_accept_html("text/*;q=0.5, */*"));                      /* text/html only through text/any at q=0.5 */
+        ck_assert(vs_accept_html("text/html, */*;q=0, text/*;q=0"));          /* the most specific range wins */
 }
 END_TEST
 
@@ -233,6 +338,9 @@ int main(void) {
         tcase_add_test(tc, errors);
         tcase_add_test(tc, control_reads_like_tcp);
         tcase_add_test(tc, control_actions);
+        tcase_add_test(tc, page_routes);
+        tcase_add_test(tc, static_routes);
+        tcase_add_test(tc, etags);
         tcase_add_test(tc, vm_names);
         tcase_add_test(tc, negotiation);
         tcase_add_test(tc, targets_and_escapes);
