@@ -570,9 +570,9 @@ START_TEST(stop_and_start) {
 END_TEST
 
 /* `make run` by a user, then vmstatctl with no flags at all. In a mount namespace of this
- * test: an empty /run and /tmp (a machine where no vmstatd ever ran) and a /dev/kvm the user
- * may open (as group kvm gives on a desktop). The daemon, given nothing but its listen
- * address, runs as user nobody; it takes $XDG_RUNTIME_DIR/vmstatd when the session has one,
+ * test: an empty /run and /tmp/vmstatd-65534 (a machine where no vmstatd ever ran) and a
+ * /dev/kvm the user may open (as group kvm gives on a desktop). The daemon, given nothing but
+ * its listen address, runs as user nobody; it takes $XDG_RUNTIME_DIR/vmstatd when the session has one,
  * else /tmp/vmstatd-UID, and vmstatctl, as the same user, finds it there for list, stats, top
  * and an action. (Root takes /run/vmstatd, systemd's RuntimeDirectory= wins: test_config.) */
 static const char *const as_nobody[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", NULL };
@@ -641,7 +641,6 @@ START_TEST(defaults_meet_without_flags) {
         ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
         ck_assert_msg(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "mount: %s", strerror(errno));
         ck_assert_msg(mount("vmstatd-test", "/run", "tmpfs", 0, "mode=0755") == 0, "tmpfs on /run: %s", strerror(errno));
-        ck_assert_msg(mount("vmstatd-test", "/tmp", "tmpfs", 0, "mode=01777") == 0, "tmpfs on /tmp: %s", strerror(errno));
         struct stat kvm;
         ck_assert_int_eq(stat("/dev/kvm", &kvm), 0);
         ck_assert_int_eq(mknod("/run/kvm", S_IFCHR | 0666, kvm.st_rdev), 0);
@@ -653,7 +652,22 @@ START_TEST(defaults_meet_without_flags) {
         unsetenv("RUNTIME_DIRECTORY");
 
         defaults_meet("/run/user/65534", "/run/user/65534/vmstatd"); /* a login session's */
-        defaults_meet(NULL, "/tmp/vmstatd-65534");                    /* none: su, cron, ssh without pam_systemd */
+        /* none (su, cron, ssh without pam_systemd): /tmp/vmstatd-65534, as nobody would have made
+         * it; a tmpfs of this namespace's own, so that the host's /tmp (where the build may live)
+         * stays visible and keeps nothing of the test */
+        bool made = mkdir("/tmp/vmstatd-65534", 0700) == 0;
+        ck_assert_msg(made || errno == EEXIST, "/tmp/vmstatd-65534: %s", strerror(errno));
+        if (made) /* should the test die before its rmdir: left as nobody's own, usable by them */
+                ck_assert_int_eq(chown("/tmp/vmstatd-65534", 65534, 65534), 0);
+        int r = mount("vmstatd-test", "/tmp/vmstatd-65534", "tmpfs", 0, "mode=0750,uid=65534,gid=65534");
+        int err = errno;
+        if (r == 0)
+                defaults_meet(NULL, "/tmp/vmstatd-65534");
+        if (r == 0)
+                umount("/tmp/vmstatd-65534");
+        if (made)
+                rmdir("/tmp/vmstatd-65534");
+        ck_assert_msg(r == 0, "tmpfs on /tmp/vmstatd-65534: %s", strerror(err));
 }
 END_TEST
 
