@@ -51,7 +51,8 @@ struct cl_kvm_schema {
         struct cl_kvm_desc *desc;
         size_t n_values;        /* u64 values in the data block */
         uint64_t data_offset;   /* of the data block in the fd */
-        char id[64];            /* the header's id string, e.g. "kvm-1234/vcpu-0" */
+        char id[64];            /* the header's id string, e.g. "kvm-1234/vcpu-0"; of the first fd
+                                 * parsed when the kvm collector shares one schema among fds */
 };
 
 struct cl_kvm_schema *cl_kvm_schema_ref(struct cl_kvm_schema *s);

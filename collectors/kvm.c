@@ -3,6 +3,7 @@
  * per fd, and every sample is then one pread of the data block. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,10 +303,51 @@ static void kvm_vm_state_free(struct kvm_vm_state *st) {
         free(st);
 }
 
-/* marks what the filter leaves out, once, before any sample shares the schema */
-static void schema_filter(struct cl_kvm_schema *s, const struct cl_kvm_filter *f) {
-        for (size_t i = 0; f && i < s->n_desc; i++)
-                s->desc[i].exported = cl_kvm_filter_match(f, s->desc[i].name);
+/* The collector's own state: the stats filter, and every distinct schema in use. Each vCPU's
+ * stats fd describes itself, but on one kernel they all describe the same stats: a schema equal
+ * to one already held is dropped for that one, so 1,024 vCPUs share one schema (47 descriptors,
+ * 5 KiB each, not 1,024 copies) and the renderers see equal schemas as one pointer. */
+struct kvm_priv {
+        bool filtered;
+        struct cl_kvm_filter filter;
+        pthread_mutex_t lock; /* interned: VMs are added from the sampler, removed from the manager */
+        struct cl_kvm_schema *interned[16];
+        size_t n_interned;
+};
+
+static bool desc_equal(const struct cl_kvm_desc *a, const struct cl_kvm_desc *b) {
+        return strcmp(a->name, b->name) == 0 && a->kind == b->kind && a->unit == b->unit && a->peak == b->peak &&
+               a->scale == b->scale && a->size == b->size && a->bucket_size == b->bucket_size &&
+               a->offset == b->offset && a->index == b->index && a->sum_of == b->sum_of && a->exported == b->exported;
+}
+
+static bool schema_equal(const struct cl_kvm_schema *a, const struct cl_kvm_schema *b) {
+        if (a->n_desc != b->n_desc || a->n_values != b->n_values || a->data_offset != b->data_offset)
+                return false;
+        for (size_t i = 0; i < a->n_desc; i++)
+                if (!desc_equal(&a->desc[i], &b->desc[i]))
+                        return false;
+        return true;
+}
+
+/* Marks what the filter leaves out, then swaps *s for an equal schema already held, if any (a
+ * full table keeps later schemas to themselves). Once, before any sample shares the schema. */
+static void schema_settle(struct kvm_priv *kp, struct cl_kvm_schema **s) {
+        for (size_t i = 0; kp && kp->filtered && i < (*s)->n_desc; i++)
+                (*s)->desc[i].exported = cl_kvm_filter_match(&kp->filter, (*s)->desc[i].name);
+        if (!kp)
+                return;
+        pthread_mutex_lock(&kp->lock);
+        size_t i = 0;
+        while (i < kp->n_interned && !schema_equal(kp->interned[i], *s))
+                i++;
+        if (i < kp->n_interned) {
+                cl_kvm_schema_unref(*s);
+                *s = cl_kvm_schema_ref(kp->interned[i]);
+        } else if (kp->n_interned < sizeof(kp->interned) / sizeof(kp->interned[0])) {
+                kp->interned[kp->n_interned++] = cl_kvm_schema_ref(*s);
+        }
+        pthread_mutex_unlock(&kp->lock);
 }
 
 static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm_state **ret) {
@@ -318,14 +360,14 @@ static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm
                 kvm_vm_state_free(st);
                 return collector_fail(c, r, "kvm: %s: VM stats fd: %s", vm->name, strerror(-r));
         }
-        schema_filter(st->vm, c->priv);
+        schema_settle(c->priv, &st->vm);
         for (; st->n_vcpus < vm->n_vcpus; st->n_vcpus++) {
                 unsigned i = st->n_vcpus;
                 if ((r = cl_kvm_schema_parse(vm->vcpus[i]->stats_fd, &st->vcpu[i])) < 0) {
                         kvm_vm_state_free(st);
                         return collector_fail(c, r, "kvm: %s: vCPU %u stats fd: %s", vm->name, i, strerror(-r));
                 }
-                schema_filter(st->vcpu[i], c->priv);
+                schema_settle(c->priv, &st->vcpu[i]);
         }
         *ret = st;
         return 0;
@@ -357,14 +399,13 @@ static int kvm_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw
                 vm->priv[c->slot] = st;
         }
         if ((r = kvm_read_fd(vm->hv->stats_fd, st->vm, &out->kvm_schema, &out->kvm)) < 0)
-                failed = collector_fail(c, r, "kvm: %s: reading VM stats (%s): %s", vm->hv->name, st->vm->id,
-                                        strerror(-r));
+                failed = collector_fail(c, r, "kvm: %s: reading VM stats: %s", vm->hv->name, strerror(-r));
         for (unsigned i = 0; i < out->n_vcpus && i < st->n_vcpus; i++) {
                 struct cl_vcpu_raw *v = &out->vcpus[i];
                 r = kvm_read_fd(vm->hv->vcpus[i]->stats_fd, st->vcpu[i], &v->kvm_schema, &v->kvm);
                 if (r < 0)
-                        failed = collector_fail(c, r, "kvm: %s: reading vCPU %u stats (%s): %s", vm->hv->name, i,
-                                                st->vcpu[i]->id, strerror(-r));
+                        failed = collector_fail(c, r, "kvm: %s: reading vCPU %u stats: %s", vm->hv->name, i,
+                                                strerror(-r));
                 else
                         v->have |= CL_HAVE_KVM;
         }
@@ -378,26 +419,32 @@ static void kvm_forget_vm(struct collector *c, struct cl_vm *vm) {
         vm->priv[c->slot] = NULL;
 }
 
-/* c->priv: the compiled filter, NULL when nothing is filtered */
+/* c->priv: the filter and the schemas in use, each kept once */
 static int kvm_init(struct collector *c) {
-        struct cl_kvm_filter *f;
+        struct kvm_priv *kp = calloc(1, sizeof(*kp));
         int r;
+        if (!kp)
+                return -ENOMEM;
+        pthread_mutex_init(&kp->lock, NULL);
+        c->priv = kp;
         if ((!c->stats_include || !c->stats_include[0]) && (!c->stats_exclude || !c->stats_exclude[0]))
                 return 0;
-        if (!(f = malloc(sizeof(*f))))
-                return -ENOMEM;
-        if ((r = cl_kvm_filter_init(f, c->stats_include, c->stats_exclude, c->error, sizeof(c->error))) < 0) {
-                free(f);
+        if ((r = cl_kvm_filter_init(&kp->filter, c->stats_include, c->stats_exclude, c->error, sizeof(c->error))) < 0)
                 return r;
-        }
-        c->priv = f;
+        kp->filtered = true;
         return 0;
 }
 
 static void kvm_fini(struct collector *c) {
-        if (c->priv)
-                cl_kvm_filter_free(c->priv);
-        free(c->priv);
+        struct kvm_priv *kp = c->priv;
+        if (!kp)
+                return;
+        if (kp->filtered)
+                cl_kvm_filter_free(&kp->filter);
+        for (size_t i = 0; i < kp->n_interned; i++)
+                cl_kvm_schema_unref(kp->interned[i]);
+        pthread_mutex_destroy(&kp->lock);
+        free(kp);
         c->priv = NULL;
 }
 

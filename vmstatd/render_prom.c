@@ -106,18 +106,25 @@ static void fmt_le(char out[32], double v, bool om) {
         *o = 0;
 }
 
-/* raw · base^exponent. Divides by 10^n rather than multiplying by its inexact inverse, so
- * 1500 ns is exactly the double nearest to 1.5e-6, as ns / 1e9 is elsewhere. */
-static double scale_value(double raw, double scale) {
+/* The whole number n with scale = 1/n, when there is one (10^k for the kernel's negative
+ * exponents), else 0. */
+static uint64_t scale_divisor(double scale) {
         if (scale < 1 && scale > 0) {
                 double inv = 1 / scale;
                 if (inv < 1e18) {
                         double n = (double) (uint64_t) (inv + 0.5);
                         if ((inv > n ? inv - n : n - inv) <= n * 1e-12)
-                                return raw / n;
+                                return (uint64_t) n;
                 }
         }
-        return raw * scale;
+        return 0;
+}
+
+/* raw · base^exponent. Divides by 10^n rather than multiplying by its inexact inverse, so
+ * 1500 ns is exactly the double nearest to 1.5e-6, as ns / 1e9 is elsewhere. */
+static double scale_value(double raw, double scale) {
+        uint64_t n = scale_divisor(scale);
+        return n ? raw / (double) n : raw * scale;
 }
 
 static double seconds(uint64_t ns) {
@@ -236,8 +243,32 @@ static void value_double(struct prom *p, double v) {
         value_text(p, s);
 }
 
+/* ns as seconds, written exactly: the whole seconds, then the nanoseconds without trailing
+ * zeros. Below 2^53 ns (104 days) that decimal reads back as seconds(ns), the same quotient
+ * rounded once, and costs no printf and no strtod round trip, the most of a large body's render;
+ * above (timestamps), the general way. */
 static void value_ns(struct prom *p, uint64_t ns) {
-        value_double(p, seconds(ns));
+        char whole[24], text[40];
+        if (ns >= 1ull << 53) {
+                value_double(p, seconds(ns));
+                return;
+        }
+        const char *w = fmt_uint(whole, ns / 1000000000u);
+        uint32_t frac = (uint32_t) (ns % 1000000000u);
+        size_t n = strlen(w), digits = 9;
+        memcpy(text, w, n);
+        if (frac) {
+                while (frac % 10 == 0) {
+                        frac /= 10;
+                        digits--;
+                }
+                text[n++] = '.';
+                for (size_t k = digits; k-- > 0; frac /= 10)
+                        text[n + k] = (char) ('0' + frac % 10);
+                n += digits;
+        }
+        text[n] = 0;
+        value_text(p, text);
 }
 
 /* The labels every series of a VM (cpu < 0) or of a vCPU starts with. */
@@ -472,13 +503,14 @@ static const struct table_family table[] = {
 };
 
 struct num {
-        bool real;
+        bool real, ns; /* real: d; ns: u nanoseconds, shown as seconds (value_ns); else u */
         uint64_t u;
         double d;
 };
 
 #define UINT(x) ((struct num) { .u = (x) })
 #define REAL(x) ((struct num) { .real = true, .d = (x) })
+#define NS(x) ((struct num) { .ns = true, .u = (x) })
 
 /* Series k of metric m of the VM (cpu < 0) or of one of its vCPUs. */
 static struct num metric_value(const struct vs_vm_sample *vm, int cpu, enum metric m, unsigned k) {
@@ -486,28 +518,28 @@ static struct num metric_value(const struct vs_vm_sample *vm, int cpu, enum metr
         const struct vs_vcpu_sample *c = cpu >= 0 ? &vm->vcpu[cpu] : NULL;
         switch (m) {
         case M_VM_STATE: return UINT(vm->raw.state == (enum hv_vm_state) k);
-        case M_VM_START: return REAL(seconds(vm->start_time_ns));
+        case M_VM_START: return NS(vm->start_time_ns);
         case M_VM_READY: return REAL(vm->ready_ratio);
         case M_VM_MEMORY: return UINT(vm->raw.ram_bytes);
         case M_VM_RESIDENT: return UINT(vm->raw.resident_bytes);
         case M_VM_RESTARTS: return UINT(vm->restarts);
         case M_VM_CONSOLE: return UINT(vm->raw.console_bytes);
         case M_VM_CONSOLE_DROPPED: return UINT(vm->console_dropped_bytes);
-        case M_RUNSTATE: return REAL(seconds(c->runstate_ns[k]));
+        case M_RUNSTATE: return NS(c->runstate_ns[k]);
         case M_READY: return REAL(c->ready_ratio);
         case M_STEAL: return REAL(k ? c->steal_xen_ratio : c->steal_kvm_ratio);
         case M_EXITS: return UINT(r->exec.exits[k]);
         case M_RUNS: return UINT(r->exec.runs);
         case M_IMMEDIATE: return UINT(r->exec.immediate_exits);
         case M_UNHANDLED: return UINT(k ? r->exec.unhandled_mmio : r->exec.unhandled_io);
-        case M_CPU: return REAL(seconds(r->rs.cpu_ns));
-        case M_RUN_DELAY: return REAL(seconds(r->sched.run_delay_ns));
+        case M_CPU: return NS(r->rs.cpu_ns);
+        case M_RUN_DELAY: return NS(r->sched.run_delay_ns);
         case M_TIMESLICES: return UINT(r->sched.timeslices);
         case M_MIGRATIONS: return UINT(r->sched.migrations);
         case M_SWITCHES: return UINT(k ? r->sched.involuntary_switches : r->sched.voluntary_switches);
         case M_INSTRUCTIONS: return UINT(r->perf.instructions);
         case M_CYCLES: return UINT(r->perf.cycles);
-        case M_GUEST_STEAL: return REAL(seconds(r->rs.steal_ns));
+        case M_GUEST_STEAL: return NS(r->rs.steal_ns);
         }
         return UINT(0);
 }
@@ -533,7 +565,9 @@ static void table_family(struct prom *p, const struct vs_sample *s, const struct
                                 owner(p, vm, cpu);
                                 if (f->label)
                                         label(p, f->label, f->label_value(k));
-                                if (n.real)
+                                if (n.ns)
+                                        value_ns(p, n.u);
+                                else if (n.real)
                                         value_double(p, n.d);
                                 else
                                         value_uint(p, n.u);
@@ -614,6 +648,8 @@ static bool kvm_renderable(const struct cl_kvm_desc *d, bool histograms) {
 
 /* Same stat with the same layout: one family can hold both. */
 static bool kvm_desc_same(const struct cl_kvm_desc *a, const struct cl_kvm_desc *b) {
+        if (a == b) /* the kvm collector shares one schema among equal ones: the usual case */
+                return true;
         return strcmp(a->name, b->name) == 0 && a->kind == b->kind && a->unit == b->unit &&
                (!kvm_is_hist(a) || (a->size == b->size && a->bucket_size == b->bucket_size && a->scale == b->scale));
 }
@@ -721,6 +757,8 @@ static void kvm_series(struct prom *p, const struct kvm_owner *o, const struct c
         owner(p, o->vm, o->cpu);
         if (d->scale == 1)
                 value_uint(p, *v);
+        else if (scale_divisor(d->scale) == 1000000000u)
+                value_ns(p, *v); /* the kernel's _ns stats */
         else
                 value_double(p, scale_value((double) *v, d->scale));
 }

@@ -559,6 +559,9 @@ START_TEST(filter_marks_what_is_exported) {
         ck_assert_int_eq(t.c.ops->init(&t.c), 0);
         ck_assert_ptr_nonnull(t.c.priv);
         harness_sample(&t);
+        /* one kernel, one vCPU schema: both vCPUs share it; the VM's is its own */
+        ck_assert_ptr_eq(t.raw.vcpus[0].kvm_schema, t.raw.vcpus[1].kvm_schema);
+        ck_assert_ptr_ne(t.raw.vcpus[0].kvm_schema, t.raw.kvm_schema);
         unsigned exported = 0, total = 0;
         for (unsigned i = 0; i <= vm->n_vcpus; i++) {
                 const struct cl_kvm_schema *s = i ? t.raw.vcpus[i - 1].kvm_schema : t.raw.kvm_schema;
@@ -575,15 +578,26 @@ START_TEST(filter_marks_what_is_exported) {
         t.c.ops->fini(&t.c);
         ck_assert_ptr_null(t.c.priv);
 
-        /* no filter: everything, and no state kept */
+        /* no filter: everything; and a second VM's vCPUs share the first's schema, which the
+         * collector holds until fini */
         harness_init(&t, vm);
         ck_assert_int_eq(t.c.ops->init(&t.c), 0);
-        ck_assert_ptr_null(t.c.priv);
         harness_sample(&t);
         for (size_t k = 0; k < t.raw.vcpus[0].kvm_schema->n_desc; k++)
                 ck_assert(t.raw.vcpus[0].kvm_schema->desc[k].exported);
+        struct hv_vm *vm2 = test_vm(kvm, "kfilter2", 1, &(struct hv_builtin) { .guest = "halt" });
+        struct harness t2 = t;
+        t2.vm = (struct cl_vm) { .hv = vm2 };
+        harness_sample(&t2);
+        ck_assert_ptr_eq(t2.raw.vcpus[0].kvm_schema, t.raw.vcpus[0].kvm_schema);
+        /* references: the collector's, each vCPU state's (3) and each sample's (3) */
+        ck_assert_uint_eq(atomic_load(&t.raw.vcpus[0].kvm_schema->refs), 7);
+        cl_vm_raw_release(&t2.raw);
+        harness_forget(&t2);
+        hv_vm_destroy(vm2);
         cl_vm_raw_release(&t.raw);
         harness_forget(&t);
+        t.c.ops->fini(&t.c);
         hv_vm_destroy(vm);
         hv_kvm_free(kvm);
 }
