@@ -61,6 +61,11 @@ void cl_kvm_schema_unref(struct cl_kvm_schema *s);
 int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret);
 /* Reads the whole data block (pread, one call) into values[schema->n_values]. */
 int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values);
+/* The values arrays samples hold (cl_vm_raw.kvm, cl_vcpu_raw.kvm) are refcounted: a vCPU that
+ * did not run since the last sample shares the last one's array. NULL without memory. */
+uint64_t *cl_kvm_values_new(size_t n);
+uint64_t *cl_kvm_values_ref(uint64_t *v);
+void cl_kvm_values_unref(uint64_t *v); /* NULL is fine */
 
 /* Which KVM stats are exported (node_exporter's --collector.*-include/exclude): a name, as the
  * kernel reports it ("halt_wait_ns"), is exported when it fully matches include (NULL or "":
@@ -118,7 +123,7 @@ struct cl_vcpu_raw {
         struct cl_sched sched;      /* sched */
         struct cl_perf perf;        /* perf */
         const struct cl_kvm_schema *kvm_schema; /* kvm: NULL when absent */
-        uint64_t *kvm;              /* kvm: kvm_schema->n_values values */
+        uint64_t *kvm;              /* kvm: kvm_schema->n_values values (cl_kvm_values_new) */
 };
 
 struct cl_vm_raw {

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +243,36 @@ int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values) 
         return pread_full(fd, values, s->n_values * sizeof(*values), s->data_offset);
 }
 
+/* ---- refcounted values ---------------------------------------------------------------------------- */
+
+struct values {
+        _Atomic unsigned refs;
+        uint64_t v[];
+};
+
+static struct values *values_of(uint64_t *v) {
+        return (struct values *) ((char *) v - offsetof(struct values, v));
+}
+
+uint64_t *cl_kvm_values_new(size_t n) {
+        struct values *b = malloc(sizeof(*b) + (n ? n : 1) * sizeof(uint64_t));
+        if (!b)
+                return NULL;
+        atomic_init(&b->refs, 1);
+        return b->v;
+}
+
+uint64_t *cl_kvm_values_ref(uint64_t *v) {
+        if (v)
+                atomic_fetch_add_explicit(&values_of(v)->refs, 1, memory_order_relaxed);
+        return v;
+}
+
+void cl_kvm_values_unref(uint64_t *v) {
+        if (v && atomic_fetch_sub_explicit(&values_of(v)->refs, 1, memory_order_acq_rel) == 1)
+                free(values_of(v));
+}
+
 /* ---- the stats filter --------------------------------------------------------------------------- */
 
 static int filter_compile(regex_t *re, bool *has, const char *what, const char *src, char *err, size_t err_len) {
@@ -287,19 +319,29 @@ void cl_kvm_filter_free(struct cl_kvm_filter *f) {
 
 /* ---- the collector ------------------------------------------------------------------------------ */
 
+/* A vCPU's stats fd as last read: its values, and the thread's schedstat then (from the
+ * executor): a thread that has not run since cannot have changed its KVM stats. */
+struct kvm_vcpu_state {
+        struct cl_kvm_schema *schema;
+        uint64_t *last;            /* a reference, or NULL */
+        struct cl_schedstat at;    /* have = false: always read */
+};
+
 /* Per VM: the schemas of its stats fds, parsed on first use. */
 struct kvm_vm_state {
         struct cl_kvm_schema *vm;
         unsigned n_vcpus;
-        struct cl_kvm_schema *vcpu[];
+        struct kvm_vcpu_state vcpu[];
 };
 
 static void kvm_vm_state_free(struct kvm_vm_state *st) {
         if (!st)
                 return;
         cl_kvm_schema_unref(st->vm);
-        for (unsigned i = 0; i < st->n_vcpus; i++)
-                cl_kvm_schema_unref(st->vcpu[i]);
+        for (unsigned i = 0; i < st->n_vcpus; i++) {
+                cl_kvm_schema_unref(st->vcpu[i].schema);
+                cl_kvm_values_unref(st->vcpu[i].last);
+        }
         free(st);
 }
 
@@ -363,11 +405,11 @@ static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm
         schema_settle(c->priv, &st->vm);
         for (; st->n_vcpus < vm->n_vcpus; st->n_vcpus++) {
                 unsigned i = st->n_vcpus;
-                if ((r = cl_kvm_schema_parse(vm->vcpus[i]->stats_fd, &st->vcpu[i])) < 0) {
+                if ((r = cl_kvm_schema_parse(vm->vcpus[i]->stats_fd, &st->vcpu[i].schema)) < 0) {
                         kvm_vm_state_free(st);
                         return collector_fail(c, r, "kvm: %s: vCPU %u stats fd: %s", vm->name, i, strerror(-r));
                 }
-                schema_settle(c->priv, &st->vcpu[i]);
+                schema_settle(c->priv, &st->vcpu[i].schema);
         }
         *ret = st;
         return 0;
@@ -376,12 +418,12 @@ static int kvm_vm_state_new(struct collector *c, struct hv_vm *vm, struct kvm_vm
 /* One read into a fresh array; on success the caller's raw owns the array and a reference. */
 static int kvm_read_fd(int fd, struct cl_kvm_schema *s, const struct cl_kvm_schema **ret_schema,
                        uint64_t **ret_values) {
-        uint64_t *v = malloc(s->n_values * sizeof(*v));
+        uint64_t *v = cl_kvm_values_new(s->n_values);
         if (!v)
                 return -ENOMEM;
         int r = cl_kvm_read_values(fd, s, v);
         if (r < 0) {
-                free(v);
+                cl_kvm_values_unref(v);
                 return r;
         }
         *ret_values = v;
@@ -402,12 +444,25 @@ static int kvm_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw
                 failed = collector_fail(c, r, "kvm: %s: reading VM stats: %s", vm->hv->name, strerror(-r));
         for (unsigned i = 0; i < out->n_vcpus && i < st->n_vcpus; i++) {
                 struct cl_vcpu_raw *v = &out->vcpus[i];
-                r = kvm_read_fd(vm->hv->vcpus[i]->stats_fd, st->vcpu[i], &v->kvm_schema, &v->kvm);
-                if (r < 0)
+                struct kvm_vcpu_state *vs = &st->vcpu[i];
+                if (vs->last && vs->at.have && v->schedstat.have && v->schedstat.cpu_ns == vs->at.cpu_ns &&
+                    v->schedstat.timeslices == vs->at.timeslices) { /* off every CPU since: unchanged */
+                        v->kvm = cl_kvm_values_ref(vs->last);
+                        v->kvm_schema = cl_kvm_schema_ref(vs->schema);
+                        v->have |= CL_HAVE_KVM;
+                        continue;
+                }
+                r = kvm_read_fd(vm->hv->vcpus[i]->stats_fd, vs->schema, &v->kvm_schema, &v->kvm);
+                cl_kvm_values_unref(vs->last);
+                vs->last = NULL;
+                if (r < 0) {
                         failed = collector_fail(c, r, "kvm: %s: reading vCPU %u stats: %s", vm->hv->name, i,
                                                 strerror(-r));
-                else
-                        v->have |= CL_HAVE_KVM;
+                        continue;
+                }
+                v->have |= CL_HAVE_KVM;
+                vs->last = cl_kvm_values_ref(v->kvm);
+                vs->at = v->schedstat;
         }
         if (out->kvm)
                 out->have |= CL_HAVE_KVM;

@@ -29,11 +29,11 @@ int collector_fail(struct collector *c, int r, const char *fmt, ...) {
 
 void cl_vm_raw_release(struct cl_vm_raw *r) {
         for (unsigned i = 0; r->vcpus && i < r->n_vcpus; i++) {
-                free(r->vcpus[i].kvm);
+                cl_kvm_values_unref(r->vcpus[i].kvm);
                 free(r->vcpus[i].exit_hist);
                 cl_kvm_schema_unref((struct cl_kvm_schema *) r->vcpus[i].kvm_schema);
         }
-        free(r->kvm);
+        cl_kvm_values_unref(r->kvm);
         cl_kvm_schema_unref((struct cl_kvm_schema *) r->kvm_schema);
         free(r->vcpus);
         r->vcpus = NULL;

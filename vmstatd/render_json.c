@@ -201,7 +201,8 @@ static json_t *kvm_json(const struct cl_kvm_schema *schema, const uint64_t *valu
         return done(o, ok);
 }
 
-/* per-second rates of the counter stats, already in base units */
+/* per-second rates of the counter stats, already in base units; rate NULL: all 0 (the vCPU did
+ * not run since the last sample) */
 static json_t *kvm_rates_json(const struct cl_kvm_schema *schema, const double *rate) {
         json_t *o = json_object();
         bool ok = o != NULL;
@@ -210,12 +211,12 @@ static json_t *kvm_rates_json(const struct cl_kvm_schema *schema, const double *
                 if (d->kind != CL_KVM_COUNTER || !d->exported)
                         continue;
                 if (d->size == 1) {
-                        ok &= set(o, d->name, real_json(rate[d->index]));
+                        ok &= set(o, d->name, real_json(rate ? rate[d->index] : 0.0));
                         continue;
                 }
                 json_t *a = json_array();
                 for (uint32_t j = 0; j < d->size; j++)
-                        ok &= append(a, real_json(rate[d->index + j]));
+                        ok &= append(a, real_json(rate ? rate[d->index + j] : 0.0));
                 ok &= set(o, d->name, a);
         }
         return done(o, ok);
@@ -227,8 +228,7 @@ static bool set_kvm(json_t *o, const struct cl_kvm_schema *schema, const uint64_
         if (!schema || !values)
                 return true;
         ok &= set(o, "kvm", kvm_json(schema, values));
-        if (rate)
-                ok &= set(o, "kvm_per_sec", kvm_rates_json(schema, rate));
+        ok &= set(o, "kvm_per_sec", kvm_rates_json(schema, rate));
         return ok;
 }
 

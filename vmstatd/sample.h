@@ -36,7 +36,8 @@ struct vs_vcpu_sample {
         bool guest_steal_have;              /* the guest's steal grew (or not) over the last interval */
         double guest_steal_ratio;           /* Δ guest steal / W */
         struct vs_vcpu_rates rate;
-        double *kvm_rate;                   /* per second, counters only, parallel to raw.kvm */
+        double *kvm_rate;                   /* per second, counters only, parallel to raw.kvm; NULL
+                                             * when raw.kvm is the previous sample's: all 0 */
 };
 
 /* Whether the guest's steal time record gives a number (it registered a valid one, now or before). */

@@ -100,7 +100,7 @@ static double per_second(uint64_t cur, uint64_t prev, uint64_t dt_ns) {
 /* rates of the counter-kind KVM stats; NULL when there is nothing to compare with */
 static double *kvm_rates(const struct cl_kvm_schema *schema, const uint64_t *cur, const struct cl_kvm_schema *prev_schema,
                          const uint64_t *prev, uint64_t dt_ns) {
-        if (!schema || !cur)
+        if (!schema || !cur || cur == prev) /* shared: the vCPU did not run, every rate is 0 (NULL) */
                 return NULL;
         double *rate = calloc(schema->n_values ? schema->n_values : 1, sizeof(*rate));
         if (!rate || !prev || prev_schema != schema)

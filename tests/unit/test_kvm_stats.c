@@ -603,6 +603,51 @@ START_TEST(filter_marks_what_is_exported) {
 }
 END_TEST
 
+/* A vCPU whose thread did not run since the last sample (the executor's schedstat reading is
+ * unchanged) cannot have changed its KVM stats: the collector hands out the last sample's
+ * values array again instead of reading the fd; a reading that moved reads the fd anew. */
+static void sample_with_schedstat(struct harness *t, uint64_t cpu_ns, uint64_t timeslices) {
+        t->raw = (struct cl_vm_raw) { .n_vcpus = t->vm.hv->n_vcpus };
+        t->raw.vcpus = calloc(t->raw.n_vcpus, sizeof(*t->raw.vcpus));
+        ck_assert_ptr_nonnull(t->raw.vcpus);
+        for (unsigned i = 0; i < t->raw.n_vcpus; i++)
+                t->raw.vcpus[i].schedstat = (struct cl_schedstat) { .have = true, .cpu_ns = cpu_ns, .timeslices = timeslices };
+        ck_assert_int_eq(t->c.ops->sample_vm(&t->c, &t->vm, &t->raw), 0);
+}
+
+START_TEST(unchanged_thread_shares_values) {
+        REQUIRE_KVM(kvm);
+        struct hv_vm *vm = test_vm(kvm, "kshare", 1, &(struct hv_builtin) { .guest = "demo" });
+        ck_assert_int_eq(hv_vm_start(vm), 0);
+        test_sleep_ms(50);
+        struct harness t;
+        harness_init(&t, vm);
+        ck_assert_int_eq(t.c.ops->init(&t.c), 0);
+        sample_with_schedstat(&t, 1000, 10);
+        struct cl_vm_raw a = t.raw;
+        test_sleep_ms(100); /* the guest runs: its stats move */
+        sample_with_schedstat(&t, 1000, 10);
+        struct cl_vm_raw b = t.raw;
+        ck_assert_ptr_eq(b.vcpus[0].kvm, a.vcpus[0].kvm); /* shared, not read */
+        ck_assert_ptr_ne(b.kvm, a.kvm);                   /* VM stats: always read */
+        sample_with_schedstat(&t, 2000, 11);
+        struct cl_vm_raw c = t.raw;
+        ck_assert_ptr_ne(c.vcpus[0].kvm, a.vcpus[0].kvm);
+        bool found;
+        uint64_t e0 = stat_value(a.vcpus[0].kvm_schema, a.vcpus[0].kvm, "exits", &found);
+        uint64_t e2 = stat_value(c.vcpus[0].kvm_schema, c.vcpus[0].kvm, "exits", &found);
+        ck_assert_msg(found && e2 > e0, "exits %llu -> %llu: not read anew", (unsigned long long) e0,
+                      (unsigned long long) e2);
+        cl_vm_raw_release(&a);
+        cl_vm_raw_release(&b); /* the shared array outlives its first holder */
+        cl_vm_raw_release(&c);
+        harness_forget(&t);
+        t.c.ops->fini(&t.c);
+        hv_vm_destroy(vm);
+        hv_kvm_free(kvm);
+}
+END_TEST
+
 START_TEST(filter_errors_explain) {
         struct cl_kvm_filter f;
         char err[200];
@@ -645,6 +690,7 @@ static Suite *kvm_stats_suite(void) {
         tcase_add_test(tc, histograms_add_up);
         tcase_add_test(tc, filter_marks_what_is_exported);
         tcase_add_test(tc, filter_errors_explain);
+        tcase_add_test(tc, unchanged_thread_shares_values);
         suite_add_tcase(s, tc);
         TCase *bad = tcase_create("hostile");
         tcase_set_timeout(bad, 120);
