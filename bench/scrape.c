@@ -42,21 +42,10 @@ static char logdir[64];
 static void cleanup(void) {
         children_kill();
         if (logdir[0]) {
-                char path[128];
-                const char *logs[] = { "vmstatd.log", "node_exporter.log" };
-                for (size_t i = 0; i < 2; i++) {
-                        snprintf(path, sizeof(path), "%s/%s", logdir, logs[i]);
-                        unlink(path);
-                }
-                for (int i = 0; i < TARGET_VMS; i++) {
-                        snprintf(path, sizeof(path), "%s/conf/vms.d/bench%02d.vm", logdir, i);
-                        unlink(path);
-                }
-                snprintf(path, sizeof(path), "%s/conf/vms.d", logdir);
-                rmdir(path);
-                snprintf(path, sizeof(path), "%s/conf", logdir);
-                rmdir(path);
-                rmdir(logdir);
+                char cmd[128];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", logdir); /* our own mkdtemp directory */
+                if (system(cmd) != 0)
+                        fprintf(stderr, "scrape: could not remove %s\n", logdir);
                 logdir[0] = 0;
         }
 }
@@ -252,8 +241,10 @@ int main(void) {
         }
         vs.port = free_port();
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", vs.port);
-        char *vargv[32] = { vmstatd, "--listen", listen, "--config", confdir };
-        size_t vargc = 5;
+        char run[300];
+        snprintf(run, sizeof(run), "%s/run", logdir); /* its workers' sockets: never the host's /run/vmstatd */
+        char *vargv[32] = { vmstatd, "--listen", listen, "--config", confdir, "--runtime-dir", run };
+        size_t vargc = 7;
         char *extra = getenv("VMSTATD_ARGS") ? strdup(getenv("VMSTATD_ARGS")) : NULL, *save = NULL;
         for (char *a = extra ? strtok_r(extra, " ", &save) : NULL; a && vargc < 31; a = strtok_r(NULL, " ", &save))
                 vargv[vargc++] = a;

@@ -1029,14 +1029,15 @@ static const char *verdict(bool ok) {
 }
 
 static int start_daemon(const struct opts *o, char *vmstatd) {
-        char listen[32], conf[128], history[16];
+        char listen[32], conf[128], history[16], run[140];
         unsigned need = (unsigned) ((o->warmup + o->seconds + 60) / o->interval) + 1;
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", http_port);
         snprintf(conf, sizeof(conf), "%s/conf", tmpdir);
         snprintf(history, sizeof(history), "%u", need > HISTORY_CELLS / 2 ? HISTORY_CELLS / 2 : need);
+        snprintf(run, sizeof(run), "%s/run", tmpdir); /* its workers' sockets: never the host's /run/vmstatd */
         char *argv[16] = { vmstatd, "--config", conf, "--listen", listen, "--control-socket", control_path,
-                           "--interval", (char *) o->interval_arg };
-        int n = 9;
+                           "--interval", (char *) o->interval_arg, "--runtime-dir", run };
+        int n = 11;
         if (need > HISTORY_DEFAULT) { /* b13's history must cover the whole run */
                 argv[n++] = "--history";
                 argv[n++] = history;

@@ -70,6 +70,7 @@ struct vs_http {
         pthread_mutex_t lock; /* only around swapping and grabbing `current` */
         struct rendered *current;
         _Atomic uint64_t renders[2][2]; /* vmstatd_render_total: [format][encoding] */
+        atomic_bool starting;           /* cfg.starting until vs_http_started() */
         _Atomic size_t held; /* bytes of history and console responses not yet sent and freed */
         /* allowed Host names: this host's, then the configured ones (copied: a reload does not
          * change them) */
@@ -522,7 +523,12 @@ static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c
 static enum MHD_Result serve_sample(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
         struct vs_sample *s = vs_sampler_latest(h->sampler);
         enum MHD_Result ret;
-        if (rt->kind == VS_ROUTE_HEALTHZ) {
+        if (rt->kind == VS_ROUTE_HEALTHZ && atomic_load(&h->starting)) {
+                json_t *j = json_pack("{s:s, s:s, s:i}", "status", "starting", "detail",
+                                      "launching the configured VMs; those launched so far are served",
+                                      "vms", s ? (int) s->n_vms : 0);
+                ret = respond_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, j);
+        } else if (rt->kind == VS_ROUTE_HEALTHZ) {
                 bool healthy;
                 json_t *j = vs_json_health(s, hv_now_ns(), vs_sampler_interval_ns(h->sampler), &healthy);
                 ret = respond_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j);
@@ -882,6 +888,7 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
                 return -ENOMEM;
         h->cfg = *cfg;
         h->sampler = sampler;
+        atomic_init(&h->starting, cfg->starting);
         pthread_mutex_init(&h->lock, NULL);
         if (gethostname(h->hostname, sizeof(h->hostname) - 1) == 0 && h->hostname[0])
                 h->host_names[h->n_host_names++] = h->hostname;
@@ -927,6 +934,10 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
         }
         *ret = h;
         return 0;
+}
+
+void vs_http_started(struct vs_http *h) {
+        atomic_store(&h->starting, false);
 }
 
 void vs_http_stop(struct vs_http *h) {

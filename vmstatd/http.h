@@ -50,6 +50,9 @@ struct vs_http_config {
         void (*reexec)(void *opaque);
         void *reexec_opaque;
         void *opaque;
+        /* /healthz answers 503 "starting" until vs_http_started(): the daemon serves while it
+         * launches the configured VMs, and is healthy once they are launched */
+        bool starting;
 };
 
 struct vs_http;
@@ -66,6 +69,8 @@ void vs_http_stop(struct vs_http *h);
 size_t vs_http_quiesce(struct vs_http *h, int *fds, size_t max, int timeout_ms);
 /* The sampler's publish hook: renders the /metrics bodies of a new sample. */
 void vs_http_publish(void *http, struct vs_sample *sample);
+/* The configured VMs are launched: /healthz reports on samples from now on. */
+void vs_http_started(struct vs_http *h);
 /* The port the first TCP listener is bound to (for tests that listen on port 0); -1 if none. */
 int vs_http_port(const struct vs_http *h);
 

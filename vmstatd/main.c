@@ -486,9 +486,7 @@ static int start(struct daemon *d) {
         for (size_t i = 0; i < n_coll; i++)
                 if (coll[i].enabled && coll[i].init_error)
                         vs_log(LOG_WARNING, "collector %s: %s", coll[i].ops->name, coll[i].error);
-        vs_manager_apply(d->manager, &d->conf); /* failures are logged per VM; the daemon serves the rest */
-        d->start_ns = hv_now_ns();
-        vs_sampler_sample(d->sampler); /* /metrics has a body from the first scrape on */
+        vs_sampler_sample(d->sampler); /* /metrics has a body from the first scrape on: adopted VMs */
 
         const char *hosts[VS_CONF_MAX_HOSTS];
         for (size_t i = 0; i < d->conf.n_allowed_hosts; i++)
@@ -512,6 +510,7 @@ static int start(struct daemon *d) {
                 .action = vs_manager_action,
                 .reexec = request_reexec,
                 .reexec_opaque = d,
+                .starting = true,
         };
         if ((r = vs_http_start(&hcfg, d->sampler, &d->http, why)) < 0) {
                 vs_log(LOG_ERR, "%s", why);
@@ -523,6 +522,12 @@ static int start(struct daemon *d) {
                 vs_log(LOG_ERR, "starting the sampler thread: %s", strerror(-r));
                 return r;
         }
+        /* HTTP and the sampler run while the VMs launch (256 take ~2 s here): each VM is served
+         * from the first sample after its worker's hello; /healthz says starting (503) */
+        vs_manager_apply(d->manager, &d->conf); /* failures are logged per VM; the daemon serves the rest */
+        d->start_ns = hv_now_ns();
+        vs_sampler_sample(d->sampler); /* every launched VM on /metrics at once, not an interval later */
+        vs_http_started(d->http);
         if (n_fds > 0)
                 vs_log(LOG_INFO, "serving %d socket(s) passed by systemd", n_fds);
         for (size_t i = 0; n_fds <= 0 && i < d->conf.n_listen; i++)

@@ -131,8 +131,7 @@ void vs_worker_remove_socket(struct vs_worker *w) {
         w->sock_path[0] = 0;
 }
 
-int vs_worker_spawn(const char *exe, char *const argv[], const char *sock_path, int timeout_ms,
-                    struct vs_worker **ret, char *why, size_t why_len) {
+int vs_worker_start(const char *exe, char *const argv[], struct vs_worker **ret, char *why, size_t why_len) {
         int sp[2], r;
         struct vs_worker *w = worker_new();
         if (!w)
@@ -167,14 +166,28 @@ int vs_worker_spawn(const char *exe, char *const argv[], const char *sock_path, 
         }
         w->child = true;
         w->pidfd = pidfd_of(w->pid);
-        if ((r = hello(w, timeout_ms, why, why_len)) < 0) {
+        *ret = w;
+        return 0;
+}
+
+int vs_worker_hello(struct vs_worker *w, const char *sock_path, int timeout_ms, char *why, size_t why_len) {
+        int r = hello(w, timeout_ms, why, why_len);
+        if (r < 0) {
                 vs_worker_kill(w);
                 vs_worker_free(w);
                 return r;
         }
         note_socket(w, sock_path); /* bound before the hello */
-        *ret = w;
         return 0;
+}
+
+int vs_worker_spawn(const char *exe, char *const argv[], const char *sock_path, int timeout_ms,
+                    struct vs_worker **ret, char *why, size_t why_len) {
+        struct vs_worker *w;
+        int r = vs_worker_start(exe, argv, &w, why, why_len);
+        if (r == 0 && (r = vs_worker_hello(w, sock_path, timeout_ms, why, why_len)) == 0)
+                *ret = w;
+        return r;
 }
 
 /* Whether pid's parent is this process: then it is ours to reap (an exec keeps children). */

@@ -34,6 +34,10 @@ struct vs_worker {
  * -errno with why when no worker could be talked to. */
 int vs_worker_spawn(const char *exe, char *const argv[], const char *sock_path, int timeout_ms,
                     struct vs_worker **ret, char *why, size_t why_len);
+/* Its two halves, so that many workers start at once: start runs the program and returns;
+ * hello then waits for its hello. A worker hello could not talk to is killed and freed. */
+int vs_worker_start(const char *exe, char *const argv[], struct vs_worker **ret, char *why, size_t why_len);
+int vs_worker_hello(struct vs_worker *w, const char *sock_path, int timeout_ms, char *why, size_t why_len);
 /* Connects to a running worker's socket and takes over its VM. -ECONNREFUSED: nobody listens
  * there (a dead worker's leftover); -EPROTO: a layout or protocol this build does not know. */
 int vs_worker_adopt(const char *path, int timeout_ms, struct vs_worker **ret, char *why, size_t why_len);

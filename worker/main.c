@@ -413,6 +413,9 @@ int main(int argc, char **argv) {
         } else {
                 w.a.socket_path = NULL;
         }
+        const char *slow = getenv("VMSTATD_TEST_SLOW_LAUNCH"); /* tests: a launch that takes 2 s */
+        if (slow && strcmp(slow, w.a.vm.name) == 0)
+                sleep(2);
         launch(&w);
         wk_log(w.result < 0 ? LOG_ERR : LOG_INFO, "%s", w.why);
         if (w.stage == WK_STAGE_CREATE && w.conn < 0)
