@@ -5,6 +5,7 @@
 #ifndef BENCH_PROC_H
 #define BENCH_PROC_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +131,32 @@ static inline char *children_finish_piped(pid_t pid, int fd, int *ret_status) {
         waitpid(pid, ret_status, 0);
         children_untrack(pid);
         return out;
+}
+
+/* ---- measuring them ----------------------------------------------------------------------------- */
+
+/* CPU ns of the threads of pid, each from its schedstat (exact, unlike utime/stime ticks),
+ * leaving out those skip says yes to (ctx is its; skip NULL: every thread) */
+static inline uint64_t proc_cpu_ns(pid_t pid, bool (*skip)(long tid, const void *ctx), const void *ctx) {
+        char path[64];
+        uint64_t sum = 0;
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+        DIR *d = opendir(path);
+        for (struct dirent *de; d && (de = readdir(d));) {
+                if (de->d_name[0] == '.' || (skip && skip(atol(de->d_name), ctx)))
+                        continue;
+                char file[300];
+                unsigned long long ns = 0;
+                snprintf(file, sizeof(file), "/proc/%d/task/%s/schedstat", pid, de->d_name);
+                FILE *f = fopen(file, "re");
+                if (f && fscanf(f, "%llu", &ns) == 1)
+                        sum += ns;
+                if (f)
+                        fclose(f);
+        }
+        if (d)
+                closedir(d);
+        return sum;
 }
 
 /* ---- before starting anything ---------------------------------------------------------------- */

@@ -6,6 +6,7 @@
  *   sampling --workers [SAMPLES]   each VM in its vmstatd-vm worker, as the daemon runs them:
  *                                  the CPU of the sampler and of every worker is counted, and
  *                                  each worker's memory without guest RAM (target <= 2 MiB) */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "proc.h"
 #include "config.h"
 #include "kvm.h"
 #include "manager.h"
@@ -44,29 +46,6 @@ static uint64_t rss_bytes(void) {
                 fclose(f);
         }
         return rss * (uint64_t) sysconf(_SC_PAGESIZE);
-}
-
-/* CPU ns of every thread of a process (schedstat field 1: exact, unlike utime/stime ticks) */
-static uint64_t process_cpu_ns(pid_t pid) {
-        char path[64];
-        uint64_t sum = 0;
-        snprintf(path, sizeof(path), "/proc/%d/task", pid);
-        DIR *d = opendir(path);
-        for (struct dirent *de; d && (de = readdir(d));) {
-                if (de->d_name[0] == '.')
-                        continue;
-                char file[300];
-                unsigned long long ns = 0;
-                snprintf(file, sizeof(file), "/proc/%d/task/%s/schedstat", pid, de->d_name);
-                FILE *f = fopen(file, "re");
-                if (f && fscanf(f, "%llu", &ns) == 1)
-                        sum += ns;
-                if (f)
-                        fclose(f);
-        }
-        if (d)
-                closedir(d);
-        return sum;
 }
 
 /* "Key:   N kB" of /proc/<pid>/<file>, in bytes */
@@ -125,14 +104,14 @@ static int run_workers(struct vs_sampler *s, unsigned samples) {
         }
         uint64_t w0 = 0, w1 = 0;
         for (unsigned i = 0; i < VMS; i++)
-                w0 += process_cpu_ns(pids[i]);
+                w0 += proc_cpu_ns(pids[i], NULL, NULL);
         double t0 = thread_cpu_us();
         for (unsigned k = 0; k < samples; k++)
                 if ((r = vs_sampler_sample(s)) < 0)
                         return r;
         double cpu_us = thread_cpu_us() - t0;
         for (unsigned i = 0; i < VMS; i++)
-                w1 += process_cpu_ns(pids[i]);
+                w1 += proc_cpu_ns(pids[i], NULL, NULL);
         double worker_us = (double) (w1 - w0) / 1e3;
         struct vs_sample *last = vs_sampler_latest(s);
         uint64_t rss_max = 0, rss_sum = 0, pss_sum = 0;

@@ -62,27 +62,12 @@ static uint64_t read_u64(const char *path, int field) {
         return v[field];
 }
 
-/* CPU ns of the threads of pid (schedstat: exact); skip: thread ids not to count (vCPUs) */
-static uint64_t cpu_ns(pid_t pid, const json_t *skip) {
-        char path[64];
-        uint64_t sum = 0;
-        snprintf(path, sizeof(path), "/proc/%d/task", pid);
-        DIR *d = opendir(path);
-        for (struct dirent *de; d && (de = readdir(d));) {
-                if (de->d_name[0] == '.')
-                        continue;
-                bool vcpu = false;
-                for (size_t i = 0; skip && i < json_array_size(skip); i++)
-                        vcpu |= json_integer_value(json_array_get(skip, i)) == atoll(de->d_name);
-                if (vcpu)
-                        continue;
-                char file[300];
-                snprintf(file, sizeof(file), "/proc/%d/task/%s/schedstat", pid, de->d_name);
-                sum += read_u64(file, 0);
-        }
-        if (d)
-                closedir(d);
-        return sum;
+/* whether tid is one of the vCPU thread ids in ctx (a JSON array): guest time, not ours */
+static bool is_vcpu(long tid, const void *ctx) {
+        for (size_t i = 0; i < json_array_size(ctx); i++)
+                if (json_integer_value(json_array_get(ctx, i)) == tid)
+                        return true;
+        return false;
 }
 
 static json_t *get_json(int port, const char *path) {
@@ -256,9 +241,9 @@ int main(void) {
         static struct worker w[1024];
         size_t n_w = workers(port, w, 1024);
         sleep(6);
-        uint64_t d0 = cpu_ns(pid, NULL), w0 = 0, d1, w1 = 0;
+        uint64_t d0 = proc_cpu_ns(pid, NULL, NULL), w0 = 0, d1, w1 = 0;
         for (size_t i = 0; i < n_w; i++)
-                w0 += cpu_ns(w[i].pid, w[i].vcpu_tids);
+                w0 += proc_cpu_ns(w[i].pid, is_vcpu, w[i].vcpu_tids);
         double m0 = now_s();
         for (unsigned s = 0; s * 5 < samples * 5; s += 3) { /* a gzip scrape every 15 s */
                 struct http1_reply b;
@@ -268,9 +253,9 @@ int main(void) {
                 sleep(left < 15 ? left : 15);
         }
         double window = now_s() - m0;
-        d1 = cpu_ns(pid, NULL);
+        d1 = proc_cpu_ns(pid, NULL, NULL);
         for (size_t i = 0; i < n_w; i++)
-                w1 += cpu_ns(w[i].pid, w[i].vcpu_tids);
+                w1 += proc_cpu_ns(w[i].pid, is_vcpu, w[i].vcpu_tids);
         double per_sample = window / 5.0;
         double d_us = (double) (d1 - d0) / 1e3 / per_sample / vcpus, w_us = (double) (w1 - w0) / 1e3 / per_sample / vcpus;
         for (size_t i = 0; i < n_w; i++)

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,17 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+int test_last_cpu(void) {
+        cpu_set_t set;
+        int cpu = -1;
+        ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+        for (int i = 0; i < CPU_SETSIZE; i++)
+                if (CPU_ISSET(i, &set))
+                        cpu = i;
+        ck_assert_int_ge(cpu, 0);
+        return cpu;
+}
 
 int test_free_port(void) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

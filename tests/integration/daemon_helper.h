@@ -64,6 +64,8 @@ void test_assert_keepalive(const char *url, const char *unix_socket);
 /* the value of a response header (case-insensitive), malloc'd, or NULL */
 char *test_header(const struct test_response *r, const char *name);
 int test_free_port(void);
+/* The last host CPU this process may run on: where a test pins the vCPUs it makes contend. */
+int test_last_cpu(void);
 void test_sleep_ms(unsigned ms);
 uint64_t test_now_ms(void); /* CLOCK_MONOTONIC */
 /* A new config directory with an empty vms.d/ (malloc'd path); files written into it. */

@@ -93,8 +93,10 @@ static char *metrics_settled(const struct test_daemon *d) {
                 struct test_response r = test_http(d, "GET", "/metrics?format=text", NULL);
                 ck_assert_int_eq(r.status, 200);
                 if (strstr(r.body, "\nvmstatd_sample_interval_seconds ") &&
-                    strstr(r.body, "\nvmstatd_vcpu_guest_steal_seconds_total{vm=\"" VM "\",vcpu=\"1\"}"))
+                    strstr(r.body, "\nvmstatd_vcpu_guest_steal_seconds_total{vm=\"" VM "\",vcpu=\"1\"}")) {
+                        free(r.headers);
                         return r.body; /* the caller frees it */
+                }
                 test_response_free(&r);
                 test_sleep_ms(100);
         }

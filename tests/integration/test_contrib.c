@@ -617,18 +617,6 @@ static void check_dashboard(struct drift *dr, json_t *dash, const struct var_val
         free(q);
 }
 
-/* the host CPU every busy vCPU is pinned to: the last this process may run on */
-static int contended_cpu(void) {
-        cpu_set_t set;
-        int cpu = -1;
-        ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
-        for (int i = 0; i < 64; i++)
-                if (CPU_ISSET(i, &set))
-                        cpu = i;
-        ck_assert_int_ge(cpu, 0);
-        return cpu;
-}
-
 static char *prometheus_config(int port, const char *dead) {
         char *rules = test_src_path(RULES), *config;
         ck_assert_int_ge(asprintf(&config,
@@ -651,7 +639,7 @@ static char *prometheus_config(int port, const char *dead) {
 START_TEST(no_drift_between_daemon_rules_and_dashboard) {
         uint64_t t0 = test_now_ms();
         char *dir = test_config_dir(), vm[160];
-        int cpu = contended_cpu();
+        int cpu = test_last_cpu(); /* where every busy vCPU is pinned */
         snprintf(vm, sizeof(vm), "[vm]\nmemory = 16M\nguest = builtin:spin\ncpus = %d\n", cpu);
         test_write_vm(dir, "spin1", vm);
         test_write_vm(dir, "spin2", vm);

@@ -123,17 +123,6 @@ static void check(struct test_prom *site, struct test_prom *global, const struct
         json_decref(at_site);
 }
 
-/* the last host CPU this process may run on */
-static int last_cpu(void) {
-        cpu_set_t set;
-        int cpu = -1;
-        ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
-        for (int i = 0; i < 64; i++)
-                if (CPU_ISSET(i, &set))
-                        cpu = i;
-        return cpu;
-}
-
 START_TEST(global_prometheus_sees_every_host) {
         uint64_t t0 = test_now_ms();
         struct test_daemon d[N_HOSTS];
@@ -142,7 +131,7 @@ START_TEST(global_prometheus_sees_every_host) {
         for (int i = 0; i < N_HOSTS; i++) {
                 char *dir = test_config_dir();
                 if (i == 0)
-                        snprintf(vm, sizeof(vm), "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:spin\ncpus = %d\n", last_cpu());
+                        snprintf(vm, sizeof(vm), "[vm]\nvcpus = 2\nmemory = 16M\nguest = builtin:spin\ncpus = %d\n", test_last_cpu());
                 else
                         snprintf(vm, sizeof(vm), "[vm]\nmemory = 8M\nguest = builtin:halt\n");
                 test_write_vm(dir, "guest", vm);
