@@ -117,6 +117,9 @@ int cl_schedstat_read(int fd, struct cl_schedstat *ret);
 struct cl_vcpu_raw {
         uint32_t have;              /* CL_HAVE_* of the collectors that filled this */
         struct cl_schedstat schedstat; /* executor, for worker VMs */
+        /* executor, for worker VMs: the thread has been off every CPU since the last sample, so
+         * nothing it counts (its KVM stats among them) has changed */
+        bool idle;
         uint64_t (*exit_hist)[HV_HIST_BUCKETS]; /* executor, only with histograms: [HV_EXIT__COUNT] */
         struct hv_counters exec;    /* executor */
         struct hv_vcpu_raw rs;      /* executor: tid, cpu_ns, offline_ns, now_ns */

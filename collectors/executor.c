@@ -26,6 +26,7 @@ struct thread_stat {
         int fd; /* schedstat, -1 when closed */
         struct cl_schedstat last;
         uint64_t runs; /* KVM_RUN calls at the last sample: a thread that started and ended since moved it */
+        bool idle;     /* off every CPU since the last sample (schedstat and runs unmoved) */
 };
 
 struct vm_state {
@@ -72,11 +73,13 @@ static bool vm_ran(struct vm_state *st, struct hv_vm *hv) {
                 struct thread_stat *t = &st->t[i];
                 struct cl_schedstat now;
                 uint64_t runs = atomic_load_explicit(&hv->vcpus[i]->sh->c.runs, memory_order_relaxed);
-                ran |= runs != t->runs; /* it ran, even if it has ended since (then: one last publish) */
+                bool moved = runs != t->runs; /* it ran, even if it has ended since (then: one last publish) */
                 t->runs = runs;
+                t->idle = false;
                 pid_t tid = hv_vcpu_tid(hv->vcpus[i]);
                 if (!tid) { /* not started, or gone: its final CPU time is in the shared memory */
                         thread_close(t);
+                        ran |= moved;
                         continue;
                 }
                 if (!schedstat_read(t, hv_vm_pid(hv), tid, &now)) {
@@ -84,7 +87,9 @@ static bool vm_ran(struct vm_state *st, struct hv_vm *hv) {
                         ran = true;
                         continue;
                 }
-                ran |= !t->last.have || now.cpu_ns != t->last.cpu_ns || now.timeslices != t->last.timeslices;
+                moved |= !t->last.have || now.cpu_ns != t->last.cpu_ns || now.timeslices != t->last.timeslices;
+                t->idle = !moved;
+                ran |= moved;
                 t->last = now;
         }
         return ran;
@@ -126,6 +131,7 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
                         hv_vcpu_read_raw_off_cpu(vm->hv->vcpus[i], t && t->last.have ? t->last.cpu_ns : 0, &v->rs);
                 if (t && t->fd >= 0 && t->last.have)
                         v->schedstat = t->last;
+                v->idle = t && t->idle;
                 hv_vcpu_read_counters(vm->hv->vcpus[i], &v->exec);
                 if (c->histograms && (v->exit_hist = malloc(sizeof(hv_reason_hist))))
                         hv_counters_read_reason_hist(&vm->hv->vcpus[i]->sh->c, v->exit_hist);

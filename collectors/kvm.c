@@ -319,12 +319,11 @@ void cl_kvm_filter_free(struct cl_kvm_filter *f) {
 
 /* ---- the collector ------------------------------------------------------------------------------ */
 
-/* A vCPU's stats fd as last read: its values, and the thread's schedstat then (from the
- * executor): a thread that has not run since cannot have changed its KVM stats. */
+/* A vCPU's stats fd and its values at the last sample: a thread the executor found idle since
+ * (cl_vcpu_raw.idle) cannot have changed its KVM stats. */
 struct kvm_vcpu_state {
         struct cl_kvm_schema *schema;
-        uint64_t *last;            /* a reference, or NULL */
-        struct cl_schedstat at;    /* have = false: always read */
+        uint64_t *last; /* a reference, or NULL */
 };
 
 /* Per VM: the schemas of its stats fds, parsed on first use. */
@@ -445,8 +444,7 @@ static int kvm_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw
         for (unsigned i = 0; i < out->n_vcpus && i < st->n_vcpus; i++) {
                 struct cl_vcpu_raw *v = &out->vcpus[i];
                 struct kvm_vcpu_state *vs = &st->vcpu[i];
-                if (vs->last && vs->at.have && v->schedstat.have && v->schedstat.cpu_ns == vs->at.cpu_ns &&
-                    v->schedstat.timeslices == vs->at.timeslices) { /* off every CPU since: unchanged */
+                if (vs->last && v->idle) { /* off every CPU since the last sample: unchanged */
                         v->kvm = cl_kvm_values_ref(vs->last);
                         v->kvm_schema = cl_kvm_schema_ref(vs->schema);
                         v->have |= CL_HAVE_KVM;
@@ -462,7 +460,6 @@ static int kvm_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_vm_raw
                 }
                 v->have |= CL_HAVE_KVM;
                 vs->last = cl_kvm_values_ref(v->kvm);
-                vs->at = v->schedstat;
         }
         if (out->kvm)
                 out->have |= CL_HAVE_KVM;

@@ -603,15 +603,15 @@ START_TEST(filter_marks_what_is_exported) {
 }
 END_TEST
 
-/* A vCPU whose thread did not run since the last sample (the executor's schedstat reading is
- * unchanged) cannot have changed its KVM stats: the collector hands out the last sample's
- * values array again instead of reading the fd; a reading that moved reads the fd anew. */
-static void sample_with_schedstat(struct harness *t, uint64_t cpu_ns, uint64_t timeslices) {
+/* A vCPU whose thread did not run since the last sample (the executor says so: cl_vcpu_raw.idle)
+ * cannot have changed its KVM stats: the collector hands out the last sample's values array
+ * again instead of reading the fd; one that ran is read anew. */
+static void sample_idle(struct harness *t, bool idle) {
         t->raw = (struct cl_vm_raw) { .n_vcpus = t->vm.hv->n_vcpus };
         t->raw.vcpus = calloc(t->raw.n_vcpus, sizeof(*t->raw.vcpus));
         ck_assert_ptr_nonnull(t->raw.vcpus);
         for (unsigned i = 0; i < t->raw.n_vcpus; i++)
-                t->raw.vcpus[i].schedstat = (struct cl_schedstat) { .have = true, .cpu_ns = cpu_ns, .timeslices = timeslices };
+                t->raw.vcpus[i].idle = idle;
         ck_assert_int_eq(t->c.ops->sample_vm(&t->c, &t->vm, &t->raw), 0);
 }
 
@@ -623,14 +623,14 @@ START_TEST(unchanged_thread_shares_values) {
         struct harness t;
         harness_init(&t, vm);
         ck_assert_int_eq(t.c.ops->init(&t.c), 0);
-        sample_with_schedstat(&t, 1000, 10);
+        sample_idle(&t, true); /* the first: nothing to share yet, read */
         struct cl_vm_raw a = t.raw;
         test_sleep_ms(100); /* the guest runs: its stats move */
-        sample_with_schedstat(&t, 1000, 10);
+        sample_idle(&t, true);
         struct cl_vm_raw b = t.raw;
         ck_assert_ptr_eq(b.vcpus[0].kvm, a.vcpus[0].kvm); /* shared, not read */
         ck_assert_ptr_ne(b.kvm, a.kvm);                   /* VM stats: always read */
-        sample_with_schedstat(&t, 2000, 11);
+        sample_idle(&t, false);
         struct cl_vm_raw c = t.raw;
         ck_assert_ptr_ne(c.vcpus[0].kvm, a.vcpus[0].kvm);
         bool found;
