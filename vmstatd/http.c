@@ -523,14 +523,10 @@ static enum MHD_Result serve_history(struct vs_http *h, struct MHD_Connection *c
 static enum MHD_Result serve_sample(struct vs_http *h, struct MHD_Connection *c, const struct vs_route *rt) {
         struct vs_sample *s = vs_sampler_latest(h->sampler);
         enum MHD_Result ret;
-        if (rt->kind == VS_ROUTE_HEALTHZ && atomic_load(&h->starting)) {
-                json_t *j = json_pack("{s:s, s:s, s:i}", "status", "starting", "detail",
-                                      "launching the configured VMs; those launched so far are served",
-                                      "vms", s ? (int) s->n_vms : 0);
-                ret = respond_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, j);
-        } else if (rt->kind == VS_ROUTE_HEALTHZ) {
+        if (rt->kind == VS_ROUTE_HEALTHZ) {
                 bool healthy;
-                json_t *j = vs_json_health(s, hv_now_ns(), vs_sampler_interval_ns(h->sampler), &healthy);
+                json_t *j = vs_json_health(s, hv_now_ns(), vs_sampler_interval_ns(h->sampler), atomic_load(&h->starting),
+                                           &healthy);
                 ret = respond_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j);
         } else if (!s) {
                 ret = respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no sample yet");

@@ -492,20 +492,24 @@ json_t *vs_json_history(const struct vs_history *h, const char *vm) {
 /* ---- health, errors, output ---------------------------------------------------------------------------- */
 
 json_t *vs_json_health(const struct vs_sample *s_or_null, uint64_t now_mono_ns, uint64_t interval_ns,
-                       bool *ret_healthy) {
+                       bool launching, bool *ret_healthy) {
         const struct vs_sample *s = s_or_null;
         uint64_t age = s && now_mono_ns > s->mono_ns ? now_mono_ns - s->mono_ns : 0;
         bool stale = s && interval_ns <= UINT64_MAX / 3 && age > 3 * interval_ns;
-        const char *status = !s ? "starting" : stale ? "stale" : "ok";
+        const char *status = !s || launching ? "starting" : stale ? "stale" : "ok";
         json_t *o = json_object();
         bool ok = o != NULL;
         ok &= set(o, "status", json_string(status));
+        if (launching) {
+                ok &= set(o, "detail", json_string("launching the configured VMs; those launched so far are served"));
+                ok &= set(o, "vms", uint_json(s ? s->n_vms : 0));
+        }
         ok &= set(o, "last_sample_age_seconds", s ? seconds_json(age) : json_null());
         ok &= set(o, "interval_seconds", seconds_json(interval_ns));
         ok &= set(o, "seq", s ? uint_json(s->seq) : json_null());
         o = done(o, ok);
         if (o)
-                *ret_healthy = s && !stale;
+                *ret_healthy = s && !stale && !launching;
         return o;
 }
 

@@ -22,9 +22,10 @@ json_t *vs_json_vcpu(const struct vs_sample *s, const struct vs_vm_sample *vm, u
 json_t *vs_json_history(const struct vs_history *h, const char *vm);
 /* Point p of h as history lists it (HTTP streams a long history a point at a time). */
 json_t *vs_json_history_point(const struct vs_history *h, unsigned p);
-/* /healthz: *ret_healthy is false before the first sample ("starting") and when the latest is
- * older than 3 intervals ("stale"). */
-json_t *vs_json_health(const struct vs_sample *s_or_null, uint64_t now_mono_ns, uint64_t interval_ns,
+/* /healthz: *ret_healthy is false before the first sample and while the daemon is launching
+ * its VMs at start ("starting"; launching adds detail and the VMs served so far), and when the
+ * latest is older than 3 intervals ("stale"). */
+json_t *vs_json_health(const struct vs_sample *s_or_null, uint64_t now_mono_ns, uint64_t interval_ns, bool launching,
                        bool *ret_healthy);
 /* {"error": message, "status": status} */
 json_t *vs_json_error(int status, const char *message);

@@ -455,7 +455,7 @@ START_TEST(health) {
         struct vs_sample s = { .seq = 7, .mono_ns = t };
         bool healthy = false;
 
-        json_t *o = roundtrip(vs_json_health(&s, t + 1500000000ull, iv, &healthy));
+        json_t *o = roundtrip(vs_json_health(&s, t + 1500000000ull, iv, false, &healthy));
         ck_assert(healthy);
         ck_assert_uint_eq(json_object_size(o), 4);
         ck_assert_str_eq(get_str(o, "status"), "ok");
@@ -464,24 +464,24 @@ START_TEST(health) {
         ck_assert_int_eq(get_int(o, "seq"), 7);
         json_decref(o);
 
-        o = roundtrip(vs_json_health(&s, t + 3 * iv, iv, &healthy)); /* 3 intervals old: not older */
+        o = roundtrip(vs_json_health(&s, t + 3 * iv, iv, false, &healthy)); /* 3 intervals old: not older */
         ck_assert(healthy);
         ck_assert_str_eq(get_str(o, "status"), "ok");
         json_decref(o);
 
-        o = roundtrip(vs_json_health(&s, t + 3 * iv + 1, iv, &healthy));
+        o = roundtrip(vs_json_health(&s, t + 3 * iv + 1, iv, false, &healthy));
         ck_assert(!healthy);
         ck_assert_str_eq(get_str(o, "status"), "stale");
         ck_assert_double_eq(get_real(o, "last_sample_age_seconds"), (3 * iv + 1) / 1e9);
         json_decref(o);
 
-        o = roundtrip(vs_json_health(&s, t - 5, iv, &healthy)); /* a clock read before the sample */
+        o = roundtrip(vs_json_health(&s, t - 5, iv, false, &healthy)); /* a clock read before the sample */
         ck_assert(healthy);
         ck_assert_double_eq(get_real(o, "last_sample_age_seconds"), 0);
         json_decref(o);
 
         healthy = true;
-        o = roundtrip(vs_json_health(NULL, t, iv, &healthy));
+        o = roundtrip(vs_json_health(NULL, t, iv, false, &healthy));
         ck_assert(!healthy);
         ck_assert_str_eq(get_str(o, "status"), "starting");
         ck_assert(json_is_null(get(o, "last_sample_age_seconds")));
