@@ -310,26 +310,23 @@ static int launch(struct vs_manager *m, struct entry *e) {
         return launch_finish(m, e, w, r, why, sizeof(why));
 }
 
+/* An entry to launch, and how its start went. */
+struct launching {
+        struct entry *e;
+        struct vs_worker *w;
+        int r;
+        char why[sizeof(((struct entry *) 0)->why)];
+};
+
 /* Launches every entry of todo at once: all workers are started before the first hello is
  * awaited, so that they create and load their VMs side by side (256 one after another took
  * 8 s here). Returns how many failed. */
-static int launch_all(struct vs_manager *m, struct entry **todo, size_t n) {
-        struct started {
-                struct vs_worker *w;
-                int r;
-                char why[sizeof(((struct entry *) 0)->why)];
-        } *st = calloc(n ? n : 1, sizeof(*st));
+static int launch_all(struct vs_manager *m, struct launching *todo, size_t n) {
         int failed = 0;
-        if (!st) { /* one after another, then */
-                for (size_t i = 0; i < n; i++)
-                        failed += launch(m, todo[i]) < 0;
-                return failed;
-        }
         for (size_t i = 0; i < n; i++)
-                st[i].r = launch_start(m, todo[i], &st[i].w, st[i].why, sizeof(st[i].why));
+                todo[i].r = launch_start(m, todo[i].e, &todo[i].w, todo[i].why, sizeof(todo[i].why));
         for (size_t i = 0; i < n; i++)
-                failed += launch_finish(m, todo[i], st[i].w, st[i].r, st[i].why, sizeof(st[i].why)) < 0;
-        free(st);
+                failed += launch_finish(m, todo[i].e, todo[i].w, todo[i].r, todo[i].why, sizeof(todo[i].why)) < 0;
         return failed;
 }
 
@@ -465,7 +462,7 @@ static void update_live(struct vs_manager *m, struct entry *e, const struct vs_v
 
 int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
         int failed = 0;
-        struct entry **todo = calloc(conf->n_vms ? conf->n_vms : 1, sizeof(*todo));
+        struct launching *todo = calloc(conf->n_vms ? conf->n_vms : 1, sizeof(*todo)); /* NULL: one by one */
         size_t n_todo = 0;
         pthread_mutex_lock(&m->lock);
         snprintf(m->console_dir, sizeof(m->console_dir), "%s", conf->console_dir);
@@ -516,7 +513,7 @@ int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
                         m->e[m->n++] = e;
                 }
                 if (c->autostart && todo)
-                        todo[n_todo++] = e;
+                        todo[n_todo++].e = e;
                 else if (c->autostart && launch(m, e) < 0)
                         failed++;
         }
