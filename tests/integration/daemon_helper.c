@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int test_last_cpu(void) {
         cpu_set_t set;
@@ -87,6 +88,16 @@ const char *test_daemon_unavailable(void) {
         return NULL;
 }
 
+void test_daemon_prepare(struct test_daemon *d, char listen[32]) {
+        memset(d, 0, sizeof(*d));
+        d->port = test_free_port();
+        snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+        snprintf(listen, 32, "127.0.0.1:%d", d->port);
+        char *logdir = test_mkdtemp("daemon"); /* goes with the suite, the log of a failed start too */
+        snprintf(d->log_path, sizeof(d->log_path), "%s/stderr.log", logdir);
+        free(logdir);
+}
+
 bool test_daemon_start(struct test_daemon *d, const char *const *args) {
         const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
         const char *why = test_daemon_unavailable();
@@ -94,14 +105,8 @@ bool test_daemon_start(struct test_daemon *d, const char *const *args) {
                 test_skip("%s", why);
                 return false;
         }
-        memset(d, 0, sizeof(*d));
-        d->port = test_free_port();
-        snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
-        char *logdir = test_mkdtemp("daemon"); /* goes with the suite, the log of a failed start too */
-        snprintf(d->log_path, sizeof(d->log_path), "%s/stderr.log", logdir);
-        free(logdir);
         char listen[32];
-        snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
+        test_daemon_prepare(d, listen);
         const char *argv[32] = { bin, "--listen", listen, "--interval", "200ms" };
         size_t n = 5;
         bool has_config = false, has_runtime = false;
@@ -322,6 +327,29 @@ void test_response_free(struct test_response *r) {
         free(r->body);
         free(r->headers);
         memset(r, 0, sizeof(*r));
+}
+
+char *test_gunzip(const void *data, size_t len, size_t *ret_len) {
+        size_t cap = 16 * len + 4096;
+        char *out = malloc(cap + 1);
+        z_stream z = { .next_in = (Bytef *) data, .avail_in = (uInt) len };
+        ck_assert_ptr_nonnull(out);
+        ck_assert_int_eq(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
+        int r;
+        do {
+                if (z.total_out == cap) { /* more than it seemed: grow */
+                        out = realloc(out, (cap *= 2) + 1);
+                        ck_assert_ptr_nonnull(out);
+                }
+                z.next_out = (Bytef *) out + z.total_out;
+                z.avail_out = (uInt) (cap - z.total_out);
+                r = inflate(&z, Z_FINISH);
+        } while (r == Z_BUF_ERROR && z.avail_out == 0);
+        ck_assert_msg(r == Z_STREAM_END, "not a whole gzip member: inflate says %d", r);
+        out[z.total_out] = 0;
+        *ret_len = z.total_out;
+        inflateEnd(&z);
+        return out;
 }
 
 char *test_header(const struct test_response *r, const char *name) {

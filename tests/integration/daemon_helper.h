@@ -36,6 +36,10 @@ const char *test_daemon_unavailable(void);
  * /healthz answers 200; fails the test otherwise. Returns false only when
  * test_daemon_unavailable(): then the test's SKIP line is printed and the caller returns. */
 bool test_daemon_start(struct test_daemon *d, const char *const *args);
+/* What test_daemon_start does before it spawns, for a test that runs the daemon its own way: a
+ * free port (d->port, d->base, listen = "127.0.0.1:PORT") and a log in a directory of its own
+ * (d->log_path). Then: d->pid = test_spawn(argv, d->log_path). */
+void test_daemon_prepare(struct test_daemon *d, char listen[32]);
 /* SIGTERM; asserts it exits 0 within 2 s (CLOCK_MONOTONIC) and its log holds no sanitizer
  * report. */
 void test_daemon_stop(struct test_daemon *d);
@@ -61,6 +65,9 @@ void test_response_free(struct test_response *r);
 /* Three GETs of url on one curl handle (over unix_socket if non-NULL) answer 200 and reuse the
  * first connection: libmicrohttpd 0.9.75 closes it when the response is queued too early. */
 void test_assert_keepalive(const char *url, const char *unix_socket);
+/* a gzip member inflated, malloc'd and NUL-terminated (*ret_len without the NUL); fails the test
+ * when it is not valid gzip */
+char *test_gunzip(const void *data, size_t len, size_t *ret_len);
 /* the value of a response header (case-insensitive), malloc'd, or NULL */
 char *test_header(const struct test_response *r, const char *name);
 int test_free_port(void);

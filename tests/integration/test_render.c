@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "daemon_helper.h"
 
@@ -31,22 +30,6 @@ static char *sample_time(const char *body) {
         return strndup(p, strcspn(p, "\n"));
 }
 
-/* the gzip member in r's body, inflated in place of it */
-static void gunzip(struct test_response *r) {
-        size_t cap = 64 * r->len + 4096;
-        char *out = malloc(cap + 1);
-        z_stream z = { .next_in = (Bytef *) r->body, .avail_in = (uInt) r->len, .next_out = (Bytef *) out,
-                       .avail_out = (uInt) cap };
-        ck_assert_ptr_nonnull(out);
-        ck_assert_int_eq(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
-        ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-        out[z.total_out] = 0;
-        r->len = z.total_out;
-        inflateEnd(&z);
-        free(r->body);
-        r->body = out;
-}
-
 /* GET /metrics in format f, gzip-encoded when z (then decoded here) */
 static struct test_response scrape(const struct test_daemon *d, int f, int z) {
         char path[64];
@@ -57,8 +40,11 @@ static struct test_response scrape(const struct test_daemon *d, int f, int z) {
         char *enc = test_header(&r, "Content-Encoding");
         ck_assert_msg(z ? enc && strcmp(enc, "gzip") == 0 : enc == NULL, "Content-Encoding %s", enc ? enc : "none");
         free(enc);
-        if (z)
-                gunzip(&r);
+        if (z) {
+                char *plain = test_gunzip(r.body, r.len, &r.len);
+                free(r.body);
+                r.body = plain;
+        }
         return r;
 }
 

@@ -19,11 +19,9 @@ START_TEST(serves_while_launching) {
         char *dir = test_config_dir(), *logdir = test_mkdtemp("start");
         test_write_vm(dir, "fast", "[vm]\nmemory = 8M\nguest = builtin:halt\n");
         test_write_vm(dir, "slow", "[vm]\nmemory = 8M\nguest = builtin:halt\n");
-        struct test_daemon d = { .port = test_free_port() };
+        struct test_daemon d;
         char listen[32], run[128];
-        snprintf(listen, sizeof(listen), "127.0.0.1:%d", d.port);
-        snprintf(d.base, sizeof(d.base), "http://%s", listen);
-        snprintf(d.log_path, sizeof(d.log_path), "%s/vmstatd.log", logdir);
+        test_daemon_prepare(&d, listen);
         snprintf(run, sizeof(run), "%s/run", logdir);
         const char *bin = getenv("VMSTATD_BIN") ? getenv("VMSTATD_BIN") : "build/bin/vmstatd";
         const char *argv[] = { bin, "--config", dir, "--listen", listen, "--runtime-dir", run, "--interval", "200ms",

@@ -578,12 +578,9 @@ END_TEST
 static const char *const as_nobody[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", NULL };
 
 static void defaults_meet(const char *xdg, const char *want_dir) {
-        char sock_path[128], worker_sock[128], log[64], listen[32];
-        struct test_daemon dd = { .port = test_free_port() };
-        snprintf(listen, sizeof(listen), "127.0.0.1:%d", dd.port);
-        snprintf(dd.base, sizeof(dd.base), "http://%s", listen);
-        snprintf(log, sizeof(log), "/run/vmstatd-test-%d.log", dd.port);
-        snprintf(dd.log_path, sizeof(dd.log_path), "%s", log);
+        char sock_path[128], worker_sock[128], listen[32];
+        struct test_daemon dd;
+        test_daemon_prepare(&dd, listen);
         snprintf(sock_path, sizeof(sock_path), "%s/control.sock", want_dir);
         snprintf(worker_sock, sizeof(worker_sock), "%s/vms/b13.sock", want_dir);
         if (xdg)

@@ -25,7 +25,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "daemon_helper.h"
 
@@ -542,17 +541,6 @@ static bool has_handler(const char *html) {
         return false;
 }
 
-static char *gunzip(const char *data, size_t len, size_t *ret_len) {
-        size_t cap = 1 << 20;
-        char *out = malloc(cap);
-        z_stream z = { .next_in = (Bytef *) data, .avail_in = (uInt) len, .next_out = (Bytef *) out, .avail_out = (uInt) cap };
-        ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
-        ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-        *ret_len = z.total_out;
-        inflateEnd(&z);
-        return out;
-}
-
 START_TEST(page_and_files_over_http) {
         struct test_daemon d;
         if (!start_default(&d))
@@ -614,7 +602,7 @@ START_TEST(page_and_files_over_http) {
                 char *ztag = test_header(&z, "ETag");
                 ck_assert_str_ne(ztag, etag); /* another representation, another tag */
                 size_t n;
-                char *plain = gunzip(z.body, z.len, &n);
+                char *plain = test_gunzip(z.body, z.len, &n);
                 ck_assert_uint_eq(n, r.len);
                 ck_assert_int_eq(memcmp(plain, r.body, n), 0);
                 free(plain);
