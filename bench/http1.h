@@ -4,6 +4,7 @@
 #define BENCH_HTTP1_H
 
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -106,6 +107,16 @@ static inline int http1_request(int port, const char *unix_path, const char *met
         memmove(buf, end + 4, ret->len + 1);
         ret->body = buf;
         return 0;
+}
+
+/* GET path and parse a 200 answer's JSON body; NULL otherwise */
+static inline json_t *http1_get_json(int port, const char *unix_path, const char *path, int timeout_s) {
+        struct http1_reply r;
+        json_t *j = NULL;
+        if (http1_request(port, unix_path, "GET", path, "", timeout_s, &r) == 0 && r.status == 200)
+                j = json_loadb(r.body, r.len, 0, NULL);
+        http1_reply_free(&r);
+        return j;
 }
 
 #endif

@@ -70,18 +70,9 @@ static bool is_vcpu(long tid, const void *ctx) {
         return false;
 }
 
-static json_t *get_json(int port, const char *path) {
-        struct http1_reply b;
-        json_t *j = NULL;
-        if (http1_request(port, NULL, "GET", path, "", 10, &b) == 0 && b.status == 200)
-                j = json_loadb(b.body, b.len, 0, NULL);
-        http1_reply_free(&b);
-        return j;
-}
-
 /* VMs listed as running at /vms */
 static unsigned running(int port) {
-        json_t *j = get_json(port, "/vms"), *vms = json_object_get(j, "vms");
+        json_t *j = http1_get_json(port, NULL, "/vms", 10), *vms = json_object_get(j, "vms");
         unsigned n = 0;
         for (size_t i = 0; i < json_array_size(vms); i++)
                 n += strcmp(json_string_value(json_object_get(json_array_get(vms, i), "state")) ?: "", "running") == 0;
@@ -96,12 +87,12 @@ struct worker {
 
 /* every VM's worker pid and vCPU thread ids, from /vms/<name> */
 static size_t workers(int port, struct worker *w, size_t max) {
-        json_t *j = get_json(port, "/vms"), *vms = json_object_get(j, "vms");
+        json_t *j = http1_get_json(port, NULL, "/vms", 10), *vms = json_object_get(j, "vms");
         size_t n = 0;
         for (size_t i = 0; i < json_array_size(vms) && n < max; i++) {
                 char path[96];
                 snprintf(path, sizeof(path), "/vms/%s", json_string_value(json_object_get(json_array_get(vms, i), "name")));
-                json_t *vm = get_json(port, path), *vcpus = json_object_get(vm, "vcpus");
+                json_t *vm = http1_get_json(port, NULL, path, 10), *vcpus = json_object_get(vm, "vcpus");
                 w[n] = (struct worker) { .pid = (pid_t) json_integer_value(json_object_get(vm, "worker_pid")),
                                          .vcpu_tids = json_array() };
                 for (size_t k = 0; k < json_array_size(vcpus); k++)

@@ -146,18 +146,14 @@ static int run_wrk(int port, bool gzip, const char *seconds, struct wrk_report *
 
 /* VMs and vCPUs the daemon reports at /vms */
 static void count_vms(int port, unsigned *ret_vms, unsigned *ret_vcpus) {
-        struct http1_reply b;
-        *ret_vms = *ret_vcpus = 0;
-        if (http_get(port, "/vms", false, &b) == 0 && b.status == 200) {
-                json_t *j = json_loadb(b.body, b.len, 0, NULL), *vms = json_object_get(j, "vms");
-                for (size_t i = 0; i < json_array_size(vms); i++) {
-                        json_t *v = json_object_get(json_array_get(vms, i), "vcpus");
-                        *ret_vcpus += json_is_integer(v) ? (unsigned) json_integer_value(v) : (unsigned) json_array_size(v);
-                }
-                *ret_vms = (unsigned) json_array_size(vms);
-                json_decref(j);
+        json_t *j = http1_get_json(port, NULL, "/vms", 5), *vms = json_object_get(j, "vms");
+        *ret_vms = (unsigned) json_array_size(vms);
+        *ret_vcpus = 0;
+        for (size_t i = 0; i < json_array_size(vms); i++) {
+                json_t *v = json_object_get(json_array_get(vms, i), "vcpus");
+                *ret_vcpus += json_is_integer(v) ? (unsigned) json_integer_value(v) : (unsigned) json_array_size(v);
         }
-        http1_reply_free(&b);
+        json_decref(j);
 }
 
 struct server {

@@ -164,12 +164,7 @@ static double metric_value(const char *body, const char *series) {
 }
 
 static json_t *get_json(const char *path) {
-        struct http1_reply r;
-        json_t *j = NULL;
-        if (http_request(0, "GET", path, &r) == 0 && r.status == 200)
-                j = json_loadb(r.body, r.len, 0, NULL);
-        http1_reply_free(&r);
-        return j;
+        return http1_get_json(0, control_path, path, 10);
 }
 
 /* ---- the daemon's configuration: state k of the reload cycle ---------------------------------- */
