@@ -79,6 +79,9 @@ struct cl_kvm_filter {
 /* 0, or -EINVAL with a sentence in err ("kvm stats include '(': parentheses not balanced") */
 int cl_kvm_filter_init(struct cl_kvm_filter *f, const char *include, const char *exclude, char *err, size_t err_len);
 bool cl_kvm_filter_match(const struct cl_kvm_filter *f, const char *name);
+/* Whether src compiles as such a regex: 0, or -EINVAL with the reason alone in why (for a
+ * caller that names the option or the config line itself) */
+int cl_kvm_regex_check(const char *src, char *why, size_t why_len);
 void cl_kvm_filter_free(struct cl_kvm_filter *f);
 
 /* ---- raw snapshot: what collectors fill, per sample ------------------------------------------ */

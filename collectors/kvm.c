@@ -275,19 +275,35 @@ void cl_kvm_values_unref(uint64_t *v) {
 
 /* ---- the stats filter --------------------------------------------------------------------------- */
 
-static int filter_compile(regex_t *re, bool *has, const char *what, const char *src, char *err, size_t err_len) {
-        char anchored[1024], why[160];
-        *has = false;
-        if (!src || !src[0])
-                return 0;
+/* src anchored at both ends, compiled into re; -EINVAL with the reason alone in why */
+static int regex_anchored(regex_t *re, const char *src, char *why, size_t why_len) {
+        char anchored[1024];
         if ((size_t) snprintf(anchored, sizeof(anchored), "^(%s)$", src) >= sizeof(anchored)) {
-                snprintf(err, err_len, "kvm stats %s: the regex is too long (at most %zu characters)", what,
-                         sizeof(anchored) - 5);
+                snprintf(why, why_len, "the regex is too long (at most %zu characters)", sizeof(anchored) - 5);
                 return -EINVAL;
         }
         int r = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
         if (r != 0) {
-                regerror(r, re, why, sizeof(why));
+                regerror(r, re, why, why_len);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int cl_kvm_regex_check(const char *src, char *why, size_t why_len) {
+        regex_t re;
+        int r = regex_anchored(&re, src, why, why_len);
+        if (r == 0)
+                regfree(&re);
+        return r;
+}
+
+static int filter_compile(regex_t *re, bool *has, const char *what, const char *src, char *err, size_t err_len) {
+        char why[160];
+        *has = false;
+        if (!src || !src[0])
+                return 0;
+        if (regex_anchored(re, src, why, sizeof(why)) < 0) {
                 snprintf(err, err_len, "kvm stats %s '%s': %s", what, src, why);
                 return -EINVAL;
         }

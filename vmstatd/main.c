@@ -122,14 +122,12 @@ static const char *filter_arg(const char *name, int argc, char **argv, int *i, b
                 *bad = true;
                 return NULL;
         }
-        struct cl_kvm_filter f;
-        char err[CL_ERROR_LEN];
-        if (cl_kvm_filter_init(&f, v, NULL, err, sizeof(err)) < 0) {
-                fprintf(stderr, "vmstatd: %s: %s\n", name, strchr(err, '\'') ? strchr(err, '\'') : err);
+        char why[CL_ERROR_LEN];
+        if (cl_kvm_regex_check(v, why, sizeof(why)) < 0) {
+                fprintf(stderr, "vmstatd: %s: '%s': %s\n", name, v, why);
                 *bad = true;
                 return NULL;
         }
-        cl_kvm_filter_free(&f);
         return v;
 }
 
