@@ -67,9 +67,11 @@ static void assert_steal_is_runnable(json_t *a, json_t *b, const char *what, dou
         }
 }
 
-/* One spinning vCPU with a host CPU to itself: guest steal and runnable both stay under 1 %.
- * Three spinning vCPUs on one host CPU: each waits about two thirds of the time, and the guest's
- * record says so, interval for interval. */
+/* One spinning vCPU with a host CPU to itself: guest steal follows its runnable time, which stays
+ * small. Other work on this shared host can make it ~10 %; the bound (half of what the contended
+ * case waits) only says the setup is uncontended, the truth checked is steal = runnable. Three
+ * spinning vCPUs on one host CPU: each waits about two thirds of the time, and the guest's record
+ * says so, interval for interval. */
 START_TEST(guest_steal_follows_runnable) {
         struct test_daemon d;
         char *dir = test_config_dir();
@@ -77,10 +79,10 @@ START_TEST(guest_steal_follows_runnable) {
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        json_t *a = wait_record(&d, "solo", "on", 5000);
+        json_t *a = wait_record(&d, "solo", "on", 15000);
         test_sleep_ms(2000);
         json_t *b = test_vm_json(&d, "solo");
-        assert_steal_is_runnable(a, b, "alone", 1.0);
+        assert_steal_is_runnable(a, b, "alone", 33.0); /* half what three on one CPU wait */
         json_decref(a);
         json_decref(b);
         test_daemon_stop(&d);
@@ -88,7 +90,7 @@ START_TEST(guest_steal_follows_runnable) {
         test_write_vm(dir, "solo", "[vm]\nvcpus = 3\nmemory = 16M\nguest = builtin:spin\ncpus = 0\n");
         if (!test_daemon_start(&d, args))
                 return;
-        a = wait_record(&d, "solo", "on", 5000);
+        a = wait_record(&d, "solo", "on", 15000);
         test_sleep_ms(3000);
         b = test_vm_json(&d, "solo");
         assert_steal_is_runnable(a, b, "three on one CPU", -1);
@@ -152,7 +154,7 @@ START_TEST(invalid_records_reported) {
         const char *args[] = { "--config", dir, NULL };
         if (!test_daemon_start(&d, args))
                 return;
-        json_t *out = wait_record(&d, "out", "invalid", 5000), *res = wait_record(&d, "res", "invalid", 5000);
+        json_t *out = wait_record(&d, "out", "invalid", 15000), *res = wait_record(&d, "res", "invalid", 15000);
         ck_assert_str_eq(record(out, 0), "invalid");
         ck_assert_str_eq(json_string_value(json_object_get(out, "state")), "running");
         ck_assert(json_is_null(json_object_get(vcpu(out, 0), "guest_steal_seconds")));
