@@ -21,6 +21,7 @@ declare -A modules=(
         [check]=check
         [inih]=libinih-dev
         [zlib]=zlib1g-dev
+        [libdeflate]=libdeflate-dev
         [libcurl]=libcurl4-openssl-dev
         [libseccomp]=libseccomp-dev
 )

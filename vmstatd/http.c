@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "buf.h"
 #include "config.h"
@@ -110,30 +110,29 @@ static void rendered_unref(void *p) {
         free(r);
 }
 
-/* Level 1, by measurement on the 5.2 MB text body of 256 VMs x 4 vCPUs (85,268 series): level 1
- * took 16 ms for 336 kB, the default 6 took 48 ms for 307 kB, 9 took 205 ms for 285 kB. A
- * third of the CPU for a body 9 % larger; the link between Prometheus and an exporter is
- * rarely what limits a scrape, the exporter's CPU on a busy host can be. */
+/* libdeflate at level 1, by measurement on the 5.2 MB text body of 256 VMs x 4 vCPUs (84,749
+ * series; best of 7 on this machine): libdeflate 1 took 8.6 ms for 300 kB, 6 took 33 ms for
+ * 248 kB; zlib 1 took 14.7 ms for 333 kB and zlib 6 38 ms for 306 kB. Level 1 costs a quarter of
+ * level 6's CPU for a body a fifth larger: the link between Prometheus and an exporter is rarely
+ * what limits a scrape, the exporter's CPU on a busy host can be. libdeflate compresses a whole
+ * buffer at once, which is what a rendered body is, 1.7 times as fast as zlib and smaller. */
 #define GZIP_LEVEL 1
 
 static int gzip_into(const void *in, size_t len, struct vs_buf *out) {
-        z_stream z = { 0 };
-        if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) /* 15 + 16: gzip */
+        struct libdeflate_compressor *z = libdeflate_alloc_compressor(GZIP_LEVEL);
+        if (!z)
                 return -ENOMEM;
-        size_t bound = deflateBound(&z, len);
+        size_t bound = libdeflate_gzip_compress_bound(z, len);
         char *dst = vs_buf_reserve(out, bound);
         int r = dst ? 0 : -ENOMEM;
         if (dst) {
-                z.next_in = (Bytef *) in;
-                z.avail_in = (uInt) len;
-                z.next_out = (Bytef *) dst;
-                z.avail_out = (uInt) bound;
-                if (deflate(&z, Z_FINISH) == Z_STREAM_END)
-                        vs_buf_commit(out, z.total_out);
+                size_t n = libdeflate_gzip_compress(z, in, len, dst, bound);
+                if (n)
+                        vs_buf_commit(out, n);
                 else
                         r = -EIO;
         }
-        deflateEnd(&z);
+        libdeflate_free_compressor(z);
         return r;
 }
 
@@ -318,7 +317,7 @@ static void web_prepare(struct vs_http *h) {
         for (unsigned a = 0; a < VS_ASSET__COUNT; a++) {
                 struct web_asset *w = &h->web[a];
                 w->raw = vs_web_file((enum vs_asset) a);
-                unsigned long crc = crc32(0, w->raw.data, (uInt) w->raw.len);
+                unsigned long crc = libdeflate_crc32(0, w->raw.data, w->raw.len);
                 snprintf(w->etag, sizeof(w->etag), "\"%08lx-%zx\"", crc, w->raw.len);
                 snprintf(w->etag_gz, sizeof(w->etag_gz), "\"%08lx-%zx-gz\"", crc, w->raw.len);
                 vs_buf_init(&w->gz);
