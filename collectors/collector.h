@@ -30,6 +30,8 @@ enum cl_kvm_kind {
 
 enum cl_kvm_unit { CL_UNIT_NONE, CL_UNIT_BYTES, CL_UNIT_SECONDS, CL_UNIT_CYCLES, CL_UNIT_BOOLEAN };
 
+#define CL_KVM_METRIC_LEN 96
+
 struct cl_kvm_desc {
         char name[64];        /* as the kernel reports it, e.g. "halt_poll_success_ns" */
         enum cl_kvm_kind kind;
@@ -42,6 +44,9 @@ struct cl_kvm_desc {
         uint32_t index;       /* index of the first value in cl_kvm_schema values */
         int sum_of;           /* histograms: index into desc[] of the matching *_ns stat, or -1 */
         bool exported;        /* passes the stats filter (true unless a filter says otherwise) */
+        /* its metric name after a prefix, without a counter's _total (cl_kvm_metric_name), set
+         * once when the schema is parsed; "" in a schema made by hand */
+        char metric[CL_KVM_METRIC_LEN];
 };
 
 /* Parsed once per stats fd; shared read-only, refcounted because samples point at it. */
@@ -59,6 +64,9 @@ struct cl_kvm_schema *cl_kvm_schema_ref(struct cl_kvm_schema *s);
 void cl_kvm_schema_unref(struct cl_kvm_schema *s);
 /* Parses the header and descriptors of a KVM binary stats fd. -errno on failure. */
 int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret);
+/* The stat's name as the end of a metric name: lower case, [a-z0-9_]; seconds and bytes end in
+ * their unit (seconds drop an _ns, _us or _ms token); a counter's _total is dropped. */
+void cl_kvm_metric_name(const struct cl_kvm_desc *d, char out[CL_KVM_METRIC_LEN]);
 /* Reads the whole data block (pread, one call) into values[schema->n_values]. */
 int cl_kvm_read_values(int fd, const struct cl_kvm_schema *s, uint64_t *values);
 /* The values arrays samples hold (cl_vm_raw.kvm, cl_vcpu_raw.kvm) are refcounted: a vCPU that

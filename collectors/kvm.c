@@ -197,6 +197,39 @@ static int schema_read_descs(int fd, const struct kvm_stats_header *h, struct cl
         return r;
 }
 
+/* A sub-second unit in a stat's name (halt_wait_ns): its value is scaled to seconds. */
+static bool time_token(const char *t, size_t n) {
+        return n == 2 && t[1] == 's' && (t[0] == 'n' || t[0] == 'u' || t[0] == 'm');
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix) {
+        size_t m = strlen(suffix);
+        return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+void cl_kvm_metric_name(const struct cl_kvm_desc *d, char out[CL_KVM_METRIC_LEN]) {
+        size_t n = 0;
+        for (const char *t = d->name; *t;) {
+                size_t len = strcspn(t, "_");
+                if (len && !(d->unit == CL_UNIT_SECONDS && time_token(t, len)) && n + len + 1 < CL_KVM_METRIC_LEN - 16) {
+                        if (n)
+                                out[n++] = '_';
+                        for (size_t i = 0; i < len; i++) {
+                                char c = t[i];
+                                out[n++] = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a')
+                                         : (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_';
+                        }
+                }
+                t += len + (t[len] == '_');
+        }
+        out[n] = 0;
+        if (d->kind == CL_KVM_COUNTER && n > 6 && ends_with(out, n, "_total"))
+                out[n -= 6] = 0;
+        const char *unit = d->unit == CL_UNIT_SECONDS ? "_seconds" : d->unit == CL_UNIT_BYTES ? "_bytes" : NULL;
+        if (unit && strcmp(out, unit + 1) != 0 && !ends_with(out, n, unit)) /* after the prefix's _ */
+                snprintf(out + n, CL_KVM_METRIC_LEN - n, "%s", n ? unit : unit + 1);
+}
+
 int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret) {
         struct kvm_stats_header h;
         struct cl_kvm_schema *s = NULL;
@@ -223,6 +256,8 @@ int cl_kvm_schema_parse(int fd, struct cl_kvm_schema **ret) {
                 goto fail;
         }
         schema_link_sums(s);
+        for (size_t d = 0; d < s->n_desc; d++)
+                cl_kvm_metric_name(&s->desc[d], s->desc[d].metric);
         /* every descriptor's values must lie inside the fd's real data block */
         if (!(probe = malloc(s->n_values * sizeof(*probe)))) {
                 r = -ENOMEM;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "kvm_helper.h"
+#include "metrics.h"
+#include "render_json.h"
 #include "render_prom.h"
 #include "sampler.h"
 
@@ -932,6 +934,116 @@ START_TEST(out_of_memory) {
 }
 END_TEST
 
+/* The metric table drives the parity: every row is in docs/METRICS.md and rendered by the real
+ * sample or the hand-made one, every documented vmstatd_* name (the KVM patterns aside) is a
+ * row, and a row's unit is what its name ends in (OpenMetrics). */
+START_TEST(rows_documented_and_rendered) {
+        struct fixture f;
+        if (!fixture_up(&f))
+                return;
+        static struct doc doc;
+        static struct families real, made;
+        read_doc(&doc);
+        char *text = render(f.sample, VS_PROM_TEXT, true);
+        check_structure(text, false, &real);
+        free(text);
+        HANDMADE(s);
+        text = render(&s, VS_PROM_TEXT, true);
+        check_structure(text, false, &made);
+        free(text);
+        ck_assert_uint_gt(vs_n_metrics, 30);
+        for (size_t i = 0; i < vs_n_metrics; i++) {
+                const struct vs_metric *m = &vs_metrics[i];
+                ck_assert_msg(families_has(&doc.names, m->name), "row %s is not in docs/METRICS.md", m->name);
+                ck_assert_msg(families_has(&real, m->name) || families_has(&made, m->name), "row %s is never rendered",
+                              m->name);
+                ck_assert_ptr_eq(vs_metric_find(m->name), m);
+                char base[NAME];
+                snprintf(base, sizeof(base), "%s", m->name);
+                if (m->type == VS_COUNTER && ends_with(base, "_total"))
+                        base[strlen(base) - 6] = 0;
+                const char *unit = name_unit(base);
+                ck_assert_msg(unit ? m->unit && strcmp(unit, m->unit) == 0 : !m->unit, "row %s: unit %s", m->name,
+                              m->unit ? m->unit : "none");
+                ck_assert_msg(m->type == VS_HISTOGRAM ? m->hist && !m->read : m->read && !m->hist, "row %s reader",
+                              m->name);
+                ck_assert_msg(!m->label || (m->label_value && m->n >= 1), "row %s label", m->name);
+                ck_assert_msg(!m->json || m->scope == VS_SCOPE_VM || m->scope == VS_SCOPE_VCPU, "row %s json", m->name);
+        }
+        for (size_t i = 0; i < doc.names.n; i++)
+                ck_assert_msg(vs_metric_find(doc.names.name[i]), "%s is in docs/METRICS.md but is no row",
+                              doc.names.name[i]);
+        fixture_down(&f);
+}
+END_TEST
+
+/* json: the member at a dotted path of o, or NULL */
+static json_t *json_at(json_t *o, const char *path) {
+        char key[128];
+        while (o && *path) {
+                size_t n = strcspn(path, ".");
+                snprintf(key, sizeof(key), "%.*s", (int) n, path);
+                o = json_object_get(o, key);
+                path += n + (path[n] == '.');
+        }
+        return o;
+}
+
+/* Where a row names a JSON member, /vms/<name> has the very number /metrics has, for every VM,
+ * vCPU and label value of the real sample and the hand-made one. */
+static unsigned json_same(const struct vs_sample *s) {
+        unsigned checked = 0;
+        for (size_t i = 0; i < vs_n_metrics; i++) {
+                const struct vs_metric *m = &vs_metrics[i];
+                if (!m->json)
+                        continue;
+                for (unsigned v = 0; v < s->n_vms; v++) {
+                        const struct vs_vm_sample *vm = &s->vms[v];
+                        bool vcpu = m->scope == VS_SCOPE_VCPU;
+                        for (int cpu = vcpu ? 0 : -1; cpu < (vcpu ? (int) vm->vcpus : 0); cpu++) {
+                                struct vs_metric_at at = { .s = s, .vm = vm, .cpu = cpu, .histograms = true };
+                                if (!vs_metric_has(m, &at, -1))
+                                        continue;
+                                json_t *o = cpu < 0 ? vs_json_vm(s, vm) : vs_json_vcpu(s, vm, (unsigned) cpu);
+                                ck_assert_ptr_nonnull(o);
+                                for (unsigned k = 0; k < m->n; k++) {
+                                        char path[128];
+                                        ck_assert(vs_metric_json(m, k, path, sizeof(path)));
+                                        json_t *j = json_at(o, path);
+                                        struct vs_value x = m->read(&at, k);
+                                        if (!j && strncmp(path, "sched.", 6) == 0 && !(vm->raw.vcpus[cpu].have & CL_HAVE_SCHED))
+                                                continue; /* the sched object comes with the sched collector */
+                                        ck_assert_msg(json_is_number(j), "%s: %s has no %s", m->name, vm->name, path);
+                                        if (x.kind == VS_UINT)
+                                                ck_assert_msg(json_is_integer(j) && (uint64_t) json_integer_value(j) == x.u,
+                                                              "%s{vm=%s,vcpu=%d} %llu, JSON %s %f", m->name, vm->name, cpu,
+                                                              (unsigned long long) x.u, path, json_number_value(j));
+                                        else
+                                                ck_assert_msg(json_number_value(j) ==
+                                                                      (x.kind == VS_NS ? (double) x.u / 1e9 : x.d),
+                                                              "%s: %s %s", m->name, vm->name, path);
+                                        checked++;
+                                }
+                                json_decref(o);
+                        }
+                }
+        }
+        return checked;
+}
+
+START_TEST(rows_match_json) {
+        struct fixture f;
+        if (!fixture_up(&f))
+                return;
+        unsigned real = json_same(f.sample);
+        HANDMADE(s);
+        unsigned made = json_same(&s);
+        fprintf(stderr, "rows_match_json: %u numbers of the real sample, %u of the hand-made one\n", real, made);
+        ck_assert_uint_gt(real, 40);
+        fixture_down(&f);
+}
+END_TEST
+
 int main(void) {
         Suite *su = suite_create("render_prom");
         TCase *tc = tcase_create("render_prom");
@@ -944,6 +1056,8 @@ int main(void) {
         tcase_add_test(tc, handmade_sample);
         tcase_add_test(tc, handmade_passes_promtool);
         tcase_add_test(tc, out_of_memory);
+        tcase_add_test(tc, rows_documented_and_rendered);
+        tcase_add_test(tc, rows_match_json);
         suite_add_tcase(su, tc);
         return test_run_suite(su);
 }
