@@ -120,7 +120,9 @@ $(B)/bin/vmstatd-vm: $(B)/worker/main.o $(B)/libworker.a $(B)/libhv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(WORKER_LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
 
-$(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o $(B)/vmstatd/paths.o
+# the client: its verb table and ctl/ (its verbs, only here), and the runtime directory
+CTL_OBJS := $(patsubst %.c,$(B)/%.o,vmstatd/vmstatctl.c $(wildcard vmstatd/ctl/*.c))
+$(B)/bin/vmstatctl: $(CTL_OBJS) $(B)/vmstatd/paths.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcurl jansson)
 
