@@ -14,6 +14,7 @@
 
 #include "ctl/ctl.h"
 #include "paths.h"
+#include "router.h"
 
 #define SYSTEM_SOCKET VS_RUNTIME_DIR_SYSTEM "/" VS_CONTROL_SOCKET_NAME
 #define HELP_INDENT 25 /* the column --help's descriptions start at */
@@ -45,11 +46,6 @@ static const struct verb verbs[] = {
           "(control socket only)" },
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
-
-static bool vm_name_valid(const char *s) {
-        size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
-        return n > 0 && n <= 32 && s[n] == 0;
-}
 
 static const struct verb *verb_find(const char *name) {
         for (size_t i = 0; i < N_VERBS; i++)
@@ -192,7 +188,7 @@ static const struct verb *verb_check(const struct ctl *c, int n_args, char **arg
                         fprintf(stderr, "vmstatctl: %s: too many arguments\n", v->verb);
                 return NULL;
         }
-        if (name && !vm_name_valid(name)) {
+        if (name && !vs_vm_name_valid(name)) {
                 fprintf(stderr, "vmstatctl: '%s' is not a VM name (names are [a-z0-9_-]{1,32})\n", name);
                 return NULL;
         }

@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "ctl.h"
 
 struct desc {
         const char *name, *text;
 };
 
+/* what each of hv's exit reasons means; the list and its order are hv's (hv_exit_name) */
 static const struct desc exit_descs[] = {
         { "io_in", "KVM_EXIT_IO: port read (IN) handled in userspace" },
         { "io_out", "KVM_EXIT_IO: port write (OUT) handled in userspace" },
@@ -206,9 +208,12 @@ static void vcpu_stats(json_t *v) {
                   pct_text(buf, sizeof(buf), json_object_get(v, "guest_steal_pct")),
                   "steal the guest sees in its MSR_KVM_STEAL_TIME record (record: on, off, invalid, never)");
         printf("  %-36s %18s\n", "guest_steal_record", jstr(v, "guest_steal_record", "-"));
-        for (const struct desc *d = exit_descs; d->name; d++)
-                stat_line("exits.", d->name, jpath(json_object_get(v, "exits"), d->name),
-                          rate_text(buf, sizeof(buf), jpath(json_object_get(v, "exits_per_sec"), d->name)), d->text);
+        for (enum hv_exit e = 0; e < HV_EXIT__COUNT; e++) { /* hv's list: a new exit cannot be missed */
+                const char *reason = hv_exit_name(e);
+                stat_line("exits.", reason, jpath(json_object_get(v, "exits"), reason),
+                          rate_text(buf, sizeof(buf), jpath(json_object_get(v, "exits_per_sec"), reason)),
+                          describe(exit_descs, reason));
+        }
         stat_line("", "runs", json_object_get(v, "runs"), rate_text(buf, sizeof(buf), jpath(v, "rates.runs")),
                   "KVM_RUN calls (= the sum of exits)");
         stat_line("", "immediate_exits", json_object_get(v, "immediate_exits"),

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counters.h"
 #include "ctl.h"
 
 static struct termios saved_tio;
@@ -86,29 +87,41 @@ static bool wait_for_quit(int ms) {
         }
 }
 
-/* the exit reasons shown as columns; the rest add up in OTHER */
-static const char *const top_reasons[] = { "io_in", "io_out", "mmio_read", "mmio_write", "hlt", "intr" };
-#define N_TOP_REASONS (sizeof(top_reasons) / sizeof(top_reasons[0]))
+/* the exit reasons shown as columns, named by hv; the rest add up in OTHER */
+static const struct {
+        enum hv_exit exit;
+        const char *header;
+} top_exits[] = {
+        { HV_EXIT_IO_IN, "IO_IN" },       { HV_EXIT_IO_OUT, "IO_OUT" }, { HV_EXIT_MMIO_READ, "MMIO_R" },
+        { HV_EXIT_MMIO_WRITE, "MMIO_W" }, { HV_EXIT_HLT, "HLT" },       { HV_EXIT_INTR, "INTR" },
+};
+
+static void top_header(FILE *f) {
+        fprintf(f, "%-12s %-7s %4s %6s %6s %6s %6s %6s %6s %8s", "VM", "STATE", "VCPU", "%RUN", "%RDY", "%GST", "%BLK",
+                "%OFF", "%STEAL", "EXITS/s");
+        for (size_t i = 0; i < sizeof(top_exits) / sizeof(top_exits[0]); i++)
+                fprintf(f, " %7s", top_exits[i].header);
+        fprintf(f, " %7s\n", "OTHER");
+}
 
 static void top_row(FILE *f, const char *vm, const char *state, const char *vcpu, json_t *o, json_t *exits_per_sec,
                     double total_exits) {
-        char run[16], rdy[16], gst[16], blk[16], off[16], stl[16], ex[16], cols[N_TOP_REASONS + 1][16];
+        char run[16], rdy[16], gst[16], blk[16], off[16], stl[16], ex[16], col[16];
         double other = total_exits;
-        for (size_t i = 0; i < N_TOP_REASONS; i++) {
-                double r = jnum(exits_per_sec, top_reasons[i]);
-                fmt_rate(cols[i], sizeof(cols[i]), r);
-                if (!isnan(r))
-                        other -= r;
-        }
-        fmt_rate(cols[N_TOP_REASONS], sizeof(cols[0]), other < 0.5 ? 0 : other);
-        fprintf(f, "%-12.12s %-7s %4s %6s %6s %6s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s\n", vm, state, vcpu,
+        fprintf(f, "%-12.12s %-7s %4s %6s %6s %6s %6s %6s %6s %8s", vm, state, vcpu,
                 fmt_pct(run, sizeof(run), jnum(o, "runstate_pct.running")),
                 fmt_pct(rdy, sizeof(rdy), jnum(o, "runstate_pct.runnable")),
                 fmt_pct(gst, sizeof(gst), jnum(o, "guest_steal_pct")), /* the guest's own view, beside %RDY */
                 fmt_pct(blk, sizeof(blk), jnum(o, "runstate_pct.blocked")),
                 fmt_pct(off, sizeof(off), jnum(o, "runstate_pct.offline")),
-                fmt_pct(stl, sizeof(stl), jnum(o, "steal_pct.kvm")), fmt_rate(ex, sizeof(ex), total_exits), cols[0],
-                cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]);
+                fmt_pct(stl, sizeof(stl), jnum(o, "steal_pct.kvm")), fmt_rate(ex, sizeof(ex), total_exits));
+        for (size_t i = 0; i < sizeof(top_exits) / sizeof(top_exits[0]); i++) {
+                double r = jnum(exits_per_sec, hv_exit_name(top_exits[i].exit));
+                fprintf(f, " %7s", fmt_rate(col, sizeof(col), r));
+                if (!isnan(r))
+                        other -= r;
+        }
+        fprintf(f, " %7s\n", fmt_rate(col, sizeof(col), other < 0.5 ? 0 : other));
 }
 
 static double sum_rates(json_t *rates) {
@@ -189,9 +202,7 @@ static int top_refresh(struct ctl *c, const char *only, bool tty, double *ret_in
         if (!c->json) {
                 fprintf(f, "vmstatd top - %s - %s - sample %s (interval %.3g s), refresh %.3g s - q quits\n",
                         ctl_where(c), only ? only : "all VMs", jstr(list, "sample_time", "-"), interval, *ret_interval);
-                fprintf(f, "%-12s %-7s %4s %6s %6s %6s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s\n", "VM", "STATE",
-                        "VCPU", "%RUN", "%RDY", "%GST", "%BLK", "%OFF", "%STEAL", "EXITS/s", "IO_IN", "IO_OUT", "MMIO_R",
-                        "MMIO_W", "HLT", "INTR", "OTHER");
+                top_header(f);
         }
         bool found = !only;
         json_array_foreach(json_object_get(list, "vms"), i, item) {
