@@ -119,3 +119,15 @@ int ctl_get_json(struct ctl *c, const char *path, const char *what, json_t **ret
         *ret = j;
         return 0;
 }
+
+int ctl_get_or_echo(struct ctl *c, const char *path, const char *what, json_t **ret) {
+        char *raw = NULL;
+        int r = ctl_get_json(c, path, what, ret, c->json ? &raw : NULL);
+        if (r || !c->json)
+                return r;
+        fputs(raw, stdout);
+        free(raw);
+        json_decref(*ret);
+        *ret = NULL;
+        return 0;
+}

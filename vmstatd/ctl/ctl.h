@@ -47,6 +47,9 @@ void ctl_say_error(const struct reply *r, const char *what);
 int ctl_get_ok(struct ctl *c, const char *path, const char *what, struct reply *ret);
 /* GET path: 0 with the parsed document (and the raw body when ret_raw), or EXIT_FAIL (said). */
 int ctl_get_json(struct ctl *c, const char *path, const char *what, json_t **ret, char **ret_raw);
+/* ctl_get_json for a verb whose --json output is the server's document: with --json it is
+ * printed as sent and *ret is NULL (nothing left to do), else *ret is the document. */
+int ctl_get_or_echo(struct ctl *c, const char *path, const char *what, json_t **ret);
 
 /* ---- format.c: reading the server's JSON, writing numbers for people ---- */
 

@@ -9,17 +9,9 @@
 int verb_list(struct ctl *c, const char *verb, const char *name) {
         (void) name;
         json_t *doc;
-        char *raw = NULL;
-        int r = ctl_get_json(c, "/vms", verb, &doc, &raw);
-        if (r)
+        int r = ctl_get_or_echo(c, "/vms", verb, &doc);
+        if (r || !doc)
                 return r;
-        if (c->json) {
-                fputs(raw, stdout);
-                free(raw);
-                json_decref(doc);
-                return EXIT_OK;
-        }
-        free(raw);
         json_t *vms = json_object_get(doc, "vms"), *vm;
         size_t i, w = 4;
         json_array_foreach(vms, i, vm) {

@@ -1,6 +1,5 @@
 /* vmstatctl stats NAME: every counter of every vCPU of a VM with what it means (bhyvectl
  * --get-stats), the exit handling table of perf kvm stat, then the VM's own KVM statistics. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "counters.h"
@@ -246,20 +245,12 @@ static void vcpu_stats(json_t *v) {
 int verb_stats(struct ctl *c, const char *verb, const char *name) {
         char path[64], what[64], mem[16], res[16], up[32];
         json_t *vm, *v;
-        char *raw = NULL;
         size_t i;
         snprintf(path, sizeof(path), "/vms/%s", name);
         snprintf(what, sizeof(what), "%s %s", verb, name);
-        int r = ctl_get_json(c, path, what, &vm, &raw);
-        if (r)
+        int r = ctl_get_or_echo(c, path, what, &vm);
+        if (r || !vm)
                 return r;
-        if (c->json) {
-                fputs(raw, stdout);
-                free(raw);
-                json_decref(vm);
-                return EXIT_OK;
-        }
-        free(raw);
         printf("VM %s: %s, %.0f vCPUs, %s RAM (%s resident), up %s, restarts %.0f\n", jstr(vm, "name", name),
                jstr(vm, "state", "?"), jnum(vm, "config.vcpus"), fmt_bytes(mem, sizeof(mem), jnum(vm, "memory.ram_bytes")),
                fmt_bytes(res, sizeof(res), jnum(vm, "memory.resident_bytes")),
