@@ -26,7 +26,7 @@ struct verb {
         unsigned min_args, max_args;
         bool needs_control_socket;
         int (*run)(struct ctl *c, const char *verb, const char *name);
-        const char *help; /* lines after the first indented; rows in a row with the same help share one entry */
+        const char *help; /* --help indents its lines; adjacent rows with the same help share one entry */
 };
 
 #define ACTION_HELP "act on a VM (control socket only)"
@@ -54,12 +54,13 @@ static const struct verb *verb_find(const char *name) {
         return NULL;
 }
 
-/* "NAME", "[NAME]" or nothing, as the verb's arguments go */
+/* " NAME", " [NAME]" or nothing, as the verb's arguments go */
 static const char *verb_args(const struct verb *v) {
         return v->max_args == 0 ? "" : v->min_args == 0 ? " [NAME]" : " NAME";
 }
 
-/* "  start|stop|pause|resume NAME" and its help: verbs in a row that share a help share a line */
+/* The Commands part of --help: "  stats NAME   help", or for adjacent verbs with one help
+ * "  start|stop|pause|resume NAME" on a line of its own when it is wider than the column. */
 static void usage_verbs(FILE *f) {
         for (size_t i = 0; i < N_VERBS; i++) {
                 const struct verb *v = &verbs[i];
@@ -67,8 +68,10 @@ static void usage_verbs(FILE *f) {
                 size_t n = 0;
                 if (i > 0 && strcmp(verbs[i - 1].help, v->help) == 0)
                         continue;
-                for (size_t j = i; j < N_VERBS && strcmp(verbs[j].help, v->help) == 0; j++)
+                for (size_t j = i; j < N_VERBS && strcmp(verbs[j].help, v->help) == 0 && n < sizeof(synopsis); j++)
                         n += (size_t) snprintf(synopsis + n, sizeof(synopsis) - n, "%s%s", j > i ? "|" : "", verbs[j].verb);
+                if (n >= sizeof(synopsis))
+                        n = sizeof(synopsis) - 1;
                 snprintf(synopsis + n, sizeof(synopsis) - n, "%s", verb_args(v));
                 if (strlen(synopsis) + 3 > HELP_INDENT)
                         fprintf(f, "  %s\n%*s", synopsis, HELP_INDENT, "");
