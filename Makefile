@@ -120,7 +120,10 @@ $(B)/bin/vmstatd-vm: $(B)/worker/main.o $(B)/libworker.a $(B)/libhv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(WORKER_LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
 
-$(B)/bin/vmstatctl: $(B)/vmstatd/vmstatctl.o $(B)/vmstatd/paths.o
+# the client: its verb table, ctl/ (its verbs, only here), the runtime directory, the VM-name
+# validator and hv's exit names
+CTL_OBJS := $(patsubst %.c,$(B)/%.o,vmstatd/vmstatctl.c $(wildcard vmstatd/ctl/*.c))
+$(B)/bin/vmstatctl: $(CTL_OBJS) $(B)/vmstatd/paths.o $(B)/vmstatd/router.o $(B)/hv/counters.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcurl jansson)
 

@@ -319,6 +319,95 @@ START_TEST(usage_errors_exit_2) {
 }
 END_TEST
 
+/* The verb table, row by row: each verb's argument count, NAME check, control-socket-only
+ * refusal and --iterations, with the exact sentences; no daemon needed. */
+START_TEST(verb_table_checks_every_verb) {
+        char closed[64];
+        snprintf(closed, sizeof(closed), "http://127.0.0.1:%d", test_free_port());
+        struct {
+                const char *args[6];
+                int status;
+                const char *err; /* the whole of stderr, or with status 1 a part of it */
+        } cases[] = {
+                { { "list", "b13" }, 2, "vmstatctl: list: too many arguments\n" },
+                { { "stats" }, 2, "vmstatctl: usage: vmstatctl stats NAME\n" },
+                { { "stats", "b13", "c" }, 2, "vmstatctl: usage: vmstatctl stats NAME\n" },
+                { { "top", "b13", "c" }, 2, "vmstatctl: top: too many arguments\n" },
+                { { "console" }, 2, "vmstatctl: usage: vmstatctl console NAME\n" },
+                { { "console", "b13", "c" }, 2, "vmstatctl: usage: vmstatctl console NAME\n" },
+                { { "start" }, 2, "vmstatctl: usage: vmstatctl start NAME\n" },
+                { { "stop", "b13", "c" }, 2, "vmstatctl: usage: vmstatctl stop NAME\n" },
+                { { "pause", "b13", "c" }, 2, "vmstatctl: usage: vmstatctl pause NAME\n" },
+                { { "resume" }, 2, "vmstatctl: usage: vmstatctl resume NAME\n" },
+                { { "daemon-reexec", "b13" }, 2, "vmstatctl: daemon-reexec: too many arguments\n" },
+                { { "lis" }, 2, "vmstatctl: unknown command 'lis' (list, stats, top, console, start, stop, pause, "
+                                "resume, daemon-reexec)\n" },
+                { { "" }, 2, "vmstatctl: unknown command '' (list, stats, top, console, start, stop, pause, resume, "
+                             "daemon-reexec)\n" },
+                { { "top", "B13" }, 2, "vmstatctl: 'B13' is not a VM name (names are [a-z0-9_-]{1,32})\n" },
+                { { "console", "" }, 2, "vmstatctl: '' is not a VM name (names are [a-z0-9_-]{1,32})\n" },
+                { { "start", "abcdefghijabcdefghijabcdefghij123" }, 2,
+                  "vmstatctl: 'abcdefghijabcdefghijabcdefghij123' is not a VM name (names are [a-z0-9_-]{1,32})\n" },
+                { { "--url", closed, "start", "b13" }, 2,
+                  "vmstatctl: start: actions go over the control socket only (drop --url; see --socket)\n" },
+                { { "--url", closed, "stop", "b13" }, 2,
+                  "vmstatctl: stop: actions go over the control socket only (drop --url; see --socket)\n" },
+                { { "--url", closed, "resume", "b13" }, 2,
+                  "vmstatctl: resume: actions go over the control socket only (drop --url; see --socket)\n" },
+                { { "--url", closed, "daemon-reexec" }, 2,
+                  "vmstatctl: daemon-reexec: actions go over the control socket only (drop --url; see --socket)\n" },
+                { { "stats", "b13", "-n", "1" }, 2, "vmstatctl: --iterations is for top\n" },
+                { { "console", "b13", "-n", "1" }, 2, "vmstatctl: --iterations is for top\n" },
+                { { "pause", "b13", "-n", "1" }, 2, "vmstatctl: --iterations is for top\n" },
+                /* reads may go over --url: past the checks, to the closed port */
+                { { "--url", closed, "list" }, 1, "cannot reach vmstatd at http://127.0.0.1:" },
+                { { "--url", closed, "top", "-n", "1" }, 1, "cannot reach vmstatd at http://127.0.0.1:" },
+                { { "--url", closed, "top", "b13" }, 1, "cannot reach vmstatd at http://127.0.0.1:" },
+                { { "--url", closed, "console", "b13" }, 1, "cannot reach vmstatd at http://127.0.0.1:" },
+                { { "--socket", "/nonexistent/vmstatd.sock", "daemon-reexec" }, 1, "cannot reach vmstatd at /nonexistent" },
+        };
+        find_bin();
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct run r = ctl_argv(cases[i].args);
+                char what[128];
+                snprintf(what, sizeof(what), "case %zu (%s %s)", i, cases[i].args[0],
+                         cases[i].args[1] ? cases[i].args[1] : "");
+                assert_run(&r, cases[i].status, what);
+                if (cases[i].status == 2)
+                        ck_assert_msg(strcmp(r.err, cases[i].err) == 0, "%s: stderr '%s', expected '%s'", what, r.err,
+                                      cases[i].err);
+                else
+                        ck_assert_msg(strstr(r.err, cases[i].err), "%s: stderr '%s'", what, r.err);
+                ck_assert_msg(cases[i].status == 1 || r.out[0] == 0, "%s: stdout '%s'", what, r.out);
+                run_free(&r);
+        }
+        /* --help has a line for every verb, from the same rows */
+        struct run h = ctl("--help");
+        assert_run(&h, 0, "--help");
+        const char *lines[] = { "\n  list   ", "\n  stats NAME   ", "\n  top [NAME]   ", "\n  console NAME   ",
+                                "\n  start|stop|pause|resume NAME\n", "\n  daemon-reexec   " };
+        for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+                ck_assert_msg(strstr(h.out, lines[i]), "--help has no '%s': %s", lines[i], h.out);
+        run_free(&h);
+}
+END_TEST
+
+/* Each verb runs its own code under its own name: the daemon's answer for a VM it lacks, to a
+ * GET for the reads and to a POST (which names the VM) for the actions. */
+START_TEST(each_verb_runs_as_itself) {
+        REQUIRE_UP();
+        const char *verbs[] = { "stats", "top", "console", "start", "stop", "pause", "resume" };
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+                struct run r = ctl("--socket", sock, verbs[i], "nosuch");
+                char want[96];
+                snprintf(want, sizeof(want), "vmstatctl: %s nosuch: no such VM%s\n", verbs[i], i < 3 ? "" : ": nosuch");
+                assert_run(&r, 1, verbs[i]);
+                ck_assert_msg(strcmp(r.err, want) == 0, "%s nosuch: stderr '%s', expected '%s'", verbs[i], r.err, want);
+                run_free(&r);
+        }
+}
+END_TEST
+
 START_TEST(unreachable_daemon_exit_1) {
         REQUIRE_UP();
         struct run r = ctl("--socket", "/nonexistent/vmstatd.sock", "list");
@@ -678,6 +767,7 @@ int main(void) {
         tcase_add_test(tc, stats_lists_every_counter);
         tcase_add_test(tc, usage_errors_exit_2);
         tcase_add_test(tc, unreachable_daemon_exit_1);
+        tcase_add_test(tc, each_verb_runs_as_itself);
         tcase_add_test(tc, top_two_refreshes_under_script);
         tcase_add_test(tc, top_quits_on_q_at_once);
         tcase_add_test(tc, top_restores_the_terminal_on_signals);
@@ -685,6 +775,9 @@ int main(void) {
         tcase_add_test(tc, pause_and_resume);
         tcase_add_test(tc, stop_and_start);
         suite_add_tcase(s, tc);
+        TCase *verbs = tcase_create("verbs"); /* no daemon */
+        tcase_add_test(verbs, verb_table_checks_every_verb);
+        suite_add_tcase(s, verbs);
         TCase *def = tcase_create("defaults");
         tcase_set_timeout(def, 60);
         tcase_add_test(def, defaults_meet_without_flags);
