@@ -121,9 +121,10 @@ $(B)/bin/vmstatd-vm: $(B)/worker/main.o $(B)/libworker.a $(B)/libhv.a
 	$(CC) $(LDFLAGS) $(WORKER_LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
 
 # the client: its verb table, ctl/ (its verbs, only here), the runtime directory, the VM-name
-# validator and hv's exit names
+# validator, the metric rows (its descriptions) and hv's names
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,vmstatd/vmstatctl.c $(wildcard vmstatd/ctl/*.c))
-$(B)/bin/vmstatctl: $(CTL_OBJS) $(B)/vmstatd/paths.o $(B)/vmstatd/router.o $(B)/hv/counters.o
+$(B)/bin/vmstatctl: $(CTL_OBJS) $(B)/vmstatd/paths.o $(B)/vmstatd/router.o $(B)/vmstatd/metrics.o $(B)/hv/counters.o \
+                    $(B)/hv/names.o $(B)/hv/runstate.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcurl jansson)
 

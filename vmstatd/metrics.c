@@ -209,7 +209,19 @@ const struct vs_metric vs_metrics[] = {
         { "vmstatd_vcpu_steal_ratio", VS_GAUGE, "ratio", VS_SCOPE_VCPU, "flavor", 2, flavor_label, .need = X,
           .read = vcpu_steal, .help = "Steal in the last interval: kvm = runnable / W, xen = (runnable + offline) / W." },
         { "vmstatd_vcpu_exits_total", VS_COUNTER, NULL, VS_SCOPE_VCPU, "reason", HV_EXIT__COUNT, exit_label, .need = X,
-          .read = vcpu_exits, .json = "exits.%s", .help = "Returns of KVM_RUN to userspace by kvm_run exit reason." },
+          .read = vcpu_exits, .json = "exits.%s",
+          .ctl = TEXTS("KVM_EXIT_IO: port read (IN) handled in userspace",
+                       "KVM_EXIT_IO: port write (OUT) handled in userspace",
+                       "KVM_EXIT_MMIO: MMIO read handled in userspace", "KVM_EXIT_MMIO: MMIO write handled in userspace",
+                       "KVM_EXIT_HLT: HLT reached userspace", "KVM_EXIT_INTR: KVM_RUN interrupted (signal or kick)",
+                       "KVM_EXIT_SHUTDOWN: triple fault", "KVM_EXIT_SYSTEM_EVENT: reset, shutdown or crash request",
+                       "KVM_EXIT_INTERNAL_ERROR: KVM could not go on (e.g. emulation)",
+                       "KVM_EXIT_FAIL_ENTRY: the CPU refused VM entry",
+                       "KVM_EXIT_HYPERCALL: hypercall forwarded to userspace",
+                       "KVM_EXIT_X86_RDMSR/WRMSR: MSR access forwarded to userspace",
+                       "KVM_EXIT_DEBUG: debug exception or single step",
+                       "KVM_EXIT_IRQ_WINDOW_OPEN: the guest can take an interrupt", "any other KVM_RUN exit reason"),
+          .help = "Returns of KVM_RUN to userspace by kvm_run exit reason." },
         { "vmstatd_vcpu_runs_total", VS_COUNTER, NULL, VS_SCOPE_VCPU, .n = 1, .need = X, .read = vcpu_runs,
           .json = "runs", .ctl = TEXTS("KVM_RUN calls (= the sum of exits)"), .help = "KVM_RUN calls." },
         { "vmstatd_vcpu_immediate_exits_total", VS_COUNTER, NULL, VS_SCOPE_VCPU, .n = 1, .need = X,
@@ -287,6 +299,15 @@ bool vs_metric_has(const struct vs_metric *m, const struct vs_metric_at *at, int
             ((unsigned) at->cpu >= at->vm->raw.n_vcpus || (at->vm->raw.vcpus[at->cpu].have & m->need) != m->need))
                 return false;
         return !m->present || m->present(at, k);
+}
+
+const char *vs_metric_ctl(const char *json) {
+        char name[128];
+        for (size_t i = 0; i < vs_n_metrics; i++)
+                for (unsigned k = 0; vs_metrics[i].ctl && k < vs_metrics[i].n; k++)
+                        if (vs_metric_json(&vs_metrics[i], k, name, sizeof(name)) && strcmp(name, json) == 0)
+                                return vs_metrics[i].ctl[k];
+        return NULL;
 }
 
 bool vs_metric_json(const struct vs_metric *m, unsigned k, char *out, size_t size) {

@@ -78,5 +78,7 @@ const struct vs_metric *vs_metric_find(const char *name);
 bool vs_metric_has(const struct vs_metric *m, const struct vs_metric_at *at, int k);
 /* The JSON name of series k of m ("sched.voluntary_switches"): false when it has none. */
 bool vs_metric_json(const struct vs_metric *m, unsigned k, char *out, size_t size);
+/* vmstatctl stats' description of the JSON member json ("sched.timeslices"), or NULL. */
+const char *vs_metric_ctl(const char *json);
 
 #endif

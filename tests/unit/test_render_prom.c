@@ -969,6 +969,12 @@ START_TEST(rows_documented_and_rendered) {
                               m->name);
                 ck_assert_msg(!m->label || (m->label_value && m->n >= 1), "row %s label", m->name);
                 ck_assert_msg(!m->json || m->scope == VS_SCOPE_VM || m->scope == VS_SCOPE_VCPU, "row %s json", m->name);
+                for (unsigned k = 0; m->ctl && k < m->n; k++) { /* vmstatctl finds each text by its JSON name */
+                        char json[128];
+                        ck_assert_msg(vs_metric_json(m, k, json, sizeof(json)), "row %s: a text without a JSON name",
+                                      m->name);
+                        ck_assert_ptr_eq(vs_metric_ctl(json), m->ctl[k]);
+                }
         }
         for (size_t i = 0; i < doc.names.n; i++)
                 ck_assert_msg(vs_metric_find(doc.names.name[i]), "%s is in docs/METRICS.md but is no row",

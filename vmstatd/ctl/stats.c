@@ -4,29 +4,10 @@
 
 #include "counters.h"
 #include "ctl.h"
+#include "metrics.h"
 
 struct desc {
         const char *name, *text;
-};
-
-/* what each of hv's exit reasons means; the list and its order are hv's (hv_exit_name) */
-static const struct desc exit_descs[] = {
-        { "io_in", "KVM_EXIT_IO: port read (IN) handled in userspace" },
-        { "io_out", "KVM_EXIT_IO: port write (OUT) handled in userspace" },
-        { "mmio_read", "KVM_EXIT_MMIO: MMIO read handled in userspace" },
-        { "mmio_write", "KVM_EXIT_MMIO: MMIO write handled in userspace" },
-        { "hlt", "KVM_EXIT_HLT: HLT reached userspace" },
-        { "intr", "KVM_EXIT_INTR: KVM_RUN interrupted (signal or kick)" },
-        { "shutdown", "KVM_EXIT_SHUTDOWN: triple fault" },
-        { "system_event", "KVM_EXIT_SYSTEM_EVENT: reset, shutdown or crash request" },
-        { "internal_error", "KVM_EXIT_INTERNAL_ERROR: KVM could not go on (e.g. emulation)" },
-        { "fail_entry", "KVM_EXIT_FAIL_ENTRY: the CPU refused VM entry" },
-        { "hypercall", "KVM_EXIT_HYPERCALL: hypercall forwarded to userspace" },
-        { "msr", "KVM_EXIT_X86_RDMSR/WRMSR: MSR access forwarded to userspace" },
-        { "debug", "KVM_EXIT_DEBUG: debug exception or single step" },
-        { "irq_window", "KVM_EXIT_IRQ_WINDOW_OPEN: the guest can take an interrupt" },
-        { "unknown", "any other KVM_RUN exit reason" },
-        { NULL, NULL },
 };
 
 /* the kernel names its stats; these are x86's (virt/kvm/kvm_main.c, arch/x86/kvm/x86.c) */
@@ -171,32 +152,21 @@ static void kvm_lines(json_t *o) {
 }
 
 static void vcpu_stats(json_t *v) {
-        static const struct desc runstate[] = {
-                { "running", "on a host CPU (the vCPU thread's CPU time), s" },
-                { "runnable", "ready to run, waiting for a host CPU (run_delay), s" },
-                { "blocked", "idle: guest halted or waiting in the VMM, s" },
-                { "offline", "not started, paused or stopped, s" },
-                { NULL, NULL },
-        };
-        static const struct desc sched[] = {
-                { "cpu_seconds", "CPU time of the vCPU thread, s" },
-                { "run_delay_seconds", "time runnable but not running (schedstat), s" },
-                { "timeslices", "timeslices run on a host CPU" },
-                { "migrations", "moves to another host CPU" },
-                { "voluntary_switches", "context switches the thread asked for (sleep, halt)" },
-                { "involuntary_switches", "context switches forced by preemption" },
-                { NULL, NULL },
-        };
-        char buf[48];
+        static const char *const sched[] = { "cpu_seconds", "run_delay_seconds", "timeslices", "migrations",
+                                             "voluntary_switches", "involuntary_switches" };
+        char buf[48], key[64];
         json_t *x;
         json_t *tid = json_object_get(v, "tid");
         if (json_is_integer(tid))
                 printf("vcpu %.0f (thread %" JSON_INTEGER_FORMAT ")\n", jnum(v, "id"), json_integer_value(tid));
         else
                 printf("vcpu %.0f (no thread)\n", jnum(v, "id"));
-        for (const struct desc *d = runstate; d->name; d++)
-                stat_line("runstate_seconds.", d->name, jpath(json_object_get(v, "runstate_seconds"), d->name),
-                          pct_text(buf, sizeof(buf), jpath(json_object_get(v, "runstate_pct"), d->name)), d->text);
+        for (enum hv_rs st = 0; st < HV_RS__COUNT; st++) {
+                const char *name = hv_rs_name(st);
+                snprintf(key, sizeof(key), "runstate_seconds.%s", name);
+                stat_line("runstate_seconds.", name, jpath(v, key),
+                          pct_text(buf, sizeof(buf), jpath(json_object_get(v, "runstate_pct"), name)), vs_metric_ctl(key));
+        }
         stat_line("", "ready_pct", NULL, pct_text(buf, sizeof(buf), json_object_get(v, "ready_pct")),
                   "CPU ready: runnable / interval (esxtop %RDY)");
         stat_line("", "steal_pct.kvm", NULL, pct_text(buf, sizeof(buf), jpath(v, "steal_pct.kvm")),
@@ -205,39 +175,39 @@ static void vcpu_stats(json_t *v) {
                   "steal as Xen counts it: (runnable + offline) / interval");
         stat_line("", "guest_steal_seconds", json_object_get(v, "guest_steal_seconds"),
                   pct_text(buf, sizeof(buf), json_object_get(v, "guest_steal_pct")),
-                  "steal the guest sees in its MSR_KVM_STEAL_TIME record (record: on, off, invalid, never)");
+                  vs_metric_ctl("guest_steal_seconds"));
         printf("  %-36s %18s\n", "guest_steal_record", jstr(v, "guest_steal_record", "-"));
         for (enum hv_exit e = 0; e < HV_EXIT__COUNT; e++) { /* hv's list: a new exit cannot be missed */
                 const char *reason = hv_exit_name(e);
-                stat_line("exits.", reason, jpath(json_object_get(v, "exits"), reason),
+                snprintf(key, sizeof(key), "exits.%s", reason);
+                stat_line("exits.", reason, jpath(v, key),
                           rate_text(buf, sizeof(buf), jpath(json_object_get(v, "exits_per_sec"), reason)),
-                          describe(exit_descs, reason));
+                          vs_metric_ctl(key));
         }
         stat_line("", "runs", json_object_get(v, "runs"), rate_text(buf, sizeof(buf), jpath(v, "rates.runs")),
-                  "KVM_RUN calls (= the sum of exits)");
+                  vs_metric_ctl("runs"));
         stat_line("", "immediate_exits", json_object_get(v, "immediate_exits"),
-                  rate_text(buf, sizeof(buf), jpath(v, "rates.immediate_exits")),
-                  "KVM_RUN calls that returned at once for a kick");
+                  rate_text(buf, sizeof(buf), jpath(v, "rates.immediate_exits")), vs_metric_ctl("immediate_exits"));
         stat_line("", "unhandled.io", jpath(v, "unhandled.io"), rate_text(buf, sizeof(buf), jpath(v, "rates.unhandled_io")),
-                  "port accesses no device claims (reads see all-ones)");
+                  vs_metric_ctl("unhandled.io"));
         stat_line("", "unhandled.mmio", jpath(v, "unhandled.mmio"),
-                  rate_text(buf, sizeof(buf), jpath(v, "rates.unhandled_mmio")),
-                  "MMIO accesses no device claims (reads see all-ones)");
+                  rate_text(buf, sizeof(buf), jpath(v, "rates.unhandled_mmio")), vs_metric_ctl("unhandled.mmio"));
         stat_line("", "exit_handling.count", jpath(v, "exit_handling.count"), "", "exits timed in userspace");
         stat_line("", "exit_handling.sum_seconds", jpath(v, "exit_handling.sum_seconds"), "",
                   "time from KVM_RUN returning to the next call, s");
         exit_reason_table(jpath(v, "exit_handling.by_reason"), jpath(v, "exit_handling.sum_seconds"));
         if ((x = json_object_get(v, "sched")))
-                for (const struct desc *d = sched; d->name; d++) {
+                for (size_t i = 0; i < sizeof(sched) / sizeof(sched[0]); i++) {
                         char rate_key[64];
-                        snprintf(rate_key, sizeof(rate_key), "rates.%s", d->name);
-                        stat_line("sched.", d->name, json_object_get(x, d->name),
-                                  rate_text(buf, sizeof(buf), jpath(x, rate_key)), d->text);
+                        snprintf(rate_key, sizeof(rate_key), "rates.%s", sched[i]);
+                        snprintf(key, sizeof(key), "sched.%s", sched[i]);
+                        stat_line("sched.", sched[i], json_object_get(x, sched[i]),
+                                  rate_text(buf, sizeof(buf), jpath(x, rate_key)), vs_metric_ctl(key));
                 }
         if ((x = json_object_get(v, "perf"))) {
                 stat_line("perf.", "instructions", json_object_get(x, "instructions"),
-                          rate_text(buf, sizeof(buf), json_object_get(x, "ips")), "instructions retired in the guest");
-                stat_line("perf.", "cycles", json_object_get(x, "cycles"), "", "CPU cycles in the guest");
+                          rate_text(buf, sizeof(buf), json_object_get(x, "ips")), vs_metric_ctl("perf.instructions"));
+                stat_line("perf.", "cycles", json_object_get(x, "cycles"), "", vs_metric_ctl("perf.cycles"));
         }
         kvm_lines(v);
 }
