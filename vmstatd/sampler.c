@@ -11,16 +11,23 @@
 #include <string.h>
 #include <time.h>
 
+/* One interval of one vCPU as the ring keeps it: 20 bytes, W is the states' sum (vs_hist_vcpu
+ * adds it back). 1,024 vCPUs x 720 points: 14 MiB. */
+struct hist_point {
+        uint32_t state_us[HV_RS__COUNT];
+        uint32_t exits;
+};
+
 struct vm_ctx {
         struct cl_vm cl;
         uint64_t id;
         struct vs_vm_supervision sv;
         unsigned vcpus;
         struct hv_runstate_acc *acc; /* [vcpus] */
-        pthread_mutex_t hist_lock;   /* only for the ring's memcpy */
-        unsigned hist_len, hist_head; /* head = next slot to write */
-        uint64_t *hist_mono, *hist_real;
-        struct vs_hist_vcpu *hist_vcpu; /* [history * vcpus] */
+        /* the history ring, at the sampler's positions (every sample appends to every VM): the
+         * last hist_len of them, ending before the sampler's hist_head, are this VM's */
+        unsigned hist_len;
+        struct hist_point *hist; /* [history * vcpus], point-major */
 };
 
 struct vs_sampler {
@@ -34,6 +41,9 @@ struct vs_sampler {
         size_t n_ctx;
         uint64_t next_id, seq;
         struct vs_daemon_counters daemon;
+        /* when each history point was taken, one ring for every VM: [history] */
+        uint64_t *hist_mono, *hist_real;
+        unsigned hist_head; /* the next position to write */
 
         pthread_mutex_t pub_lock; /* only around the pointer swap and the reference grab */
         struct vs_sample *latest;
@@ -195,30 +205,23 @@ static uint32_t us32(uint64_t ns) {
         return us > UINT32_MAX ? UINT32_MAX : (uint32_t) us;
 }
 
-static void history_append(struct vs_sampler *s, struct vm_ctx *ctx, const struct vs_sample *sample,
-                           const struct vs_vm_sample *vm) {
-        pthread_mutex_lock(&ctx->hist_lock);
-        unsigned at = ctx->hist_head;
-        ctx->hist_mono[at] = sample->mono_ns;
-        ctx->hist_real[at] = sample->realtime_ns;
+/* Point s->hist_head of the VM's ring (the caller then stores the time and moves the head). */
+static void history_append(struct vs_sampler *s, struct vm_ctx *ctx, const struct vs_vm_sample *vm) {
+        struct hist_point *at = &ctx->hist[(size_t) s->hist_head * ctx->vcpus];
         for (unsigned i = 0; i < ctx->vcpus; i++) {
                 const struct vs_vcpu_sample *v = &vm->vcpu[i];
-                struct vs_hist_vcpu *h = &ctx->hist_vcpu[(size_t) at * ctx->vcpus + i];
                 uint64_t exits = 0;
-                h->w_us = us32(v->w_ns);
                 uint32_t used = 0;
                 for (unsigned st = 0; st < HV_RS__COUNT; st++)
                         if (st != HV_RS_BLOCKED)
-                                used += h->state_us[st] = us32(v->delta_ns[st]);
-                h->state_us[HV_RS_BLOCKED] = h->w_us - used; /* floors never exceed the floor of W */
+                                used += at[i].state_us[st] = us32(v->delta_ns[st]);
+                at[i].state_us[HV_RS_BLOCKED] = us32(v->w_ns) - used; /* floors never exceed the floor of W */
                 for (unsigned e = 0; e < HV_EXIT__COUNT; e++)
                         exits += v->exit_delta[e];
-                h->exits = exits > UINT32_MAX ? UINT32_MAX : (uint32_t) exits;
+                at[i].exits = exits > UINT32_MAX ? UINT32_MAX : (uint32_t) exits;
         }
-        ctx->hist_head = (at + 1) % s->history;
         if (ctx->hist_len < s->history)
                 ctx->hist_len++;
-        pthread_mutex_unlock(&ctx->hist_lock);
 }
 
 int vs_sampler_history(struct vs_sampler *s, const char *vm, unsigned last, struct vs_history *ret) {
@@ -228,7 +231,6 @@ int vs_sampler_history(struct vs_sampler *s, const char *vm, unsigned last, stru
                 struct vm_ctx *ctx = s->ctx[i];
                 if (strcmp(ctx->cl.hv->name, vm) != 0)
                         continue;
-                pthread_mutex_lock(&ctx->hist_lock);
                 unsigned n = last < ctx->hist_len ? last : ctx->hist_len;
                 *ret = (struct vs_history) {
                         .n_points = n,
@@ -241,15 +243,20 @@ int vs_sampler_history(struct vs_sampler *s, const char *vm, unsigned last, stru
                         r = -ENOMEM;
                 } else {
                         for (unsigned p = 0; p < n; p++) {
-                                unsigned at = (ctx->hist_head + s->history - n + p) % s->history;
-                                ret->mono_ns[p] = ctx->hist_mono[at];
-                                ret->realtime_ns[p] = ctx->hist_real[at];
-                                memcpy(&ret->vcpu[(size_t) p * ctx->vcpus], &ctx->hist_vcpu[(size_t) at * ctx->vcpus],
-                                       ctx->vcpus * sizeof(struct vs_hist_vcpu));
+                                unsigned at = (s->hist_head + s->history - n + p) % s->history;
+                                ret->mono_ns[p] = s->hist_mono[at];
+                                ret->realtime_ns[p] = s->hist_real[at];
+                                for (unsigned i = 0; i < ctx->vcpus; i++) {
+                                        const struct hist_point *h = &ctx->hist[(size_t) at * ctx->vcpus + i];
+                                        struct vs_hist_vcpu *o = &ret->vcpu[(size_t) p * ctx->vcpus + i];
+                                        o->w_us = 0;
+                                        for (unsigned st = 0; st < HV_RS__COUNT; st++)
+                                                o->w_us += o->state_us[st] = h->state_us[st];
+                                        o->exits = h->exits;
+                                }
                         }
                         r = 0;
                 }
-                pthread_mutex_unlock(&ctx->hist_lock);
                 if (r < 0)
                         vs_history_release(ret);
                 break;
@@ -273,11 +280,8 @@ static void ctx_free(struct vs_sampler *s, struct vm_ctx *ctx) {
         for (size_t c = 0; c < s->n_collectors; c++)
                 if (s->collectors[c].enabled && s->collectors[c].ops->forget_vm)
                         s->collectors[c].ops->forget_vm(&s->collectors[c], &ctx->cl);
-        pthread_mutex_destroy(&ctx->hist_lock);
         free(ctx->acc);
-        free(ctx->hist_mono);
-        free(ctx->hist_real);
-        free(ctx->hist_vcpu);
+        free(ctx->hist);
         free(ctx);
 }
 
@@ -287,12 +291,9 @@ int vs_sampler_add_vm(struct vs_sampler *s, struct hv_vm *vm) {
                 return -ENOMEM;
         ctx->cl.hv = vm;
         ctx->vcpus = vm->n_vcpus;
-        pthread_mutex_init(&ctx->hist_lock, NULL);
         ctx->acc = calloc(vm->n_vcpus, sizeof(*ctx->acc));
-        ctx->hist_mono = calloc(s->history, sizeof(uint64_t));
-        ctx->hist_real = calloc(s->history, sizeof(uint64_t));
-        ctx->hist_vcpu = calloc((size_t) s->history * vm->n_vcpus, sizeof(struct vs_hist_vcpu));
-        if (!ctx->acc || !ctx->hist_mono || !ctx->hist_real || !ctx->hist_vcpu) {
+        ctx->hist = calloc((size_t) s->history * vm->n_vcpus, sizeof(*ctx->hist));
+        if (!ctx->acc || !ctx->hist) {
                 ctx_free(s, ctx);
                 return -ENOMEM;
         }
@@ -448,7 +449,10 @@ int vs_sampler_sample(struct vs_sampler *s) {
         sample->interval_ns = prev ? t0 - prev->mono_ns : 0;
         sample->duration_ns = hv_now_ns() - t0;
         for (size_t v = 0; v < s->n_ctx; v++)
-                history_append(s, s->ctx[v], sample, &sample->vms[v]);
+                history_append(s, s->ctx[v], &sample->vms[v]);
+        s->hist_mono[s->hist_head] = sample->mono_ns;
+        s->hist_real[s->hist_head] = sample->realtime_ns;
+        s->hist_head = (s->hist_head + 1) % s->history;
 
         pthread_mutex_lock(&s->pub_lock);
         struct vs_sample *old = s->latest;
@@ -536,6 +540,14 @@ int vs_sampler_new(const struct vs_sampler_config *cfg, struct vs_sampler **ret)
                 return -ENOMEM;
         s->interval_ns = interval;
         s->history = cfg->history ? cfg->history : VS_DEFAULT_HISTORY;
+        s->hist_mono = calloc(s->history, sizeof(uint64_t));
+        s->hist_real = calloc(s->history, sizeof(uint64_t));
+        if (!s->hist_mono || !s->hist_real) {
+                free(s->hist_mono);
+                free(s->hist_real);
+                free(s);
+                return -ENOMEM;
+        }
         s->n_collectors = n;
         pthread_mutex_init(&s->lock, NULL);
         pthread_mutex_init(&s->pub_lock, NULL);
@@ -575,6 +587,8 @@ void vs_sampler_free(struct vs_sampler *s) {
                 if (s->collectors[i].enabled && s->collectors[i].ops->fini)
                         s->collectors[i].ops->fini(&s->collectors[i]);
         vs_sample_unref(s->latest);
+        free(s->hist_mono);
+        free(s->hist_real);
         pthread_cond_destroy(&s->stop_cond);
         pthread_mutex_destroy(&s->stop_lock);
         pthread_mutex_destroy(&s->pub_lock);
