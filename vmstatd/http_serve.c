@@ -320,7 +320,6 @@ static enum MHD_Result serve_action(struct vs_http *h, struct MHD_Connection *c,
         return http_respond_json(c, MHD_HTTP_OK, j, NULL);
 }
 
-
 /* ---- dispatch ---------------------------------------------------------------------------------------- */
 
 enum MHD_Result http_serve(struct listener *l, struct MHD_Connection *c, const struct vs_route *rt) {
