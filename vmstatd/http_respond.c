@@ -7,6 +7,8 @@
 #include "http_priv.h"
 #include "render_json.h"
 
+#define STREAM_BLOCK (16 * 1024) /* what a streamed body's read callback is asked for at most */
+
 static _Atomic bool closing_all; /* set while quiescing: any listener's connection */
 
 void http_respond_close_all(void) {
@@ -33,7 +35,7 @@ static struct MHD_Response *response_of(struct body *b) {
                                                                               b->cls);
                 break;
         case BODY_STREAM:
-                resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, b->read, b->cls, b->done);
+                resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, b->read, b->cls, b->done);
                 break;
         case BODY_JSON:
                 break;
