@@ -33,7 +33,7 @@ struct options {
         const char *config_dir;
         bool check_config;
         bool no_config;
-        const char *listen[VS_CONF_MAX_LISTEN];
+        struct vs_listen listen[VS_CONF_MAX_LISTEN];
         size_t n_listen;
         uint64_t interval_ns;
         unsigned history;
@@ -168,7 +168,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
                                 fprintf(stderr, "vmstatd: at most %d --listen addresses\n", VS_CONF_MAX_LISTEN);
                                 return -1;
                         }
-                        o->listen[o->n_listen++] = argv[++i];
+                        char why[VS_LISTEN_WHY_LEN];
+                        if (vs_listen_parse(argv[++i], &o->listen[o->n_listen], why) < 0) {
+                                fprintf(stderr, "vmstatd: %s\n", why);
+                                return -1;
+                        }
+                        o->n_listen++;
                 } else if (strcmp(a, "--interval") == 0 && val) {
                         o->interval_ns = vs_parse_duration(argv[++i]);
                         if (o->interval_ns < VS_MIN_INTERVAL_NS) {
@@ -291,21 +296,10 @@ static int on_watchdog_timer(sd_event_source *src, uint64_t usec, void *userdata
         return sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 }
 
-/* *dst = *src for a configuration: listen[] entries that point into src's own buffer must
- * point into dst's (the ones from --listen point into argv and stay). */
-static void conf_move(struct vs_conf *dst, struct vs_conf *src) {
-        *dst = *src;
-        for (size_t i = 0; i < dst->n_listen; i++) {
-                uintptr_t p = (uintptr_t) src->listen[i], base = (uintptr_t) src->listen_buf;
-                if (p >= base && p < base + sizeof(src->listen_buf))
-                        dst->listen[i] = dst->listen_buf[(p - base) / sizeof(src->listen_buf[0])];
-        }
-}
-
 static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_conf *b) {
         bool listen = a->n_listen != b->n_listen;
         for (size_t i = 0; !listen && i < a->n_listen; i++)
-                listen = strcmp(a->listen[i], b->listen[i]) != 0;
+                listen = strcmp(a->listen[i].text, b->listen[i].text) != 0;
         bool hosts = a->n_allowed_hosts != b->n_allowed_hosts;
         for (size_t i = 0; !hosts && i < a->n_allowed_hosts; i++)
                 hosts = strcmp(a->allowed_hosts[i], b->allowed_hosts[i]) != 0;
@@ -337,7 +331,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                                     "restart");
         int failed = vs_manager_apply(d->manager, &next);
         vs_conf_free(&d->conf);
-        conf_move(&d->conf, &next);
+        d->conf = next; /* a configuration holds no pointer into itself */
         vs_log(failed ? LOG_WARNING : LOG_INFO, "reloaded: %zu VMs configured, %d failed to start", d->conf.n_vms,
                failed);
         d->counters.reloads_success++;
@@ -534,7 +528,7 @@ static int start(struct daemon *d) {
         if (n_fds > 0)
                 vs_log(LOG_INFO, "serving %d socket(s) passed by systemd", n_fds);
         for (size_t i = 0; n_fds <= 0 && i < d->conf.n_listen; i++)
-                vs_log(LOG_INFO, "listening on http://%s/ (metrics at /metrics)", d->conf.listen[i]);
+                vs_log(LOG_INFO, "listening on http://%s/ (metrics at /metrics)", d->conf.listen[i].text);
         if (hcfg.control_socket)
                 vs_log(LOG_INFO, "control API on %s", hcfg.control_socket);
         return 0;
