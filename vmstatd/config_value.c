@@ -161,16 +161,20 @@ static void print_uint(FILE *out, const struct conf_key *k, const void *conf) {
 
 const struct conf_type conf_uint = { parse_uint, print_uint, conf_equal_bytes };
 
-static int parse_size(struct conf_file *f, const struct conf_key *k, const char *v) {
-        uint64_t bytes = vs_parse_size(v);
-        if (!bytes)
-                return conf_bad(f, k->key, v, "is not a size (e.g. %s)", k->example);
-        if (bytes < k->min || bytes > k->max)
+/* n: what vs_parse_size or vs_parse_duration made of v, 0 when it is not one */
+static int set_ranged(struct conf_file *f, const struct conf_key *k, const char *v, uint64_t n, const char *what) {
+        if (!n)
+                return conf_bad(f, k->key, v, "is not a %s (e.g. %s)", what, k->example);
+        if (n < k->min || n > k->max)
                 return conf_bad(f, k->key, v, "is out of range (%s)", k->range);
-        if (k->step && bytes % k->step)
+        if (k->step && n % k->step)
                 return conf_bad(f, k->key, v, "is not a multiple of %lluK", (unsigned long long) (k->step / KiB));
-        set_uint(k, f->conf, bytes);
+        set_uint(k, f->conf, n);
         return 0;
+}
+
+static int parse_size(struct conf_file *f, const struct conf_key *k, const char *v) {
+        return set_ranged(f, k, v, vs_parse_size(v), "size");
 }
 
 static void print_size(FILE *out, const struct conf_key *k, const void *conf) {
@@ -180,13 +184,7 @@ static void print_size(FILE *out, const struct conf_key *k, const void *conf) {
 const struct conf_type conf_size = { parse_size, print_size, conf_equal_bytes };
 
 static int parse_duration(struct conf_file *f, const struct conf_key *k, const char *v) {
-        uint64_t ns = vs_parse_duration(v);
-        if (!ns)
-                return conf_bad(f, k->key, v, "is not a duration (e.g. %s)", k->example);
-        if (ns < k->min || ns > k->max)
-                return conf_bad(f, k->key, v, "is out of range (%s)", k->range);
-        set_uint(k, f->conf, ns);
-        return 0;
+        return set_ranged(f, k, v, vs_parse_duration(v), "duration");
 }
 
 static void print_duration(FILE *out, const struct conf_key *k, const void *conf) {
