@@ -126,9 +126,6 @@ bool conf_parse_u64(const char *s, uint64_t *ret);
 bool conf_parse_port(const char *s, uint64_t *ret);
 /* "a, b or c" of n names into buf. */
 void conf_join_names(const char *const *names, size_t n, char *buf, size_t size);
-void conf_print_size(FILE *out, uint64_t bytes);
-/* Items of a list separated by commas and/or blanks, as strtok_r gives them; list is changed. */
-#define CONF_LIST_SEP ", \t"
 
 /* A VM with nothing set (config.c). */
 void conf_vm_defaults(struct vs_vm_conf *vm, const char *name);

@@ -106,7 +106,7 @@ void conf_join_names(const char *const *names, size_t n, char *buf, size_t size)
                 o += (size_t) snprintf(buf + o, size - o, "%s%s", names[i], i + 2 < n ? ", " : i + 1 < n ? " or " : "");
 }
 
-void conf_print_size(FILE *out, uint64_t b) {
+static void print_bytes(FILE *out, uint64_t b) {
         if (b && b % GiB == 0)
                 fprintf(out, "%llu GiB", (unsigned long long) (b / GiB));
         else if (b % MiB == 0)
@@ -178,7 +178,7 @@ static int parse_size(struct conf_file *f, const struct conf_key *k, const char 
 }
 
 static void print_size(FILE *out, const struct conf_key *k, const void *conf) {
-        conf_print_size(out, get_uint(k, conf));
+        print_bytes(out, get_uint(k, conf));
 }
 
 const struct conf_type conf_size = { parse_size, print_size, conf_equal_bytes };
@@ -267,7 +267,7 @@ static int parse_flags(struct conf_file *f, const struct conf_key *k, const char
         unsigned bits = 0;
         name_list(k, list, sizeof(list));
         snprintf(items, sizeof(items), "%s", v);
-        for (char *s = items, *save = NULL, *name; (name = strtok_r(s, CONF_LIST_SEP, &save)); s = NULL) {
+        for (char *s = items, *save = NULL, *name; (name = strtok_r(s, ", \t", &save)); s = NULL) {
                 const struct conf_name *n = find_name(k, name);
                 if (!n)
                         return conf_bad(f, k->key, name, "is not %s (%s)", k->what, list);
@@ -339,7 +339,7 @@ static int parse_list(struct conf_file *f, const struct conf_key *k, const char 
                most = k->size / width, added = 0;
         char items[VS_CONF_ERR_LEN];
         snprintf(items, sizeof(items), "%s", v);
-        for (char *s = items, *save = NULL, *item; (item = strtok_r(s, CONF_LIST_SEP, &save)); s = NULL, added++) {
+        for (char *s = items, *save = NULL, *item; (item = strtok_r(s, ", \t", &save)); s = NULL, added++) {
                 for (char *p = item; *p; p++)
                         *p = (char) tolower((unsigned char) *p);
                 if (strlen(item) > k->max || !k->valid(item))
