@@ -165,7 +165,7 @@ $(B)/fuzz/fuzz_router: tests/fuzz/fuzz_router.c vmstatd/router.c vmstatd/router.
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_router.c vmstatd/router.c
 
 # the config parser with everything it checks names against: the guest image, the collectors
-FUZZ_CONFIG_SRCS := vmstatd/config.c vmstatd/paths.c vmstatd/router.c $(HV_SRCS) $(CL_SRCS)
+FUZZ_CONFIG_SRCS := $(wildcard vmstatd/config*.c) vmstatd/listen.c vmstatd/paths.c vmstatd/router.c $(HV_SRCS) $(CL_SRCS)
 $(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(B)/hv/guests/image.o
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Icollectors -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_config.c \

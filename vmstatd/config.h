@@ -1,5 +1,6 @@
 /* Configuration: /etc/vmstatd/vmstatd.conf ([daemon]) and /etc/vmstatd/vms.d/<name>.vm, read
- * with inih. Every error names the file, the line, the key and what was expected. */
+ * with inih. Every error names the file, the line, the key and what was expected. A struct
+ * copy of a configuration is a whole one: nothing in it points into itself. */
 #ifndef VMSTATD_CONFIG_H
 #define VMSTATD_CONFIG_H
 
@@ -10,6 +11,7 @@
 
 #include "boot/boot.h"
 #include "collector.h"
+#include "listen.h"
 #include "paths.h"
 
 #define VS_CONF_MAX_LISTEN 16
@@ -29,8 +31,8 @@ struct vs_vm_conf {
         /* guest = builtin:<name> [key=value ...] (count, port, duty, period, tick_us), or
          * flat:<path> entry=<name> (an image in the built-in format) */
         char guest[512];        /* as written, for summaries and change detection */
-        struct hv_builtin builtin;
-        char builtin_name[16];  /* builtin.guest points here */
+        struct hv_builtin builtin; /* builtin.guest: hv's own (static) name of the guest, NULL for others */
+        char builtin_name[16];  /* that name, "" for flat and Linux guests */
         char image[512];        /* flat image path, "" for builtin */
         char image_entry[16];
         /* Or a Linux guest (then guest is "linux:<kernel>"): kernel = /PATH, a bzImage or an ELF
@@ -53,8 +55,7 @@ struct vs_vm_conf {
 #define VS_CONF_RUNTIME_DIR_MAX VS_RUNTIME_DIR_MAX
 
 struct vs_conf {
-        const char *listen[VS_CONF_MAX_LISTEN]; /* point into listen_buf */
-        char listen_buf[VS_CONF_MAX_LISTEN][128];
+        struct vs_listen listen[VS_CONF_MAX_LISTEN];
         size_t n_listen;                       /* default: 127.0.0.1:9400 */
         uint64_t interval_ns;                  /* default 5 s, >= 100 ms */
         unsigned history;                      /* default 720 */
@@ -98,7 +99,8 @@ void vs_conf_finish(struct vs_conf *c);
 int vs_conf_parse_daemon(const char *text, size_t len, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
 int vs_conf_parse_vm(const char *file, const char *text, size_t len, const struct vs_conf *daemon,
                      struct vs_vm_conf *ret, char err[VS_CONF_ERR_LEN]);
-/* Everything that needs a restart of the VM when changed (console_log_max does not). */
+/* Everything that needs a restart of the VM when changed: the name and the keys marked
+ * restarts_vm in config_keys.c (console_log_max is not). */
 bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b);
 const struct vs_vm_conf *vs_conf_find_vm(const struct vs_conf *c, const char *name);
 /* A human summary, as --check-config prints it. */

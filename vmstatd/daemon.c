@@ -108,7 +108,7 @@ static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata)
 static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_conf *b) {
         bool listen = a->n_listen != b->n_listen;
         for (size_t i = 0; !listen && i < a->n_listen; i++)
-                listen = strcmp(a->listen[i], b->listen[i]) != 0;
+                listen = strcmp(a->listen[i].text, b->listen[i].text) != 0;
         bool hosts = a->n_allowed_hosts != b->n_allowed_hosts;
         for (size_t i = 0; !hosts && i < a->n_allowed_hosts; i++)
                 hosts = strcmp(a->allowed_hosts[i], b->allowed_hosts[i]) != 0;
@@ -148,7 +148,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                                     "restart");
         int failed = vs_manager_apply(d->manager, &next);
         vs_conf_free(d->conf);
-        d->cfg->move(d->conf, &next);
+        *d->conf = next; /* a configuration holds no pointer into itself */
         vs_log(failed ? LOG_WARNING : LOG_INFO, "reloaded: %zu VMs configured, %d failed to start", d->conf->n_vms,
                failed);
         count_reload(d, true);
@@ -371,7 +371,7 @@ static int start(struct daemon *d) {
         if (n_fds > 0)
                 vs_log(LOG_INFO, "serving %d socket(s) passed by systemd", n_fds);
         for (size_t i = 0; n_fds <= 0 && i < c->n_listen; i++)
-                vs_log(LOG_INFO, "listening on http://%s/ (metrics at /metrics)", c->listen[i]);
+                vs_log(LOG_INFO, "listening on http://%s/ (metrics at /metrics)", c->listen[i].text);
         if (hcfg.control_socket)
                 vs_log(LOG_INFO, "control API on %s", hcfg.control_socket);
         return 0;

@@ -13,8 +13,6 @@ struct vs_daemon_config {
         /* SIGHUP: reads the configuration again, the command line applied; -errno (logged) with
          * err set, and the old configuration goes on */
         int (*load)(void *opaque, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
-        /* *dst = *src for a configuration (it may point into its own buffers) */
-        void (*move)(struct vs_conf *dst, struct vs_conf *src);
         void *opaque;
 };
 

@@ -269,46 +269,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---- listeners ------------------------------------------------------------------------------------------ */
 
-/* "host:port", "[v6]:port" or ":port" -> a bound, listening socket */
-static int listen_on(const char *spec, int *ret_fd, char *why) {
-        char host[256];
-        const char *colon = strrchr(spec, ':');
-        if (!colon || colon[1] == 0 || (size_t) (colon - spec) >= sizeof(host)) {
-                snprintf(why, VS_HTTP_WHY_LEN, "listen address '%s': expected host:port, [v6]:port or :port", spec);
+/* A parsed listen address -> a bound, listening socket */
+static int listen_on(const struct vs_listen *l, int *ret_fd, char *why) {
+        struct sockaddr_storage sa;
+        socklen_t len;
+        if (vs_listen_resolve(l, &sa, &len, why) < 0)
                 return -EINVAL;
-        }
-        memcpy(host, spec, (size_t) (colon - spec));
-        host[colon - spec] = 0;
-        char *h = host;
-        if (h[0] == '[') {
-                size_t n = strlen(h);
-                if (n < 2 || h[n - 1] != ']') {
-                        snprintf(why, VS_HTTP_WHY_LEN, "listen address '%s': unbalanced [ ]", spec);
-                        return -EINVAL;
-                }
-                h[n - 1] = 0;
-                h++;
-        }
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
-        int g = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
-        if (g) {
-                snprintf(why, VS_HTTP_WHY_LEN, "listen address '%s': %s", spec, gai_strerror(g));
-                return -EINVAL;
-        }
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r = 0;
+        int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r = 0;
         if (fd < 0)
                 r = -errno;
         else {
                 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                if (ai->ai_family == AF_INET6) /* so [::]:p and 0.0.0.0:p can both be listed */
+                if (sa.ss_family == AF_INET6) /* so [::]:p and 0.0.0.0:p can both be listed */
                         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-                if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
+                if (bind(fd, (struct sockaddr *) &sa, len) < 0 || listen(fd, 128) < 0)
                         r = -errno;
         }
-        freeaddrinfo(ai);
         if (r < 0) {
-                snprintf(why, VS_HTTP_WHY_LEN, "listen on %s: %s%s", spec, strerror(-r),
+                snprintf(why, VS_HTTP_WHY_LEN, "listen on %s: %s%s", l->text, strerror(-r),
                          r == -EADDRINUSE ? " (port 9400 is also NVIDIA dcgm-exporter's default; pick another with --listen)" : "");
                 if (fd >= 0)
                         close(fd);
@@ -457,11 +435,11 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
                         snprintf(why, VS_HTTP_WHY_LEN, "serving the passed socket fd %d failed", cfg->fds[i]);
         for (size_t i = 0; r == 0 && i < cfg->n_listen; i++) {
                 int fd;
-                if ((r = listen_on(cfg->listen[i], &fd, why)) < 0)
+                if ((r = listen_on(&cfg->listen[i], &fd, why)) < 0)
                         break;
                 if ((r = start_daemon(h, fd, true, false)) < 0) {
                         close(fd);
-                        snprintf(why, VS_HTTP_WHY_LEN, "starting the HTTP server on %s failed", cfg->listen[i]);
+                        snprintf(why, VS_HTTP_WHY_LEN, "starting the HTTP server on %s failed", cfg->listen[i].text);
                 }
         }
         if (r == 0 && cfg->control_socket) {

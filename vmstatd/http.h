@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "listen.h"
 #include "render_prom.h"
 #include "sampler.h"
 
@@ -19,7 +20,7 @@
 #define VS_HTTP_HISTORY_CELLS 8192
 
 struct vs_http_config {
-        const char *const *listen; /* "127.0.0.1:9400", "[::1]:9400", ":9400" (every address) */
+        const struct vs_listen *listen; /* 127.0.0.1:9400, [::1]:9400, :9400 (every address), parsed */
         size_t n_listen;
         const int *fds;            /* already listening sockets (socket activation) */
         size_t n_fds;

@@ -20,7 +20,7 @@ struct options {
         const char *config_dir;
         bool check_config;
         bool no_config;
-        const char *listen[VS_CONF_MAX_LISTEN];
+        struct vs_listen listen[VS_CONF_MAX_LISTEN];
         size_t n_listen;
         uint64_t interval_ns;
         unsigned history;
@@ -133,7 +133,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
                                 fprintf(stderr, "vmstatd: at most %d --listen addresses\n", VS_CONF_MAX_LISTEN);
                                 return -1;
                         }
-                        o->listen[o->n_listen++] = argv[++i];
+                        char why[VS_LISTEN_WHY_LEN];
+                        if (vs_listen_parse(argv[++i], &o->listen[o->n_listen], why) < 0) {
+                                fprintf(stderr, "vmstatd: %s\n", why);
+                                return -1;
+                        }
+                        o->n_listen++;
                 } else if (strcmp(a, "--interval") == 0 && val) {
                         o->interval_ns = vs_parse_duration(argv[++i]);
                         if (o->interval_ns < VS_MIN_INTERVAL_NS) {
@@ -207,17 +212,6 @@ static int load_config(const struct options *o, struct vs_conf *ret, char err[VS
         return 0;
 }
 
-/* *dst = *src for a configuration: listen[] entries that point into src's own buffer must
- * point into dst's (the ones from --listen point into argv and stay). */
-static void conf_move(struct vs_conf *dst, struct vs_conf *src) {
-        *dst = *src;
-        for (size_t i = 0; i < dst->n_listen; i++) {
-                uintptr_t p = (uintptr_t) src->listen[i], base = (uintptr_t) src->listen_buf;
-                if (p >= base && p < base + sizeof(src->listen_buf))
-                        dst->listen[i] = dst->listen_buf[(p - base) / sizeof(src->listen_buf[0])];
-        }
-}
-
 /* SIGHUP's reading of the configuration: the command line still wins. */
 static int reload_config(void *opaque, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]) {
         return load_config(opaque, ret, err);
@@ -255,7 +249,7 @@ int main(int argc, char **argv) {
                 vs_log(LOG_INFO, "%s%s: running the embedded default, VM b13 (2 vCPUs, 64 MiB, builtin:demo)",
                        opt.no_config ? "--no-config" : "no configuration in ",
                        opt.no_config ? "" : opt.config_dir ? opt.config_dir : VS_CONF_DEFAULT_DIR);
-        struct vs_daemon_config dcfg = { .conf = &conf, .argv = argv, .load = reload_config, .move = conf_move,
+        struct vs_daemon_config dcfg = { .conf = &conf, .argv = argv, .load = reload_config,
                                          .opaque = &opt };
         r = vs_daemon_run(&dcfg);
         vs_conf_free(&conf);

@@ -39,16 +39,11 @@ void mgr_publish(struct vs_manager *m, struct entry *e) {
 
 /* ---- entries ------------------------------------------------------------------------------------------- */
 
-static void entry_set_conf(struct entry *e, const struct vs_vm_conf *c) {
-        e->conf = *c;
-        e->conf.builtin.guest = e->conf.builtin_name; /* point into our own copy */
-}
-
 static struct entry *entry_new(const struct vs_vm_conf *c) {
         struct entry *e = calloc(1, sizeof(*e));
         if (!e)
                 return NULL;
-        entry_set_conf(e, c);
+        e->conf = *c;
         e->backoff_ns = BACKOFF_FIRST_NS;
         return e;
 }
@@ -120,7 +115,7 @@ int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
                 struct entry *e = mgr_find(m, c->name);
                 if (e && e->adopted && mgr_adopted_matches(m, e, c)) {
                         e->adopted = false;
-                        entry_set_conf(e, c);
+                        e->conf = *c;
                         update_live(m, e, c);
                         continue;
                 }
@@ -133,7 +128,7 @@ int vs_manager_apply(struct vs_manager *m, const struct vs_conf *conf) {
                                   e->adopted ? " while no vmstatd ran" : "");
                         e->adopted = false;
                         mgr_retire(m, e);
-                        entry_set_conf(e, c);
+                        e->conf = *c;
                         e->restarts = 0;
                         e->backoff_ns = BACKOFF_FIRST_NS;
                         e->restart_at_ns = 0;

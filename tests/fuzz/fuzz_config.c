@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     daemon.history < 1 || daemon.n_allowed_hosts > VS_CONF_MAX_HOSTS || !daemon.console_log_max)
                         abort();
                 for (size_t i = 0; i < daemon.n_listen; i++)
-                        if (daemon.listen[i] != daemon.listen_buf[i] || !*daemon.listen[i])
+                        if (!daemon.listen[i].text[0])
                                 abort();
                 print(&daemon);
                 return 0;

@@ -96,8 +96,10 @@ static int fake_action(void *opaque, const char *name, const char *verb, char *m
 }
 
 static struct vs_http_config http_config(void) {
-        static const char *listen[] = { "127.0.0.1:0" };
-        return (struct vs_http_config) { .listen = listen, .n_listen = 1, .history = 60,
+        static struct vs_listen listen;
+        char why[VS_LISTEN_WHY_LEN];
+        ck_assert_int_eq(vs_listen_parse("127.0.0.1:0", &listen, why), 0);
+        return (struct vs_http_config) { .listen = &listen, .n_listen = 1, .history = 60,
                                          .control_socket = F.sock, .action = fake_action, .opaque = &F };
 }
 

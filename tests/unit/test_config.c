@@ -416,11 +416,11 @@ START_TEST(good_round_trip) {
         load_ok(&c);
         ck_assert(!c.embedded);
         ck_assert_uint_eq(c.n_listen, 4);
-        ck_assert_str_eq(c.listen[0], "127.0.0.1:9400");
-        ck_assert_str_eq(c.listen[1], "[::1]:9400");
-        ck_assert_str_eq(c.listen[2], ":0");
-        ck_assert_str_eq(c.listen[3], "localhost:9401");
-        ck_assert_ptr_eq(c.listen[0], c.listen_buf[0]); /* into ret, not into a temporary */
+        ck_assert_str_eq(c.listen[0].text, "127.0.0.1:9400");
+        ck_assert_str_eq(c.listen[1].text, "[::1]:9400");
+        ck_assert_str_eq(c.listen[2].text, ":0");
+        ck_assert_str_eq(c.listen[3].text, "localhost:9401");
+        ck_assert_uint_eq(c.listen[0].port, 9400); /* parsed once, kept typed */
         ck_assert_uint_eq(c.interval_ns, 1500000000ULL);
         ck_assert_uint_eq(c.history, 100);
         ck_assert_int_eq(c.enable[collector_index("executor")], 1);
@@ -456,7 +456,7 @@ START_TEST(good_round_trip) {
         ck_assert_uint_eq(b13->vcpus, 2);
         ck_assert_uint_eq(b13->memory, 256ULL << 20);
         ck_assert_str_eq(b13->guest, "builtin:pio count=1000 port=128");
-        ck_assert_ptr_eq(b13->builtin.guest, b13->builtin_name);
+        ck_assert_str_eq(b13->builtin.guest, b13->builtin_name);
         ck_assert_str_eq(b13->builtin_name, "pio");
         ck_assert_uint_eq(b13->builtin.count, 1000);
         ck_assert_uint_eq(b13->builtin.port, 128);
@@ -505,7 +505,7 @@ START_TEST(defaults_and_cpus) {
         load_ok(&c);
         ck_assert(!c.embedded);
         ck_assert_uint_eq(c.n_listen, 1);
-        ck_assert_str_eq(c.listen[0], "127.0.0.1:9400");
+        ck_assert_str_eq(c.listen[0].text, "127.0.0.1:9400");
         ck_assert_uint_eq(c.interval_ns, 5000000000ULL);
         ck_assert_uint_eq(c.history, 720);
         for (size_t i = 0; i < CL_MAX_COLLECTORS; i++)
@@ -648,7 +648,7 @@ static void expect_embedded(void) {
         ck_assert_str_eq(c.vms[0].path, "");
         ck_assert(c.vms[0].autostart);
         ck_assert_uint_eq(c.n_listen, 1);
-        ck_assert_str_eq(c.listen[0], "127.0.0.1:9400");
+        ck_assert_str_eq(c.listen[0].text, "127.0.0.1:9400");
 
         char *out = NULL;
         size_t len = 0;
@@ -678,7 +678,7 @@ START_TEST(embedded_default) {
         struct vs_conf c;
         vs_conf_default(&c);
         ck_assert(c.embedded);
-        ck_assert_ptr_eq(c.vms[0].builtin.guest, c.vms[0].builtin_name);
+        ck_assert_str_eq(c.vms[0].builtin.guest, c.vms[0].builtin_name);
         vs_conf_free(&c);
 
         /* a vmstatd.conf alone is a configuration: no VMs, not the demo */

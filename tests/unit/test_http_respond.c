@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "listen.h"
 #include "sampler.h"
 #include "tests/suite.h"
 
@@ -87,7 +88,9 @@ static void expect(const char *sock, const char *request, long status, const cha
 }
 
 START_TEST(answers_out_of_the_ordinary_carry_the_common_headers) {
-        static const char *listen[] = { "127.0.0.1:0" };
+        struct vs_listen listen[1];
+        char lwhy[VS_LISTEN_WHY_LEN];
+        ck_assert_int_eq(vs_listen_parse("127.0.0.1:0", &listen[0], lwhy), 0);
         struct vs_sampler_config scfg = { .interval_ns = VS_MIN_INTERVAL_NS, .history = 60 };
         struct vs_sampler *sampler;
         struct vs_http *http;
