@@ -134,7 +134,7 @@ static int executor_sample_vm(struct collector *c, struct cl_vm *vm, struct cl_v
                 v->idle = t && t->idle;
                 hv_vcpu_read_counters(vm->hv->vcpus[i], &v->exec);
                 if (c->histograms && (v->exit_hist = malloc(sizeof(hv_reason_hist))))
-                        hv_counters_read_reason_hist(&vm->hv->vcpus[i]->sh->c, v->exit_hist);
+                        hv_counters_read_reason_hist(vm->hv->vcpus[i]->hist, v->exit_hist);
                 v->have |= CL_HAVE_EXECUTOR;
         }
         out->have |= CL_HAVE_EXECUTOR;

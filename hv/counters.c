@@ -40,7 +40,7 @@ void hv_counters_read(const struct hv_vcpu_counters *c, struct hv_counters *ret)
         }
 }
 
-void hv_counters_read_reason_hist(const struct hv_vcpu_counters *c, hv_reason_hist ret) {
+void hv_counters_read_reason_hist(const struct hv_vcpu_hist *c, hv_reason_hist ret) {
         for (unsigned e = 0; e < HV_EXIT__COUNT; e++)
                 for (unsigned i = 0; i < HV_HIST_BUCKETS; i++)
                         ret[e][i] = LOAD(c->reason_ns_hist[e][i]);

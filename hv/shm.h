@@ -3,7 +3,10 @@
  * syscalls, and outlive a watcher that dies. Layout, from offset 0:
  *
  *   struct hv_shm             header: magic, layout version, VM state and outcome
- *   struct hv_shm_vcpu[n]     per vCPU: exit counters, histograms, runstate inputs
+ *   struct hv_shm_vcpu[n]     per vCPU: exit counters, runstate inputs, from a page boundary (a
+ *                             watcher reads them every sample: 4 vCPUs' on one page, 2 pages a
+ *                             VM with the header's first)
+ *   struct hv_vcpu_hist[n]    per vCPU: the handling histogram by reason (read only when asked)
  *   uint32_t[console_size]    the console ring's slots (hv/devices/console.c)
  *   struct hv_shm_watch       one page the watcher writes (requests, its own lasting state)
  *
@@ -21,7 +24,7 @@
 #include "runstate.h"
 
 #define HV_SHM_MAGIC 0x314d48536d74734dull /* "MstmSHM1" in memory (little-endian) */
-#define HV_SHM_VERSION 3 /* 2: exit handling by reason; 3: guest steal time */
+#define HV_SHM_VERSION 4 /* 2: exit handling by reason; 3: guest steal time; 4: histograms apart */
 #define HV_SHM_REGS_LEN 1536
 #define HV_SHM_SPEC_LEN 4096
 
@@ -52,6 +55,7 @@ struct hv_shm {
         uint32_t n_vcpus;
         uint64_t size;         /* the whole memfd, watch page included */
         uint64_t vcpu_off;     /* offset of hv_shm_vcpu[0] */
+        uint64_t hist_off;     /* offset of hv_vcpu_hist[0] */
         uint64_t console_off;  /* offset of the console slots */
         uint64_t console_size; /* slots, a power of two */
         uint64_t watch_off;    /* offset of struct hv_shm_watch */
@@ -61,19 +65,21 @@ struct hv_shm {
         uint64_t created_ns;   /* CLOCK_MONOTONIC, the same clock in every process */
         uint64_t id;           /* the watcher's id of this VM, set by the owner from its arguments */
         uint32_t restarts;     /* likewise: how many automatic restarts came before this VM */
-        char spec[HV_SHM_SPEC_LEN]; /* what the owner was asked to run, as the watcher described it */
 
+        /* what a watcher reads every sample, on the first page with the above */
         _Atomic uint64_t started_realtime_ns; /* CLOCK_REALTIME at start, 0 before */
         _Atomic int32_t state;                /* enum hv_vm_state */
         /* the outcome, written before state becomes final (release) and never again */
         int32_t reason, vcpu;
         int64_t exit_code;
         uint64_t detail;
-        char regs[HV_SHM_REGS_LEN];
-
         _Atomic uint64_t resident_bytes; /* guest RAM resident in host memory, as last published */
         _Atomic uint32_t pub_ack;        /* = watch->pub_req once a publish is complete (futex) */
         _Atomic uint64_t console_head;   /* the console ring's head */
+
+        /* read once, or when the VM ended */
+        char spec[HV_SHM_SPEC_LEN]; /* what the owner was asked to run, as the watcher described it */
+        char regs[HV_SHM_REGS_LEN];
 };
 
 /* The watcher's page: the only part of the memfd the owner does not write. */
@@ -85,14 +91,21 @@ struct hv_shm_watch {
 };
 
 /* Bytes a memfd for n vCPUs and a console ring of console_size slots needs. */
-size_t hv_shm_size(unsigned n_vcpus, size_t console_size, uint64_t *ret_vcpu_off, uint64_t *ret_console_off,
-                   uint64_t *ret_watch_off);
+struct hv_shm_layout {
+        uint64_t vcpu_off, hist_off, console_off, watch_off;
+};
+
+size_t hv_shm_size(unsigned n_vcpus, size_t console_size, struct hv_shm_layout *ret);
 /* Checks a mapped header against its memfd's size: -EPROTO for a magic or version this build
  * does not know (leave it alone), -EBADMSG for inconsistent offsets. */
 int hv_shm_check(const struct hv_shm *sh, uint64_t fd_size);
 
 static inline struct hv_shm_vcpu *hv_shm_vcpu(struct hv_shm *sh, unsigned i) {
         return (struct hv_shm_vcpu *) ((uint8_t *) sh + sh->vcpu_off) + i;
+}
+
+static inline struct hv_vcpu_hist *hv_shm_hist(struct hv_shm *sh, unsigned i) {
+        return (struct hv_vcpu_hist *) ((uint8_t *) sh + sh->hist_off) + i;
 }
 
 #endif

@@ -35,7 +35,7 @@ static void count_handling(struct hv_vcpu *v, uint64_t dt) {
         if (e >= HV_EXIT__COUNT)
                 return; /* a failed KVM_RUN: no exit was counted */
         hv_counter_add(&c->reason_ns_sum[e], dt);
-        hv_counter_add(&c->reason_ns_hist[e][b], 1);
+        hv_counter_add(&v->hist->reason_ns_hist[e][b], 1);
         if (dt > atomic_load_explicit(&c->reason_ns_max[e], memory_order_relaxed))
                 atomic_store_explicit(&c->reason_ns_max[e], dt, memory_order_relaxed);
 }
@@ -272,6 +272,7 @@ static struct hv_vcpu *vcpu_new(struct hv_vm *vm, unsigned id, struct hv_shm_vcp
         if (!v)
                 return NULL;
         v->sh = sh;
+        v->hist = hv_shm_hist(vm->sh, id);
         v->vm = vm;
         v->id = id;
         v->fd = -1;

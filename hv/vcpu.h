@@ -19,6 +19,7 @@ struct kvm_run;
 struct hv_vcpu {
         struct hv_shm_vcpu *sh;      /* counters (sh->c), offline time and the rest readers need, in the
                                       * VM's shared memfd */
+        struct hv_vcpu_hist *hist;   /* its handling histogram by reason, there too */
         struct hv_vm *vm;
         unsigned id;
         int fd;

@@ -105,8 +105,8 @@ static int vm_setup_devices(struct hv_vm *vm) {
 /* The shared memfd: header, vCPU parts, console slots, the watcher's page. Untouched pages cost
  * nothing, so a quiet console ring takes no memory. */
 static int shm_map(struct hv_vm *vm, unsigned n_vcpus, size_t console_size) {
-        uint64_t vcpu_off, console_off, watch_off;
-        size_t len = hv_shm_size(n_vcpus, console_size, &vcpu_off, &console_off, &watch_off);
+        struct hv_shm_layout l;
+        size_t len = hv_shm_size(n_vcpus, console_size, &l);
         vm->sh_fd = memfd_create("vmstatd-vm", MFD_CLOEXEC);
         if (vm->sh_fd < 0)
                 return -errno;
@@ -121,13 +121,14 @@ static int shm_map(struct hv_vm *vm, unsigned n_vcpus, size_t console_size) {
         vm->sh->version = HV_SHM_VERSION;
         vm->sh->n_vcpus = n_vcpus;
         vm->sh->size = len;
-        vm->sh->vcpu_off = vcpu_off;
-        vm->sh->console_off = console_off;
+        vm->sh->vcpu_off = l.vcpu_off;
+        vm->sh->hist_off = l.hist_off;
+        vm->sh->console_off = l.console_off;
         vm->sh->console_size = console_size;
-        vm->sh->watch_off = watch_off;
+        vm->sh->watch_off = l.watch_off;
         vm->sh->vcpu = -1;
-        vm->watch = (struct hv_shm_watch *) ((uint8_t *) p + watch_off);
-        return hv_console_wrap(&vm->sh->console_head, (_Atomic uint32_t *) ((uint8_t *) p + console_off),
+        vm->watch = (struct hv_shm_watch *) ((uint8_t *) p + l.watch_off);
+        return hv_console_wrap(&vm->sh->console_head, (_Atomic uint32_t *) ((uint8_t *) p + l.console_off),
                                console_size, &vm->console);
 }
 

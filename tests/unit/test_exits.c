@@ -23,7 +23,7 @@ static void assert_accounting_closed(struct hv_vm *vm) {
                  * are that reason's, and together they are the whole */
                 uint64_t sum = 0;
                 static hv_reason_hist h;
-                hv_counters_read_reason_hist(&vm->vcpus[i]->sh->c, h);
+                hv_counters_read_reason_hist(vm->vcpus[i]->hist, h);
                 for (unsigned e = 0; e < HV_EXIT__COUNT; e++) {
                         uint64_t n = 0;
                         for (unsigned b = 0; b < HV_HIST_BUCKETS; b++)
