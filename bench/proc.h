@@ -21,12 +21,20 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHILDREN_MAX 4
 
 static pid_t children[CHILDREN_MAX];
 static void (*children_cleanup)(void); /* the bench's own, which calls children_kill() first */
+
+/* the calling thread's CPU time, us */
+static inline double thread_cpu_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
 
 static inline void children_track(pid_t pid) {
         for (int i = 0; pid > 0 && i < CHILDREN_MAX; i++)

@@ -18,15 +18,14 @@
 #include <unistd.h>
 
 #include "arg.h"
+#include "proc.h"
 #include "render_prom.h"
 
 #define VCPUS 4
 #define ROUNDS 7
 
 static double cpu_ms(void) {
-        struct timespec t;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-        return (double) t.tv_sec * 1e3 + (double) t.tv_nsec / 1e6;
+        return thread_cpu_us() / 1e3;
 }
 
 /* the kernel's vCPU stats schema, from a vCPU made for it */

@@ -31,12 +31,6 @@
 #define TARGET_US_PER_VCPU 5.0
 #define TARGET_RSS_MIB 32.0
 
-static double thread_cpu_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
 static uint64_t rss_bytes(void) {
         unsigned long long size = 0, rss = 0;
         FILE *f = fopen("/proc/self/statm", "re");

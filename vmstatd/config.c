@@ -308,6 +308,11 @@ void vs_conf_free(struct vs_conf *c) {
         c->n_vms = 0;
 }
 
+void vs_conf_release_vms(struct vs_conf *c) {
+        free(c->vms);
+        c->vms = NULL; /* n_vms stays: how many were configured */
+}
+
 /* The name, and every row marked restarts_vm: a key added to the table cannot be forgotten here. */
 bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b) {
         if (strcmp(a->name, b->name) != 0)

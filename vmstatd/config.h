@@ -90,6 +90,9 @@ void vs_conf_default(struct vs_conf *ret);
  * any error, ret untouched then. */
 int vs_conf_load(const char *dir, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]);
 void vs_conf_free(struct vs_conf *c);
+/* Frees the VMs' configurations once the manager has its own copies (7 KiB each: 1.7 MiB for
+ * 256 VMs); n_vms stays. */
+void vs_conf_release_vms(struct vs_conf *c);
 /* Fills in what follows from other settings once the command line has been applied: the
  * control socket in the runtime directory unless it was set. Load and default call it too. */
 void vs_conf_finish(struct vs_conf *c);

@@ -147,6 +147,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                                     "runtime_dir, console_over_http and allowed_hosts changes take effect at the next "
                                     "restart");
         int failed = vs_manager_apply(d->manager, &next);
+        vs_conf_release_vms(&next);
         vs_conf_free(d->conf);
         *d->conf = next; /* a configuration holds no pointer into itself */
         vs_log(failed ? LOG_WARNING : LOG_INFO, "reloaded: %zu VMs configured, %d failed to start", d->conf->n_vms,
@@ -303,7 +304,7 @@ static int start_failed(const char *why, int r) {
 
 static int start(struct daemon *d) {
         char why[VS_HTTP_WHY_LEN > HV_WHY_LEN ? VS_HTTP_WHY_LEN : HV_WHY_LEN];
-        const struct vs_conf *c = d->conf;
+        struct vs_conf *c = d->conf;
         int r;
 
         if ((r = hv_kvm_open(NULL, &d->kvm, why)) < 0)
@@ -365,6 +366,7 @@ static int start(struct daemon *d) {
         /* HTTP and the sampler run while the VMs launch (256 take ~2 s here): each VM is served
          * from the first sample after its worker's hello; /healthz says starting (503) */
         vs_manager_apply(d->manager, c); /* failures are logged per VM; the daemon serves the rest */
+        vs_conf_release_vms(c);
         d->start_ns = hv_now_ns();
         vs_sampler_sample(d->sampler); /* every launched VM on /metrics at once, not an interval later */
         vs_http_started(d->http);

@@ -232,6 +232,42 @@ START_TEST(concurrent_first_scrapes_share_one_render) {
 }
 END_TEST
 
+/* Prometheus asks for gzip: the text body made for it is not kept. A plain scrape of the same
+ * sample after it gets the very bytes the gzip one inflates to, and no second render: for each
+ * format, in a round between two samples, gzip then plain then gzip again. */
+START_TEST(plain_after_gzip_is_the_same_body) {
+        struct test_daemon d;
+        const char *const args[] = { "--no-config", "--interval", "1s", NULL }; /* no sample lands mid-round */
+        if (!test_daemon_start(&d, args))
+                return;
+        for (int f = 0; f < 2; f++) {
+                wait_new_sample(&d);
+                struct test_response gz = scrape(&d, f, 1), plain = scrape(&d, f, 0), again = scrape(&d, f, 1);
+                char *t_gz = sample_time(gz.body), *t_plain = sample_time(plain.body);
+                ck_assert_str_eq(t_gz, t_plain);
+                ck_assert_msg(gz.len == plain.len && memcmp(gz.body, plain.body, gz.len) == 0,
+                              "%s: the plain body (%zu bytes) is not the gzip one inflated (%zu)", formats[f], plain.len,
+                              gz.len);
+                ck_assert_msg(again.len == gz.len && memcmp(again.body, gz.body, gz.len) == 0, "%s: gzip changed",
+                              formats[f]);
+                /* the body shows the counts as its text render saw them: this sample's gzip render
+                 * and the plain answer come after; the next sample's body shows what they added */
+                long long text = renders(gz.body, f, 0), gzip = renders(gz.body, f, 1);
+                free(t_gz);
+                free(t_plain);
+                test_response_free(&gz);
+                test_response_free(&plain);
+                test_response_free(&again);
+                wait_new_sample(&d);
+                struct test_response next = scrape(&d, f, 1);
+                ck_assert_int_eq(renders(next.body, f, 0), text + 1); /* the plain answer rendered nothing */
+                ck_assert_int_eq(renders(next.body, f, 1), gzip + 1);
+                test_response_free(&next);
+        }
+        test_daemon_stop(&d);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("render");
         TCase *tc = tcase_create("render");
@@ -239,6 +275,7 @@ int main(void) {
         tcase_add_test(tc, no_render_without_a_scrape);
         tcase_add_test(tc, one_render_per_sample_and_variant);
         tcase_add_test(tc, concurrent_first_scrapes_share_one_render);
+        tcase_add_test(tc, plain_after_gzip_is_the_same_body);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

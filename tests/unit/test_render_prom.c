@@ -660,6 +660,17 @@ START_TEST(openmetrics_structure) {
 }
 END_TEST
 
+/* The families of the real sample and of the hand-made one, histograms on */
+static void families_of_both(const struct vs_sample *real_sample, struct families *real, struct families *made) {
+        char *text = render(real_sample, VS_PROM_TEXT, true);
+        check_structure(text, false, real);
+        free(text);
+        HANDMADE(s);
+        text = render(&s, VS_PROM_TEXT, true);
+        check_structure(text, false, made);
+        free(text);
+}
+
 /* Every family rendered is in docs/METRICS.md, and every name there is rendered by the real
  * sample or, for what this host does not collect (perf), by the hand-made one. */
 START_TEST(names_match_docs) {
@@ -671,13 +682,7 @@ START_TEST(names_match_docs) {
         read_doc(&doc);
         ck_assert_msg(doc.kvm_vm_pattern && doc.kvm_vcpu_pattern,
                       "docs/METRICS.md must document vmstatd_kvm_vm_<stat> and vmstatd_kvm_vcpu_<stat>");
-        char *text = render(f.sample, VS_PROM_TEXT, true);
-        check_structure(text, false, &real);
-        free(text);
-        HANDMADE(s);
-        text = render(&s, VS_PROM_TEXT, true);
-        check_structure(text, false, &made);
-        free(text);
+        families_of_both(f.sample, &real, &made);
         const struct families *both[] = { &real, &made };
         unsigned kvm = 0;
         for (int k = 0; k < 2; k++)
@@ -944,13 +949,7 @@ START_TEST(rows_documented_and_rendered) {
         static struct doc doc;
         static struct families real, made;
         read_doc(&doc);
-        char *text = render(f.sample, VS_PROM_TEXT, true);
-        check_structure(text, false, &real);
-        free(text);
-        HANDMADE(s);
-        text = render(&s, VS_PROM_TEXT, true);
-        check_structure(text, false, &made);
-        free(text);
+        families_of_both(f.sample, &real, &made);
         ck_assert_uint_gt(vs_n_metrics, 30);
         for (size_t i = 0; i < vs_n_metrics; i++) {
                 const struct vs_metric *m = &vs_metrics[i];
