@@ -84,7 +84,8 @@ static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, 
 bool mgr_adopted_matches(const struct vs_manager *m, const struct entry *e, const struct vs_vm_conf *c) {
         struct worker_args a;
         worker_args(m, c, &a); /* the worker's arguments say */
-        return e->vm && strcmp(e->vm->sh->spec, a.spec) == 0;
+        return e->vm && strncmp(e->vm->sh->spec, a.spec, sizeof(e->vm->sh->spec)) == 0 &&
+               strlen(a.spec) < sizeof(e->vm->sh->spec); /* the owner's text need not end in a NUL */
 }
 
 /* ---- ending workers ------------------------------------------------------------------------------------ */
