@@ -87,5 +87,7 @@ struct vs_sample {
 struct vs_sample *vs_sample_ref(struct vs_sample *s);
 void vs_sample_unref(struct vs_sample *s);
 const struct vs_vm_sample *vs_sample_find_vm(const struct vs_sample *s, const char *name);
+/* The VM with this id (the sampler's, new for each VM it adds), looked for at index hint first. */
+const struct vs_vm_sample *vs_sample_find_id(const struct vs_sample *s, uint64_t id, size_t hint);
 
 #endif

@@ -58,45 +58,6 @@ struct vs_sampler {
         bool stop;
 };
 
-/* ---- samples ------------------------------------------------------------------------------------ */
-
-struct vs_sample *vs_sample_ref(struct vs_sample *s) {
-        if (s)
-                atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-        return s;
-}
-
-static void vm_sample_release(struct vs_vm_sample *v) {
-        for (unsigned i = 0; v->vcpu && i < v->vcpus; i++)
-                free(v->vcpu[i].kvm_rate);
-        free(v->vcpu);
-        free(v->kvm_rate);
-        cl_vm_raw_release(&v->raw);
-}
-
-void vs_sample_unref(struct vs_sample *s) {
-        if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
-                return;
-        for (unsigned i = 0; i < s->n_vms; i++)
-                vm_sample_release(&s->vms[i]);
-        free(s->vms);
-        free(s);
-}
-
-const struct vs_vm_sample *vs_sample_find_vm(const struct vs_sample *s, const char *name) {
-        for (unsigned i = 0; s && i < s->n_vms; i++)
-                if (strcmp(s->vms[i].name, name) == 0)
-                        return &s->vms[i];
-        return NULL;
-}
-
-static const struct vs_vm_sample *find_vm_id(const struct vs_sample *s, uint64_t id) {
-        for (unsigned i = 0; s && i < s->n_vms; i++)
-                if (s->vms[i].id == id)
-                        return &s->vms[i];
-        return NULL;
-}
-
 /* ---- derivation ------------------------------------------------------------------------------------ */
 
 static double ratio(uint64_t part, uint64_t whole) {
@@ -185,8 +146,9 @@ static void derive_vcpu(struct vm_ctx *ctx, unsigned i, struct vs_vm_sample *vm,
         vm->w_ns += out->w_ns;
 }
 
-static void derive_vm(struct vm_ctx *ctx, struct vs_vm_sample *vm, const struct vs_sample *prev_sample) {
-        const struct vs_vm_sample *prev = find_vm_id(prev_sample, ctx->id);
+/* VM v of the sample */
+static void derive_vm(struct vm_ctx *ctx, struct vs_vm_sample *vm, size_t v, const struct vs_sample *prev_sample) {
+        const struct vs_vm_sample *prev = vs_sample_find_id(prev_sample, ctx->id, v);
         for (unsigned i = 0; i < vm->vcpus; i++)
                 derive_vcpu(ctx, i, vm, prev);
         vm->ready_ratio = ratio(vm->delta_ns[HV_RS_RUNNABLE], vm->w_ns);
@@ -442,7 +404,7 @@ int vs_sampler_sample(struct vs_sampler *s) {
         struct vs_sample *prev = vs_sample_ref(s->latest);
         pthread_mutex_unlock(&s->pub_lock);
         for (size_t v = 0; v < s->n_ctx; v++)
-                derive_vm(s->ctx[v], &sample->vms[v], prev);
+                derive_vm(s->ctx[v], &sample->vms[v], v, prev);
         host_totals(sample);
         sample->seq = ++s->seq;
         sample->daemon = s->daemon;
