@@ -326,7 +326,7 @@ bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b) {
 }
 
 const struct vs_vm_conf *vs_conf_find_vm(const struct vs_conf *c, const char *name) {
-        for (size_t i = 0; i < c->n_vms; i++)
+        for (size_t i = 0; c->vms && i < c->n_vms; i++) /* none after vs_conf_release_vms */
                 if (strcmp(c->vms[i].name, name) == 0)
                         return &c->vms[i];
         return NULL;

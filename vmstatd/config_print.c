@@ -35,6 +35,6 @@ void vs_conf_print(const struct vs_conf *c, FILE *out) {
                 fputc('\n', out);
         }
         fprintf(out, "vms: %zu%s\n", c->n_vms, c->embedded ? " (the embedded default: no configuration found)" : "");
-        for (size_t i = 0; i < c->n_vms; i++)
+        for (size_t i = 0; c->vms && i < c->n_vms; i++)
                 print_vm(out, c, &c->vms[i]);
 }

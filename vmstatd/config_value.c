@@ -223,9 +223,10 @@ const struct conf_type conf_bool = { parse_bool, print_bool, conf_equal_bytes };
 
 static void name_list(const struct conf_key *k, char *buf, size_t size) {
         const char *names[CONF_MAX_KEYS];
-        for (size_t i = 0; i < k->n_names && i < CONF_MAX_KEYS; i++)
+        size_t n = k->n_names < CONF_MAX_KEYS ? k->n_names : CONF_MAX_KEYS;
+        for (size_t i = 0; i < n; i++)
                 names[i] = k->names[i].name;
-        conf_join_names(names, k->n_names, buf, size);
+        conf_join_names(names, n, buf, size);
 }
 
 static const struct conf_name *find_name(const struct conf_key *k, const char *name) {

@@ -201,7 +201,8 @@ static int owners_make(struct prom *p, const struct vs_sample *s) {
         for (unsigned v = 0, at = 0; v < s->n_vms; v++) {
                 const struct vs_vm_sample *vm = &s->vms[v];
                 struct owner_text *o = &p->owners[p->first[v] = at];
-                o->len = label_pair(o->s, sizeof(o->s), "vm", vm->name);
+                if (!(o->len = label_pair(o->s, sizeof(o->s), "vm", vm->name)))
+                        return -ENAMETOOLONG; /* a VM name is [a-z0-9_-]{1,32}: never */
                 for (unsigned i = 0; i < vm->vcpus; i++) {
                         char num[24];
                         struct owner_text *c = &p->owners[at + 1 + i];

@@ -967,6 +967,9 @@ START_TEST(rows_documented_and_rendered) {
                 ck_assert_msg(m->type == VS_HISTOGRAM ? m->hist && !m->read : m->read && !m->hist, "row %s reader",
                               m->name);
                 ck_assert_msg(!m->label || (m->label_value && m->n >= 1), "row %s label", m->name);
+                for (unsigned k = 0; m->label && k < m->n; k++) /* render_prom's row_labels holds 47 bytes */
+                        ck_assert_msg(strlen(m->label) + 2 * strlen(m->label_value(k)) + 4 <= 48, "row %s label %u long",
+                                      m->name, k);
                 ck_assert_msg(!m->json || m->scope == VS_SCOPE_VM || m->scope == VS_SCOPE_VCPU, "row %s json", m->name);
                 for (unsigned k = 0; m->ctl && k < m->n; k++) { /* vmstatctl finds each text by its JSON name */
                         char json[128];
