@@ -84,8 +84,8 @@ static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, 
 bool mgr_adopted_matches(const struct vs_manager *m, const struct entry *e, const struct vs_vm_conf *c) {
         struct worker_args a;
         worker_args(m, c, &a); /* the worker's arguments say */
-        return e->vm && strncmp(e->vm->sh->spec, a.spec, sizeof(e->vm->sh->spec)) == 0 &&
-               strlen(a.spec) < sizeof(e->vm->sh->spec); /* the owner's text need not end in a NUL */
+        /* bounded: the owner's text need not end in a NUL (a.spec always does, within the size) */
+        return e->vm && strncmp(e->vm->sh->spec, a.spec, sizeof(e->vm->sh->spec)) == 0;
 }
 
 /* ---- ending workers ------------------------------------------------------------------------------------ */
@@ -152,6 +152,12 @@ static int replace(struct vs_manager *m, struct entry *e, struct vs_worker *w) {
 }
 
 /* The first half of a launch: e's worker started (or *ret_w NULL and why, -errno). */
+/* <runtime dir>/vms/<name>.sock, where e's worker listens */
+static const char *sock_path(const struct vs_manager *m, const struct entry *e, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.sock", m->vms_dir, e->conf.name);
+        return buf;
+}
+
 static int launch_start(struct vs_manager *m, struct entry *e, struct vs_worker **ret_w, char *why, size_t why_len) {
         struct worker_args a;
         e->why[0] = 0;
@@ -159,6 +165,10 @@ static int launch_start(struct vs_manager *m, struct entry *e, struct vs_worker 
         *ret_w = NULL;
         mgr_console_log_update(m, e);
         worker_args(m, &e->conf, &a);
+        if (e->w && m->vms_dir[0]) { /* our own worker, replaced: its socket goes (a worker refuses a live one) */
+                char sock[sizeof(m->vms_dir) + 48];
+                unlink(sock_path(m, e, sock, sizeof(sock)));
+        }
         arg(&a, "--id=%llu", (unsigned long long) vs_sampler_reserve_id(m->sampler));
         arg(&a, "--restarts=%u", e->restarts);
         a.argv[a.n] = NULL;
@@ -173,7 +183,7 @@ static int launch_start(struct vs_manager *m, struct entry *e, struct vs_worker 
 static int launch_finish(struct vs_manager *m, struct entry *e, struct vs_worker *w, int r, char *why,
                          size_t why_len) {
         char sock[sizeof(m->vms_dir) + 48];
-        snprintf(sock, sizeof(sock), "%s/%s.sock", m->vms_dir, e->conf.name);
+        sock_path(m, e, sock, sizeof(sock));
         if (r == 0)
                 r = vs_worker_hello(w, m->vms_dir[0] ? sock : NULL, HELLO_TIMEOUT_MS, why, why_len);
         if (r == 0 && w->stage == WK_STAGE_CREATE) { /* the worker said why and exits */

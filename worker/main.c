@@ -242,7 +242,17 @@ static int listen_on(const char *path) {
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        unlink(path); /* a dead worker's leftover; the daemon never runs two of one name */
+        /* A socket that answers is a live worker's: one a daemon left alone (a layout it did not
+         * know, after an upgrade) still runs this VM. Only a dead worker's leftover goes. */
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 || (errno != ECONNREFUSED && errno != ENOENT)) {
+                int r = errno == 0 || errno == EISCONN ? -EADDRINUSE : -errno;
+                close(fd);
+                return r;
+        }
+        close(fd);
+        if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+                return -errno;
+        unlink(path);
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
                 int r = -errno;
                 close(fd);
@@ -406,8 +416,11 @@ int main(int argc, char **argv) {
         const char *watch = getenv("VMSTATD_WORKER_WATCH_PID");
         if (watch && atoi(watch) > 0)
                 w.watch_fd = (int) syscall(SYS_pidfd_open, atoi(watch), 0);
+        bool twin = false;
         if (w.a.socket_path && w.a.socket_path[0]) {
-                if ((w.listen_fd = listen_on(w.a.socket_path)) < 0)
+                if ((w.listen_fd = listen_on(w.a.socket_path)) == -EADDRINUSE)
+                        twin = true;
+                else if (w.listen_fd < 0)
                         wk_log(LOG_WARNING, "listening on %s: %s: a new vmstatd will not find this guest",
                                w.a.socket_path, strerror(-w.listen_fd));
         } else {
@@ -416,7 +429,14 @@ int main(int argc, char **argv) {
         const char *slow = getenv("VMSTATD_TEST_SLOW_LAUNCH"); /* tests: a launch that takes 2 s */
         if (slow && strcmp(slow, w.a.vm.name) == 0)
                 sleep(2);
-        launch(&w);
+        if (twin) { /* never the same guest twice */
+                w.stage = WK_STAGE_CREATE;
+                w.result = -EADDRINUSE;
+                snprintf(w.why, sizeof(w.why), "another worker still runs VM %s (its socket %s answers): stop it first",
+                         w.a.vm.name, w.a.socket_path);
+        } else {
+                launch(&w);
+        }
         wk_log(w.result < 0 ? LOG_ERR : LOG_INFO, "%s", w.why);
         if (w.stage == WK_STAGE_CREATE && w.conn < 0)
                 return 1; /* nobody to tell and nothing to keep */

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon_helper.h"
@@ -455,6 +457,63 @@ START_TEST(runstate_exact_idle_or_busy) {
 }
 END_TEST
 
+/* Accepts and hangs up at once: a worker this daemon cannot talk to (a newer protocol, or a
+ * shared-memory layout this build does not know), which it leaves alone. */
+static void *hang_up(void *arg) {
+        int fd, lfd = *(int *) arg;
+        while ((fd = accept(lfd, NULL, NULL)) >= 0)
+                close(fd);
+        return NULL;
+}
+
+/* A worker socket that answers but that this daemon cannot adopt still has its guest running: a
+ * new worker for that VM refuses to take its socket over, so no guest ever runs twice, and says
+ * why. The other VM starts. */
+START_TEST(live_worker_socket_is_never_taken_over) {
+        struct test_daemon d;
+        char *dir = test_config_dir(), *rt = test_mkdtemp("rt"), vms[300], path[400];
+        snprintf(vms, sizeof(vms), "%s/vms", rt);
+        ck_assert_int_eq(mkdir(vms, 0700), 0);
+        snprintf(path, sizeof(path), "%s/t.sock", vms);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        int old = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(old, 0);
+        ck_assert_int_eq(bind(old, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(old, 8), 0);
+        pthread_t t_old;
+        ck_assert_int_eq(pthread_create(&t_old, NULL, hang_up, &old), 0);
+        struct stat before, after;
+        ck_assert_int_eq(stat(path, &before), 0);
+        test_write_vm(dir, "t", "[vm]\nmemory = 16M\nguest = builtin:demo\n");
+        test_write_vm(dir, "u", "[vm]\nmemory = 16M\nguest = builtin:demo\n");
+        const char *args[] = { "--config", dir, "--runtime-dir", rt, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        json_t *u = wait_vm(&d, "u", running, 10000);
+        char *log = test_wait_log(&d, "another worker still runs VM t", 10000);
+        ck_assert_msg(strstr(log, "another worker still runs VM t"), "no refusal in the log:\n%s", log);
+        free(log);
+        ck_assert_int_eq(stat(path, &after), 0);
+        ck_assert_msg(after.st_ino == before.st_ino, "the live socket was replaced");
+        json_t *t = test_vm_json(&d, "t");
+        ck_assert_msg(!t || strcmp(str(t, "state"), "running") != 0, "VM t runs twice");
+        ck_assert_str_eq(str(u, "state"), "running");
+        json_decref(t);
+        json_decref(u);
+        test_daemon_stop(&d);
+        shutdown(old, SHUT_RDWR); /* accept fails: the thread ends */
+        pthread_join(t_old, NULL);
+        close(old);
+        unlink(path);
+        rmdir(vms);
+        rmdir(rt);
+        free(rt);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("workers");
         TCase *tc = tcase_create("workers");
@@ -464,6 +523,7 @@ int main(void) {
         tcase_add_test(tc, kill9_worker_is_one_vm_crash);
         tcase_add_test(tc, forbidden_syscall_kills_only_its_worker);
         tcase_add_test(tc, runstate_exact_idle_or_busy);
+        tcase_add_test(tc, live_worker_socket_is_never_taken_over);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }
