@@ -106,14 +106,9 @@ static void header(struct prom *p) {
                         vs_buf_printf(p->b, "# UNIT %s %s\n", p->base, p->unit);
         }
         vs_buf_printf(p->b, "# HELP %s%s ", p->base, total);
-        for (const char *h = p->help; *h;) { /* escaped as vs_prom_escape() does, in pieces */
-                size_t run = strcspn(h, p->om ? "\\\n\"" : "\\\n");
-                vs_buf_append(p->b, h, run);
-                if (!h[run])
-                        break;
-                vs_buf_append(p->b, h[run] == '\n' ? "\\n" : h[run] == '"' ? "\\\"" : "\\\\", 2);
-                h += run + 1;
-        }
+        char *help = vs_buf_reserve(p->b, 2 * strlen(p->help) + 1); /* escaping at most doubles it */
+        if (help)
+                vs_buf_commit(p->b, vs_prom_escape(help, p->help, p->om));
         vs_buf_puts(p->b, "\n");
         if (!p->om)
                 vs_buf_printf(p->b, "# TYPE %s%s %s\n", p->base, total, types[p->type]);
