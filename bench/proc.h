@@ -29,6 +29,30 @@
 static pid_t children[CHILDREN_MAX];
 static void (*children_cleanup)(void); /* the bench's own, which calls children_kill() first */
 
+/* <dir>/conf with n halted VMs of vcpus vCPUs (8M each) in conf/vms.d, named <prefix>000...;
+ * conf (the --config directory) gets its path. Says what failed on stderr; -1 then. */
+static inline int halted_vms_config(const char *dir, const char *prefix, unsigned n, unsigned vcpus, char *conf,
+                                    size_t conf_size) {
+        char vmsd[PATH_MAX], path[PATH_MAX + 64];
+        snprintf(conf, conf_size, "%s/conf", dir);
+        snprintf(vmsd, sizeof(vmsd), "%s/vms.d", conf);
+        if (mkdir(conf, 0755) < 0 || mkdir(vmsd, 0755) < 0) {
+                perror(vmsd);
+                return -1;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                snprintf(path, sizeof(path), "%s/%s%03u.vm", vmsd, prefix, i);
+                FILE *f = fopen(path, "we");
+                if (!f) {
+                        perror(path);
+                        return -1;
+                }
+                fprintf(f, "[vm]\nvcpus = %u\nmemory = 8M\nguest = builtin:halt\n", vcpus);
+                fclose(f);
+        }
+        return 0;
+}
+
 /* the calling thread's CPU time, us */
 static inline double thread_cpu_us(void) {
         struct timespec ts;

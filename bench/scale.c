@@ -159,7 +159,7 @@ static void rss_breakdown(pid_t pid) {
 }
 
 int main(void) {
-        char vmstatd[PATH_MAX], conf[128], vmsd[160], log[160];
+        char vmstatd[PATH_MAX], conf[128], log[160];
         unsigned samples = getenv("SCALE_SAMPLES") ? (unsigned) atoi(getenv("SCALE_SAMPLES")) : 6;
         if (getenv("SCALE_VMS"))
                 n_vms = (unsigned) atoi(getenv("SCALE_VMS"));
@@ -177,23 +177,8 @@ int main(void) {
         }
         children_cleanup_at_exit(cleanup);
         signal(SIGPIPE, SIG_IGN);
-        snprintf(conf, sizeof(conf), "%s/conf", dir);
-        snprintf(vmsd, sizeof(vmsd), "%s/vms.d", conf);
-        if (mkdir(conf, 0755) < 0 || mkdir(vmsd, 0755) < 0) {
-                perror("scale: config dir");
+        if (halted_vms_config(dir, "s", n_vms, VCPUS, conf, sizeof(conf)) < 0)
                 return 2;
-        }
-        for (unsigned i = 0; i < n_vms; i++) {
-                char path[200];
-                snprintf(path, sizeof(path), "%s/s%03u.vm", vmsd, i);
-                FILE *f = fopen(path, "we");
-                if (!f) {
-                        perror(path);
-                        return 2;
-                }
-                fprintf(f, "[vm]\nvcpus = %d\nmemory = 8M\nguest = builtin:halt\n", VCPUS);
-                fclose(f);
-        }
         unsigned vcpus = n_vms * VCPUS;
         printf("scale: %u VMs x %d vCPUs (builtin:halt, 8M), each in a vmstatd-vm worker, on %ld CPUs\n", n_vms, VCPUS,
                sysconf(_SC_NPROCESSORS_ONLN));

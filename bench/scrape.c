@@ -246,24 +246,9 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
 
         /* vmstatd with the target's 16 VMs x 4 vCPUs, halted guests so only serving costs CPU */
-        char confdir[300], vmsd[320];
-        snprintf(confdir, sizeof(confdir), "%s/conf", logdir);
-        snprintf(vmsd, sizeof(vmsd), "%s/vms.d", confdir);
-        if (mkdir(confdir, 0755) < 0 || mkdir(vmsd, 0755) < 0) {
-                perror("scrape: config dir");
+        char confdir[300];
+        if (halted_vms_config(logdir, "bench", n_vms, n_vcpus, confdir, sizeof(confdir)) < 0)
                 return 2;
-        }
-        for (unsigned i = 0; i < n_vms; i++) {
-                char path[400];
-                snprintf(path, sizeof(path), "%s/bench%03u.vm", vmsd, i);
-                FILE *f = fopen(path, "we");
-                if (!f) {
-                        perror(path);
-                        return 2;
-                }
-                fprintf(f, "[vm]\nvcpus = %u\nmemory = 8M\nguest = builtin:halt\n", n_vcpus);
-                fclose(f);
-        }
         vs.port = free_port();
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", vs.port);
         char run[300];
