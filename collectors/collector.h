@@ -124,6 +124,10 @@ struct cl_schedstat {
  * gone, -EBADMSG, -errno. */
 int cl_schedstat_open(pid_t pid, pid_t tid);
 int cl_schedstat_read(int fd, struct cl_schedstat *ret);
+/* The CPU time of every thread of process pid, living and ended (its process CPU clock, which
+ * any process may read): 0 or -errno. A thread that is on a CPU adds to it at the scheduler's
+ * next tick at the latest. */
+int cl_process_cpu_ns(pid_t pid, uint64_t *ret);
 
 struct cl_vcpu_raw {
         uint32_t have;              /* CL_HAVE_* of the collectors that filled this */

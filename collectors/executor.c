@@ -7,7 +7,13 @@
  * sum in /proc/<pid>/task/<tid>/schedstat (read here once, also for the sched collector) equals
  * the CPU clock of a thread that is off a CPU, and a thread that was on one moved that sum or its
  * timeslice count. Workers that are asked are all asked first, then awaited: they publish in
- * parallel. Never fails: a worker that does not answer in time leaves its last reading. */
+ * parallel. Never fails: a worker that does not answer in time leaves its last reading.
+ *
+ * Before those reads, one system call for the whole worker: when its process CPU clock (every
+ * thread's sum) has not moved since the last sample and no vCPU entered KVM_RUN, no thread ran,
+ * so every schedstat is as it was (a halted host's VMs cost one read each, not one a vCPU). A
+ * thread that got on a CPU less than a scheduler tick ago and is still on it has not added to
+ * that sum yet: its run is seen at the next sample, a tick of running counted an interval late. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +38,8 @@ struct thread_stat {
 struct vm_state {
         bool asked; /* this sample's publish was requested */
         bool once;  /* a publish was requested at least once */
+        bool cpu_known;
+        uint64_t cpu_ns; /* the worker's process CPU clock when its threads were last read */
         unsigned n;
         struct thread_stat t[];
 };
@@ -66,8 +74,25 @@ static bool schedstat_read(struct thread_stat *t, pid_t pid, pid_t tid, struct c
         return cl_schedstat_read(t->fd, ret) == 0;
 }
 
+/* Nothing of the worker ran since its threads were last read: every vCPU is as it was. */
+static bool vm_still(struct vm_state *st, struct hv_vm *hv) {
+        uint64_t cpu = 0;
+        bool known = st->cpu_known;
+        st->cpu_known = cl_process_cpu_ns(hv_vm_pid(hv), &cpu) == 0;
+        bool still = known && st->cpu_known && cpu == st->cpu_ns;
+        st->cpu_ns = cpu;
+        for (unsigned i = 0; still && i < st->n; i++)
+                still = st->t[i].last.have && st->t[i].fd >= 0 && hv_vcpu_tid(hv->vcpus[i]) == st->t[i].tid &&
+                        atomic_load_explicit(&hv->vcpus[i]->sh->c.runs, memory_order_relaxed) == st->t[i].runs;
+        for (unsigned i = 0; still && i < st->n; i++)
+                st->t[i].idle = true;
+        return still;
+}
+
 /* Whether the worker must publish: a vCPU thread ran since the last sample (or cannot be read). */
 static bool vm_ran(struct vm_state *st, struct hv_vm *hv) {
+        if (vm_still(st, hv))
+                return false;
         bool ran = false;
         for (unsigned i = 0; i < st->n; i++) {
                 struct thread_stat *t = &st->t[i];

@@ -497,6 +497,58 @@ START_TEST(runstate_exact_idle_or_busy) {
 }
 END_TEST
 
+/* read-family system calls process pid has made (/proc/<pid>/io syscr) */
+static long long read_calls(pid_t pid) {
+        char path[64], *text;
+        snprintf(path, sizeof(path), "/proc/%d/io", pid);
+        ck_assert_msg((text = test_read_file(path)) != NULL, "%s", path);
+        char *at = strstr(text, "syscr: ");
+        ck_assert_msg(at, "no syscr in %s", path);
+        long long n = atoll(at + 7);
+        free(text);
+        return n;
+}
+
+static long long health_seq(const struct test_daemon *d) {
+        json_t *h = test_get_json(d, "/healthz");
+        long long seq = json_integer_value(json_object_get(h, "seq"));
+        json_decref(h);
+        return seq;
+}
+
+/* A host of halted guests costs the daemon one read of each worker's process CPU clock per
+ * sample, not one schedstat read per vCPU: with 4 VMs x 4 halted vCPUs, fewer reads per sample
+ * than vCPUs (the VMs' KVM statistics are one read each; the event loop's timers read a few). */
+START_TEST(halted_workers_cost_a_read_per_vm) {
+        struct test_daemon d;
+        char *dir = test_config_dir();
+        const char *names[] = { "h1", "h2", "h3", "h4" };
+        for (int i = 0; i < 4; i++)
+                test_write_vm(dir, names[i], "[vm]\nmemory = 8M\nvcpus = 4\nguest = builtin:halt\n");
+        const char *args[] = { "--config", dir, NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        for (int i = 0; i < 4; i++)
+                json_decref(wait_vm(&d, names[i], running, 5000));
+        test_sleep_ms(1000); /* each worker published once, then was read as still */
+        long long seq0 = health_seq(&d), reads0 = read_calls(d.pid);
+        test_sleep_ms(3000);
+        long long reads1 = read_calls(d.pid), seq1 = health_seq(&d);
+        double per_sample = (double) (reads1 - reads0) / (double) (seq1 - seq0);
+        fprintf(stderr, "halted: %lld reads over %lld samples of 4 VMs x 4 vCPUs: %.1f a sample\n", reads1 - reads0,
+                seq1 - seq0, per_sample);
+        ck_assert_int_ge(seq1 - seq0, 5);
+        ck_assert_msg(per_sample < 16, "%.1f reads a sample for 16 halted vCPUs: one (or more) a vCPU", per_sample);
+        for (int i = 0; i < 4; i++) { /* and they are still counted as halted */
+                json_t *vm = test_vm_json(&d, names[i]);
+                ck_assert_str_eq(str(vm, "state"), "running");
+                json_decref(vm);
+        }
+        test_daemon_stop(&d);
+        free(dir);
+}
+END_TEST
+
 /* Accepts and hangs up at once: a worker this daemon cannot talk to (a newer protocol, or a
  * shared-memory layout this build does not know), which it leaves alone. */
 static void *hang_up(void *arg) {
@@ -563,6 +615,7 @@ int main(void) {
         tcase_add_test(tc, kill9_worker_is_one_vm_crash);
         tcase_add_test(tc, forbidden_syscall_kills_only_its_worker);
         tcase_add_test(tc, runstate_exact_idle_or_busy);
+        tcase_add_test(tc, halted_workers_cost_a_read_per_vm);
         tcase_add_test(tc, live_worker_socket_is_never_taken_over);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
