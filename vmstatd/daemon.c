@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,15 +103,6 @@ static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata)
         /* without console logs nothing needs it often: every wakeup costs (~60 us here) */
         bool logs = vs_manager_console_logs(d->manager);
         return rearm(src, usec + (logs ? CONSOLE_TICK_USEC : CONSOLE_IDLE_USEC));
-}
-
-/* A new sample for HTTP (its bodies are made when asked); the samples before it are freed by
- * then. Their memory, 1.3 KB a vCPU each, went back into malloc's arenas between other blocks,
- * where it stayed resident: handing the free pages back to the kernel once a sample keeps the
- * resident size what is in use (2 MiB less at 1,024 vCPUs; bench/scale). */
-static void on_sample(void *http, struct vs_sample *sample) {
-        vs_http_publish(http, sample);
-        malloc_trim(0);
 }
 
 static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_conf *b) {
@@ -368,7 +358,7 @@ static int start(struct daemon *d) {
         };
         if ((r = vs_http_start(&hcfg, d->sampler, &d->http, why)) < 0)
                 return start_failed(why, r);
-        vs_sampler_set_publish_hook(d->sampler, on_sample, d->http);
+        vs_sampler_set_publish_hook(d->sampler, vs_http_publish, d->http);
         if ((r = vs_sampler_start(d->sampler)) < 0) {
                 vs_log(LOG_ERR, "starting the sampler thread: %s", strerror(-r));
                 return r;

@@ -421,11 +421,11 @@ int vs_sampler_sample(struct vs_sampler *s) {
         s->latest = vs_sample_ref(sample);
         pthread_mutex_unlock(&s->pub_lock);
         pthread_mutex_unlock(&s->lock);
-        vs_sample_unref(old);
-        vs_sample_unref(prev);
-        if (s->publish_hook) /* after the sampler let go of the samples before it */
+        if (s->publish_hook)
                 s->publish_hook(s->publish_opaque, sample);
         vs_sample_unref(sample);
+        vs_sample_unref(old);
+        vs_sample_unref(prev);
         return 0;
 }
 
