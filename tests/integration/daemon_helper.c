@@ -413,6 +413,10 @@ long long test_exits_total(json_t *vm) {
         return n;
 }
 
+double test_sample_time(json_t *vm) {
+        return json_number_value(json_object_get(vm, "sample_time_unix"));
+}
+
 char *test_wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms) {
         for (uint64_t t0 = test_now_ms();; test_sleep_ms(50)) {
                 char *text = test_read_file(d->log_path);

@@ -86,6 +86,8 @@ struct json_t *test_get_json(const struct test_daemon *d, const char *path);
 struct json_t *test_vm_json(const struct test_daemon *d, const char *name);
 /* userspace exits of a VM's document, every vCPU and reason together */
 long long test_exits_total(struct json_t *vm);
+/* when the sample a VM's document comes from was taken (sample_time_unix, s) */
+double test_sample_time(struct json_t *vm);
 /* Waits up to timeout_ms for the daemon's log to hold needle; the log either way (malloc'd). */
 char *test_wait_log(const struct test_daemon *d, const char *needle, unsigned timeout_ms);
 /* everything f yields until EOF, malloc'd and NUL-terminated */

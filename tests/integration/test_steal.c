@@ -30,10 +30,6 @@ static double guest_steal(json_t *vm, unsigned i) {
         return json_number_value(v);
 }
 
-static double sample_time(json_t *vm) {
-        return json_number_value(json_object_get(vm, "sample_time_unix"));
-}
-
 /* /vms/<name> once every vCPU's record reads want (or the last one after timeout_ms) */
 static json_t *wait_record(const struct test_daemon *d, const char *name, const char *want, unsigned timeout_ms) {
         json_t *vm = NULL;
@@ -52,7 +48,7 @@ static json_t *wait_record(const struct test_daemon *d, const char *name, const 
 
 /* Over the same samples, each vCPU's guest steal grew by its runnable time, within 1 % of W. */
 static void assert_steal_is_runnable(json_t *a, json_t *b, const char *what, double most_pct) {
-        double w = sample_time(b) - sample_time(a);
+        double w = test_sample_time(b) - test_sample_time(a);
         ck_assert_double_gt(w, 1.0);
         for (unsigned i = 0; i < json_array_size(json_object_get(b, "vcpus")); i++) {
                 double steal = guest_steal(b, i) - guest_steal(a, i), wait = runnable(b, i) - runnable(a, i);
@@ -95,7 +91,7 @@ START_TEST(guest_steal_follows_runnable) {
         b = test_vm_json(&d, "solo");
         assert_steal_is_runnable(a, b, "three on one CPU", -1);
         for (unsigned i = 0; i < 3; i++) /* the contention is real: each waited a good part of W */
-                ck_assert_double_gt(runnable(b, i) - runnable(a, i), 0.3 * (sample_time(b) - sample_time(a)));
+                ck_assert_double_gt(runnable(b, i) - runnable(a, i), 0.3 * (test_sample_time(b) - test_sample_time(a)));
         json_decref(a);
         json_decref(b);
         test_daemon_stop(&d);

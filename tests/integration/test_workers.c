@@ -56,20 +56,16 @@ static double collect_seconds(json_t *vm) {
         return sum;
 }
 
-static double sample_time(json_t *vm) {
-        return json_number_value(json_object_get(vm, "sample_time_unix"));
-}
-
 /* VM name as a sample n samples after vm's shows it */
 static json_t *later_sample(const struct test_daemon *d, const char *name, json_t *vm, unsigned n) {
-        double t = sample_time(vm);
+        double t = test_sample_time(vm);
         json_t *later = NULL;
         for (uint64_t t0 = test_now_ms(); n && test_now_ms() - t0 < 10000; test_sleep_ms(20)) {
                 json_decref(later);
                 later = test_vm_json(d, name);
                 ck_assert_msg(later, "/vms/%s does not answer", name);
-                if (sample_time(later) > t) {
-                        t = sample_time(later);
+                if (test_sample_time(later) > t) {
+                        t = test_sample_time(later);
                         n--;
                 }
         }
@@ -186,7 +182,7 @@ START_TEST(kill9_daemon_adopted_counts_exactly) {
          * sample that first shows p ended may hold the worker's final publication, taken up to an
          * interval before that sample; later ones read the ended vCPU's clock when they are taken */
         json_t *j3 = later_sample(&b, "p", j2, 2);
-        double dsum = runstate_sum(j3, 0) - runstate_sum(j0, 0), dwall = sample_time(j3) - sample_time(j0);
+        double dsum = runstate_sum(j3, 0) - runstate_sum(j0, 0), dwall = test_sample_time(j3) - test_sample_time(j0);
         double lag = collect_seconds(j0) + collect_seconds(j3);
         json_decref(j3);
         ck_assert_msg(fabs(dsum - dwall) < 0.010 + lag, "runstate grew %.6f s over %.6f s of wall time (collectors %.6f s)",
@@ -468,13 +464,11 @@ START_TEST(runstate_exact_idle_or_busy) {
                 {
                         struct timespec ts;
                         clock_gettime(CLOCK_REALTIME, &ts);
-                        age = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 -
-                              json_number_value(json_object_get(b, "sample_time_unix"));
+                        age = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 - test_sample_time(b);
                 }
                 double running = rs(b, "running"), lag = (double) cpu / 1e9 - running;
                 double dsum = runstate_sum(b, 0) - runstate_sum(a, 0);
-                double dwall = json_number_value(json_object_get(b, "sample_time_unix")) -
-                               json_number_value(json_object_get(a, "sample_time_unix"));
+                double dwall = test_sample_time(b) - test_sample_time(a);
                 fprintf(stderr, "%s: running %.6f s, thread CPU %.6f s (lag %.3f ms, sample %.1f ms old); runstate "
                         "+%.6f s over +%.6f s\n", names[i], running, (double) cpu / 1e9, lag * 1e3, age * 1e3, dsum,
                         dwall);
