@@ -217,17 +217,15 @@ static long long stat_value(const char *out, unsigned vcpu, const char *name) {
 }
 
 /* vCPU 0's KVM_RUN calls in the latest sample */
-/* vCPU 0's runs, and its port writes (exits.io_out) in *io_out, as /vms/b13 serves them */
-static long long served_runs(long long *io_out) {
+/* vCPU 0's field (its member sub, unless NULL) as /vms/b13 serves it */
+static long long served_vcpu0(const char *field, const char *sub) {
         struct test_response resp = test_http(&d, "GET", "/vms/b13", NULL);
         json_t *j = json_loadb(resp.body, resp.len, 0, NULL);
-        json_t *v0 = json_array_get(json_object_get(j, "vcpus"), 0);
-        long long runs = json_integer_value(json_object_get(v0, "runs"));
-        if (io_out)
-                *io_out = json_integer_value(json_object_get(json_object_get(v0, "exits"), "io_out"));
+        json_t *v = json_object_get(json_array_get(json_object_get(j, "vcpus"), 0), field);
+        long long n = json_integer_value(sub ? json_object_get(v, sub) : v);
         json_decref(j);
         test_response_free(&resp);
-        return runs;
+        return n;
 }
 
 START_TEST(stats_lists_every_counter) {
@@ -235,7 +233,7 @@ START_TEST(stats_lists_every_counter) {
         /* the first samples may precede vCPU 0's first port write: its first exits can be
          * interrupts while the guest still starts (slow where CPL0 code is emulated) */
         long long served_io_out = 0;
-        for (int i = 0; i < 100 && (served_runs(&served_io_out), served_io_out == 0); i++) {
+        for (int i = 0; i < 100 && (served_io_out = served_vcpu0("exits", "io_out")) == 0; i++) {
                 struct timespec ts = { 0, 100 * 1000000L };
                 nanosleep(&ts, NULL);
         }
@@ -270,7 +268,7 @@ START_TEST(stats_lists_every_counter) {
         }
         ck_assert_int_gt(runs, 0);
         ck_assert_int_eq(sum, runs);
-        ck_assert_int_ge(served_runs(NULL), runs);
+        ck_assert_int_ge(served_vcpu0("runs", NULL), runs);
         /* perf kvm stat's table per vCPU (vCPU 0 has written ports: see above): the demo guest's
          * port writes are a row with its count, and the shares of handling time add up to 100 % */
         const char *vcpu0 = strstr(r.out, "vcpu 0 "), *vcpu1 = strstr(r.out, "vcpu 1 ");
