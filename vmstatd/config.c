@@ -74,7 +74,7 @@ static int parse_daemon(const char *text, size_t len, struct vs_conf *c, char *e
 static int load_daemon(int dir_fd, struct vs_conf *c, char *err) {
         char *text;
         size_t len;
-        int r = conf_read_text(dir_fd, "vmstatd.conf", "vmstatd.conf", &text, &len, err);
+        int r = conf_read_text(dir_fd, "vmstatd.conf", &text, &len, err);
         if (r < 0)
                 return r;
         r = parse_daemon(text, len, c, err);
@@ -157,7 +157,7 @@ static int load_vm(int vms_fd, const char *file, const char *dir, const struct v
                 return r;
         conf_vm_defaults(vm, name);
         snprintf(vm->path, sizeof(vm->path), "%s/vms.d/%s", dir, file);
-        r = conf_read_text(vms_fd, file, file, &text, &len, err);
+        r = conf_read_text(vms_fd, file, &text, &len, err);
         if (r == -ENOENT)
                 snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", file, strerror(-r)); /* removed meanwhile */
         if (r < 0)
@@ -300,17 +300,16 @@ int vs_conf_load(const char *dir, struct vs_conf *ret, char err[VS_CONF_ERR_LEN]
         return 0;
 }
 
-void vs_conf_free(struct vs_conf *c) {
-        if (!c)
-                return;
-        free(c->vms);
-        c->vms = NULL;
-        c->n_vms = 0;
-}
-
 void vs_conf_release_vms(struct vs_conf *c) {
         free(c->vms);
         c->vms = NULL; /* n_vms stays: how many were configured */
+}
+
+void vs_conf_free(struct vs_conf *c) {
+        if (!c)
+                return;
+        vs_conf_release_vms(c);
+        c->n_vms = 0;
 }
 
 /* The name, and every row marked restarts_vm: a key added to the table cannot be forgotten here. */

@@ -189,13 +189,13 @@ int conf_parse_text(struct conf_file *f) {
 
 /* ---- files ------------------------------------------------------------------------------------------- */
 
-int conf_read_text(int dir_fd, const char *path, const char *name, char **ret, size_t *ret_len, char *err) {
+int conf_read_text(int dir_fd, const char *path, char **ret, size_t *ret_len, char *err) {
         struct stat st;
         int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), r = 0;
         if (fd < 0) {
                 r = -errno;
                 if (r != -ENOENT)
-                        snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", name, strerror(-r));
+                        snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", path, strerror(-r));
                 return r;
         }
         char *buf = NULL;
@@ -221,11 +221,11 @@ int conf_read_text(int dir_fd, const char *path, const char *name, char **ret, s
         }
         close(fd);
         if (r == -EISDIR)
-                snprintf(err, VS_CONF_ERR_LEN, "%s: is not a regular file", name);
+                snprintf(err, VS_CONF_ERR_LEN, "%s: is not a regular file", path);
         else if (r == -EFBIG)
-                snprintf(err, VS_CONF_ERR_LEN, "%s: is too large (at most %d KiB)", name, FILE_MAX / 1024);
+                snprintf(err, VS_CONF_ERR_LEN, "%s: is too large (at most %d KiB)", path, FILE_MAX / 1024);
         else if (r < 0)
-                snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", name, strerror(-r));
+                snprintf(err, VS_CONF_ERR_LEN, "%s: cannot be read (%s)", path, strerror(-r));
         if (r < 0) {
                 free(buf);
                 return r;

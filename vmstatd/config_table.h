@@ -117,7 +117,7 @@ int conf_bad(struct conf_file *f, const char *key, const char *value, const char
 /* Parses f->text into f->conf with f->keys; -EINVAL (err filled) at the first error. */
 int conf_parse_text(struct conf_file *f);
 /* Reads dir_fd/path whole. -ENOENT silently (the caller decides); other errors with err filled. */
-int conf_read_text(int dir_fd, const char *path, const char *name, char **ret, size_t *ret_len, char *err);
+int conf_read_text(int dir_fd, const char *path, char **ret, size_t *ret_len, char *err);
 /* The line the key was first set on in f, 0 = not set. */
 unsigned conf_seen_on(const struct conf_file *f, const char *key);
 

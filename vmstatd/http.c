@@ -118,12 +118,9 @@ static int inflate_into(const struct vs_buf *gz, size_t len, struct vs_buf *out)
         return r;
 }
 
-/* Makes body [f][z] of r: a gzip body from the text one (there by now), a dropped text body
- * from the gzip one, else a render. */
-static int render_body(struct vs_http *h, struct rendered *r, int f, int z, bool dropped) {
+/* Renders body [f][z] of r: a gzip body from the text one (there by now), else the text. */
+static int render_body(struct vs_http *h, struct rendered *r, int f, int z) {
         uint64_t counts[2][2];
-        if (dropped)
-                return inflate_into(&r->body[f][1], r->text_len[f], &r->body[f][0]);
         atomic_fetch_add_explicit(&h->renders[f][z], 1, memory_order_relaxed);
         if (z)
                 return gzip_into(r->body[f][0].data, r->body[f][0].len, &r->body[f][1]);
@@ -144,7 +141,9 @@ static enum body_state body_make(struct vs_http *h, struct rendered *r, int f, i
                 bool dropped = r->state[f][z] == BODY_DROPPED;
                 r->state[f][z] = BODY_BUSY;
                 pthread_mutex_unlock(&r->lock);
-                int rc = render_body(h, r, f, z, dropped);
+                /* a dropped text body comes back from the gzip one: the same bytes, not a render */
+                int rc = dropped ? inflate_into(&r->body[f][1], r->text_len[f], &r->body[f][0])
+                                 : render_body(h, r, f, z);
                 if (rc < 0)
                         vs_buf_free(&r->body[f][z]);
                 pthread_mutex_lock(&r->lock);

@@ -1,6 +1,6 @@
 /* The HTTP API (libmicrohttpd): /metrics and the JSON routes, rendered from the latest
- * published sample. /metrics bodies (text, OpenMetrics, each plain and gzip) are rendered once
- * per sample by the publish hook and served as the same bytes to every scrape. TCP listeners
+ * published sample. /metrics bodies (text, OpenMetrics, each plain and gzip) are rendered at
+ * most once per sample, when the first scrape asks, and served as the same bytes to every scrape. TCP listeners
  * are read-only; the control socket (AF_UNIX, mode 0660) serves the same reads plus
  * POST /vms/<name>/{start,stop,pause,resume}, and guest console text, which TCP serves only when
  * asked to. On TCP a request whose Host is not a name of this daemon gets 421 (DNS rebinding).
@@ -68,7 +68,7 @@ void vs_http_stop(struct vs_http *h);
  * Connection: close) and returns up to max listening fds in fds, left open for the next
  * program: vs_http_stop afterwards does not close them. Returns how many. */
 size_t vs_http_quiesce(struct vs_http *h, int *fds, size_t max, int timeout_ms);
-/* The sampler's publish hook: renders the /metrics bodies of a new sample. */
+/* The sampler's publish hook: the new sample's /metrics bodies start empty, made when asked. */
 void vs_http_publish(void *http, struct vs_sample *sample);
 /* The configured VMs are launched: /healthz reports on samples from now on. */
 void vs_http_started(struct vs_http *h);

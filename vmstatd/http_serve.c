@@ -90,12 +90,14 @@ static enum MHD_Result serve_metrics(struct vs_http *h, struct MHD_Connection *c
                 return http_respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no sample yet", NULL);
         /* ?format= overrides negotiation: Prometheus < 2.49 cannot be told to scrape plain text */
         const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-        bool om = vs_accept_openmetrics(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
-        if (format && strcmp(format, "text") == 0)
+        bool om;
+        if (!format)
+                om = vs_accept_openmetrics(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+        else if (strcmp(format, "text") == 0)
                 om = false;
-        else if (format && strcmp(format, "openmetrics") == 0)
+        else if (strcmp(format, "openmetrics") == 0)
                 om = true;
-        else if (format) {
+        else {
                 http_rendered_unref(r);
                 return http_respond_error(c, MHD_HTTP_BAD_REQUEST, "format must be text or openmetrics", NULL);
         }

@@ -43,8 +43,9 @@ static int first_address(const char *host, uint16_t port, int flags, struct sock
 int vs_listen_parse(const char *s, struct vs_listen *ret, char why[VS_LISTEN_WHY_LEN]) {
         struct vs_listen l = { .addr_len = 0 };
         const char *colon = strrchr(s, ':'), *port = colon ? colon + 1 : NULL;
-        if (!colon || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535 ||
-            strlen(s) >= sizeof(l.text))
+        size_t digits = port ? strspn(port, "0123456789") : 0;
+        long port_num = digits >= 1 && digits <= 5 && !port[digits] ? atol(port) : -1;
+        if (port_num < 0 || port_num > 65535 || strlen(s) >= sizeof(l.text))
                 return expected(s, why);
         size_t n = (size_t) (colon - s);
         if (s[0] == '[') {
@@ -61,7 +62,7 @@ int vs_listen_parse(const char *s, struct vs_listen *ret, char why[VS_LISTEN_WHY
         else
                 return expected(s, why);
         snprintf(l.text, sizeof(l.text), "%s", s);
-        l.port = (uint16_t) atoi(port);
+        l.port = (uint16_t) port_num;
         int g = first_address(l.host[0] ? l.host : NULL, l.port, AI_NUMERICHOST, &l.addr, &l.addr_len);
         if (g && g != EAI_NONAME) {
                 snprintf(why, VS_LISTEN_WHY_LEN, "listen address '%s': %s", s, gai_strerror(g));
