@@ -244,10 +244,10 @@ static int listen_on(const char *path) {
                 return -errno;
         /* A socket that answers is a live worker's: one a daemon left alone (a layout it did not
          * know, after an upgrade) still runs this VM. Only a dead worker's leftover goes. */
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 || (errno != ECONNREFUSED && errno != ENOENT)) {
-                int r = errno == 0 || errno == EISCONN ? -EADDRINUSE : -errno;
+        int c = connect(fd, (struct sockaddr *) &sa, sizeof(sa)), e = errno; /* errno only when c < 0 */
+        if (c == 0 || (e != ECONNREFUSED && e != ENOENT)) {
                 close(fd);
-                return r;
+                return c == 0 ? -EADDRINUSE : -e;
         }
         close(fd);
         if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
