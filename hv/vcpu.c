@@ -267,11 +267,11 @@ static void *vcpu_main(void *arg) {
 }
 
 /* A vCPU over its part of the shared memory, without KVM fds yet (fd = -1). */
-static struct hv_vcpu *vcpu_new(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd) {
+static struct hv_vcpu *vcpu_new(struct hv_vm *vm, unsigned id, int stats_fd) {
         struct hv_vcpu *v = calloc(1, sizeof(*v));
         if (!v)
                 return NULL;
-        v->sh = sh;
+        v->sh = hv_shm_vcpu(vm->sh, id);
         v->hist = hv_shm_hist(vm->sh, id);
         v->vm = vm;
         v->id = id;
@@ -281,7 +281,7 @@ static struct hv_vcpu *vcpu_new(struct hv_vm *vm, unsigned id, struct hv_shm_vcp
 }
 
 int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret) {
-        struct hv_vcpu *v = vcpu_new(vm, id, hv_shm_vcpu(vm->sh, id), -1);
+        struct hv_vcpu *v = vcpu_new(vm, id, -1);
         int r;
 
         if (!v)
@@ -483,8 +483,8 @@ void hv_vcpu_read_counters(const struct hv_vcpu *v, struct hv_counters *ret) {
         hv_counters_read(&v->sh->c, ret);
 }
 
-int hv_vcpu_view(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd, struct hv_vcpu **ret) {
-        struct hv_vcpu *v = vcpu_new(vm, id, sh, stats_fd);
+int hv_vcpu_view(struct hv_vm *vm, unsigned id, int stats_fd, struct hv_vcpu **ret) {
+        struct hv_vcpu *v = vcpu_new(vm, id, stats_fd);
         if (!v)
                 return -ENOMEM;
         *ret = v;

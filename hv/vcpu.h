@@ -58,8 +58,9 @@ struct hv_vcpu_raw {
 };
 
 int hv_vcpu_create(struct hv_vm *vm, unsigned id, struct hv_vcpu **ret);
-/* A reader's view of vCPU id of a VM run elsewhere (hv_vm_attach); stats_fd is taken over. */
-int hv_vcpu_view(struct hv_vm *vm, unsigned id, struct hv_shm_vcpu *sh, int stats_fd, struct hv_vcpu **ret);
+/* A reader's view of vCPU id of a VM run elsewhere (hv_vm_attach), over its part of the VM's
+ * shared memory; stats_fd is taken over. */
+int hv_vcpu_view(struct hv_vm *vm, unsigned id, int stats_fd, struct hv_vcpu **ret);
 /* Owner: publishes tid, CPU time and offline time as one consistent reading for views. */
 void hv_vcpu_publish(struct hv_vcpu *v);
 void hv_vcpu_free(struct hv_vcpu *v);

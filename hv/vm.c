@@ -483,7 +483,7 @@ int hv_vm_attach(int fd, int *stats_fds, unsigned n_stats, struct hv_vm **ret) {
         for (; vm->n_vcpus < vm->sh->n_vcpus; vm->n_vcpus++) {
                 unsigned i = vm->n_vcpus;
                 int *sfd = i + 1 < n_stats ? &stats_fds[i + 1] : NULL;
-                if ((r = hv_vcpu_view(vm, i, hv_shm_vcpu(vm->sh, i), sfd ? *sfd : -1, &vm->vcpus[i])) < 0)
+                if ((r = hv_vcpu_view(vm, i, sfd ? *sfd : -1, &vm->vcpus[i])) < 0)
                         goto fail;
                 if (sfd)
                         *sfd = -1;
