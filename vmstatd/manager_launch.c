@@ -41,6 +41,12 @@ static void arg(struct worker_args *a, const char *fmt, ...) {
         a->used += (size_t) n + 1;
 }
 
+/* <runtime dir>/vms/<name>.sock, where VM name's worker listens */
+static const char *sock_path(const struct vs_manager *m, const char *name, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.sock", m->vms_dir, name);
+        return buf;
+}
+
 /* The worker's command line for c: first what defines the VM (its spec), then its identity. */
 static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, struct worker_args *a) {
         const struct hv_builtin *b = &c->builtin;
@@ -77,8 +83,9 @@ static void worker_args(const struct vs_manager *m, const struct vs_vm_conf *c, 
         size_t len = 0;
         for (int i = first; i < a->n && len < sizeof(a->spec); i++)
                 len += (size_t) snprintf(a->spec + len, sizeof(a->spec) - len, "%s%s", i > first ? " " : "", a->argv[i]);
+        char sock[sizeof(m->vms_dir) + 48];
         if (m->vms_dir[0])
-                arg(a, "--socket=%s/%s.sock", m->vms_dir, c->name);
+                arg(a, "--socket=%s", sock_path(m, c->name, sock, sizeof(sock)));
 }
 
 bool mgr_adopted_matches(const struct vs_manager *m, const struct entry *e, const struct vs_vm_conf *c) {
@@ -152,12 +159,6 @@ static int replace(struct vs_manager *m, struct entry *e, struct vs_worker *w) {
 }
 
 /* The first half of a launch: e's worker started (or *ret_w NULL and why, -errno). */
-/* <runtime dir>/vms/<name>.sock, where e's worker listens */
-static const char *sock_path(const struct vs_manager *m, const struct entry *e, char *buf, size_t size) {
-        snprintf(buf, size, "%s/%s.sock", m->vms_dir, e->conf.name);
-        return buf;
-}
-
 static int launch_start(struct vs_manager *m, struct entry *e, struct vs_worker **ret_w, char *why, size_t why_len) {
         struct worker_args a;
         e->why[0] = 0;
@@ -167,7 +168,7 @@ static int launch_start(struct vs_manager *m, struct entry *e, struct vs_worker 
         worker_args(m, &e->conf, &a);
         if (e->w && m->vms_dir[0]) { /* our own worker, replaced: its socket goes (a worker refuses a live one) */
                 char sock[sizeof(m->vms_dir) + 48];
-                unlink(sock_path(m, e, sock, sizeof(sock)));
+                unlink(sock_path(m, e->conf.name, sock, sizeof(sock)));
         }
         arg(&a, "--id=%llu", (unsigned long long) vs_sampler_reserve_id(m->sampler));
         arg(&a, "--restarts=%u", e->restarts);
@@ -183,7 +184,7 @@ static int launch_start(struct vs_manager *m, struct entry *e, struct vs_worker 
 static int launch_finish(struct vs_manager *m, struct entry *e, struct vs_worker *w, int r, char *why,
                          size_t why_len) {
         char sock[sizeof(m->vms_dir) + 48];
-        sock_path(m, e, sock, sizeof(sock));
+        sock_path(m, e->conf.name, sock, sizeof(sock));
         if (r == 0)
                 r = vs_worker_hello(w, m->vms_dir[0] ? sock : NULL, HELLO_TIMEOUT_MS, why, why_len);
         if (r == 0 && w->stage == WK_STAGE_CREATE) { /* the worker said why and exits */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* The shortest of %.15g, %.16g and %.17g that reads back as the same double. */
-void vs_prom_double(char out[40], double v) {
+static void prom_double(char out[VS_PROM_VALUE_LEN], double v) {
         if (v > -1e15 && v < 1e15 && v == (double) (int64_t) v && !(v == 0 && signbit(v))) {
                 snprintf(out, 40, "%lld", (long long) v); /* what %.15g writes for it, faster */
                 return;
@@ -118,10 +118,10 @@ const char *vs_prom_uint(char out[24], uint64_t v) {
  * zeros. Below 2^53 ns (104 days) that decimal reads back as ns / 1e9, the same quotient
  * rounded once, and costs no printf and no strtod round trip, the most of a large body's render;
  * above (timestamps), the general way. */
-size_t vs_prom_ns(char out[VS_PROM_VALUE_LEN], uint64_t ns) {
+static size_t prom_ns(char out[VS_PROM_VALUE_LEN], uint64_t ns) {
         char whole[24];
         if (ns >= 1ull << 53) {
-                vs_prom_double(out, (double) ns / 1e9);
+                prom_double(out, (double) ns / 1e9);
                 return strlen(out);
         }
         const char *w = vs_prom_uint(whole, ns / 1000000000u);
@@ -150,10 +150,10 @@ const char *vs_prom_value(char out[VS_PROM_VALUE_LEN], struct vs_value v, size_t
                 return s;
         }
         if (v.kind == VS_NS) {
-                *len = vs_prom_ns(out, v.u);
+                *len = prom_ns(out, v.u);
                 return out;
         }
-        vs_prom_double(out, v.d);
+        prom_double(out, v.d);
         *len = strlen(out);
         return out;
 }

@@ -10,8 +10,6 @@
 
 #define VS_PROM_VALUE_LEN 40
 
-/* The shortest of %.15g, %.16g and %.17g that reads back as v; NaN, +Inf, -Inf. */
-void vs_prom_double(char out[40], double v);
 /* An `le` bound as OpenMetrics' canonical numbers want it: Go's shortest %g (exponent below 1e-4
  * and from 1e6 on), ".0" appended to integers when om. */
 void vs_prom_le(char out[32], double v, bool om);
@@ -22,9 +20,8 @@ uint64_t vs_prom_scale_divisor(double scale);
 double vs_prom_scale(double raw, double scale);
 /* v in decimal, at the end of out[24]: returns where it starts. */
 const char *vs_prom_uint(char out[24], uint64_t v);
-/* ns as seconds, exactly; returns the length. */
-size_t vs_prom_ns(char out[VS_PROM_VALUE_LEN], uint64_t ns);
-/* v as written, somewhere in out; *len its length. */
+/* v as written, somewhere in out; *len its length: the shortest of %.15g, %.16g and %.17g
+ * that reads back as v (NaN, +Inf, -Inf), seconds of ns exactly. */
 const char *vs_prom_value(char out[VS_PROM_VALUE_LEN], struct vs_value v, size_t *len);
 /* Escapes s into out (room for 2 * strlen(s) + 1): backslash and newline, and quotes when asked
  * (label values, OpenMetrics help). Returns the length written. */
