@@ -324,6 +324,16 @@ bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b) {
         return true;
 }
 
+/* Every row marked restarts_daemon, as for the VMs above. */
+bool vs_conf_daemon_equal(const struct vs_conf *a, const struct vs_conf *b) {
+        for (size_t i = 0; i < conf_n_daemon_keys; i++) {
+                const struct conf_key *k = &conf_daemon_keys[i];
+                if (k->restarts_daemon && !k->type->equal(k, a, b))
+                        return false;
+        }
+        return true;
+}
+
 const struct vs_vm_conf *vs_conf_find_vm(const struct vs_conf *c, const char *name) {
         for (size_t i = 0; c->vms && i < c->n_vms; i++) /* none after vs_conf_release_vms */
                 if (strcmp(c->vms[i].name, name) == 0)

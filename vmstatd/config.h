@@ -105,6 +105,9 @@ int vs_conf_parse_vm(const char *file, const char *text, size_t len, const struc
 /* Everything that needs a restart of the VM when changed: the name and the keys marked
  * restarts_vm in config_keys.c (console_log_max is not). */
 bool vs_vm_conf_equal(const struct vs_vm_conf *a, const struct vs_vm_conf *b);
+/* Whether the daemon settings that a reload cannot apply are the same: the keys marked
+ * restarts_daemon in config_keys.c (not log_level or the console logs'). */
+bool vs_conf_daemon_equal(const struct vs_conf *a, const struct vs_conf *b);
 const struct vs_vm_conf *vs_conf_find_vm(const struct vs_conf *c, const char *name);
 /* A human summary, as --check-config prints it. */
 void vs_conf_print(const struct vs_conf *c, FILE *f);

@@ -45,7 +45,18 @@ static void print_listen(FILE *out, const struct conf_key *k, const void *conf) 
                 fprintf(out, "%s%s", i ? ", " : "", c->listen[i].text);
 }
 
-static const struct conf_type listen_type = { parse_listen, print_listen, NULL };
+static bool listen_equal(const struct conf_key *k, const void *a, const void *b) {
+        const struct vs_conf *x = a, *y = b;
+        (void) k;
+        if (x->n_listen != y->n_listen)
+                return false;
+        for (size_t i = 0; i < x->n_listen; i++)
+                if (strcmp(x->listen[i].text, y->listen[i].text) != 0)
+                        return false;
+        return true;
+}
+
+static const struct conf_type listen_type = { parse_listen, print_listen, listen_equal };
 
 /* "executor,kvm,-perf": a name turns its collector on, -name off, the rest keep their default. */
 static int parse_collectors(struct conf_file *f, const struct conf_key *k, const char *v) {
@@ -93,7 +104,7 @@ static void print_collectors(FILE *out, const struct conf_key *k, const void *co
                 fputs("none", out);
 }
 
-static const struct conf_type collectors_type = { parse_collectors, print_collectors, NULL };
+static const struct conf_type collectors_type = { parse_collectors, print_collectors, conf_equal_bytes };
 
 static const struct conf_name log_levels[] = {
         { "err", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG },
@@ -119,27 +130,27 @@ static bool host_name_valid(const char *s) {
 #define LOG_MAX_TERMS .min = 4 * KiB, .max = 1024 * GiB, .range = "4K to 1T", .example = "16M"
 
 const struct conf_key conf_daemon_keys[] = {
-        { "listen", &listen_type, CONF_DAEMON(listen), .repeatable = true },
+        { "listen", &listen_type, CONF_DAEMON(listen), .repeatable = true, .restarts_daemon = true },
         { "interval", &conf_duration, CONF_DAEMON(interval_ns), .min = 100 * NSEC_PER_MSEC, .max = 3600 * NSEC_PER_SEC,
-          .range = "100ms to 1h", .example = "5s" },
-        { "history", &conf_uint, CONF_DAEMON(history), .min = 1, .max = 100000, .unit = " samples" },
-        { "collectors", &collectors_type, CONF_DAEMON(enable) },
-        { "histograms", &conf_bool, CONF_DAEMON(histograms) },
-        { "kvm_stats_include", &conf_regex, CONF_DAEMON(kvm_stats_include), .empty = "(every stat)" },
-        { "kvm_stats_exclude", &conf_regex, CONF_DAEMON(kvm_stats_exclude), .empty = "(none)" },
+          .range = "100ms to 1h", .example = "5s", .restarts_daemon = true },
+        { "history", &conf_uint, CONF_DAEMON(history), .min = 1, .max = 100000, .unit = " samples", .restarts_daemon = true },
+        { "collectors", &collectors_type, CONF_DAEMON(enable), .restarts_daemon = true },
+        { "histograms", &conf_bool, CONF_DAEMON(histograms), .restarts_daemon = true },
+        { "kvm_stats_include", &conf_regex, CONF_DAEMON(kvm_stats_include), .empty = "(every stat)", .restarts_daemon = true },
+        { "kvm_stats_exclude", &conf_regex, CONF_DAEMON(kvm_stats_exclude), .empty = "(none)", .restarts_daemon = true },
         { "log_level", &conf_enum, CONF_DAEMON(log_level), CONF_NAMES(log_levels), .what = "a log level" },
         /* bounded by sun_path, not by the field */
         { "control_socket", &control_socket_type, CONF_DAEMON(control_socket),
-          .max = sizeof(((struct sockaddr_un *) 0)->sun_path) - 1 },
+          .max = sizeof(((struct sockaddr_un *) 0)->sun_path) - 1, .restarts_daemon = true },
         /* <dir>/vms/<name>.sock must fit sun_path */
-        { "runtime_dir", &conf_path, CONF_DAEMON(runtime_dir), .max = VS_CONF_RUNTIME_DIR_MAX },
+        { "runtime_dir", &conf_path, CONF_DAEMON(runtime_dir), .max = VS_CONF_RUNTIME_DIR_MAX, .restarts_daemon = true },
         { "console_log_dir", &conf_path, CONF_DAEMON(console_dir), .empty = "none" },
         { "console_log_max", &conf_size, CONF_DAEMON(console_log_max), LOG_MAX_TERMS },
-        { "console_over_http", &conf_bool, CONF_DAEMON(console_over_http) },
+        { "console_over_http", &conf_bool, CONF_DAEMON(console_over_http), .restarts_daemon = true },
         { "allowed_hosts", &conf_list, CONF_DAEMON(allowed_hosts), .repeatable = true, .max = 253,
           .valid = host_name_valid, .count_offset = offsetof(struct vs_conf, n_allowed_hosts),
           .what = "a host name, an IP address or *", .what_list = "a list of host names (e.g. prometheus.example.com)",
-          .empty = "none (listen addresses, localhost and this host's name)" },
+          .empty = "none (listen addresses, localhost and this host's name)", .restarts_daemon = true },
 };
 const size_t conf_n_daemon_keys = sizeof(conf_daemon_keys) / sizeof(conf_daemon_keys[0]);
 

@@ -1,8 +1,8 @@
 /* The configuration as data: every key of vmstatd.conf ([daemon]) and of a *.vm file ([vm]) is
  * one row of conf_daemon_keys or conf_vm_keys, {key, type, field, ...}. From the rows come the
  * parsing (config_ini.c looks the key up and calls its type's parser), the "unknown key
- * (expected ...)" message, the summary (config_print.c) and which changes restart a VM on
- * reload (vs_vm_conf_equal). Internal to vmstatd/config*.c and their unit tests. */
+ * (expected ...)" message, the summary (config_print.c), which changes restart a VM on
+ * reload (vs_vm_conf_equal) and which wait for the daemon's next start (vs_conf_daemon_equal). Internal to vmstatd/config*.c and their unit tests. */
 #ifndef VMSTATD_CONFIG_TABLE_H
 #define VMSTATD_CONFIG_TABLE_H
 
@@ -67,6 +67,7 @@ struct conf_key {
         size_t offset, size;        /* the field in struct vs_conf or struct vs_vm_conf */
         bool repeatable;            /* each line adds (listen, cmdline, allowed_hosts) */
         bool restarts_vm;           /* [vm]: a change restarts the VM on reload */
+        bool restarts_daemon;       /* [daemon]: a change takes effect at the next start, not on reload */
         enum conf_shown shown;      /* [vm] */
         /* what the type takes from the row */
         uint64_t min, max;          /* numbers, sizes, durations: the range; paths, text: the longest */

@@ -362,7 +362,17 @@ static void print_list(FILE *out, const struct conf_key *k, const void *conf) {
                 fputs(k->empty, out);
 }
 
-const struct conf_type conf_list = { parse_list, print_list, NULL };
+static bool list_equal(const struct conf_key *k, const void *a, const void *b) {
+        size_t n = *(const size_t *) ((const char *) a + k->count_offset), width = (size_t) k->max + 1;
+        if (n != *(const size_t *) ((const char *) b + k->count_offset))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp((const char *) conf_cfield(k, a) + width * i, (const char *) conf_cfield(k, b) + width * i) != 0)
+                        return false;
+        return true;
+}
+
+const struct conf_type conf_list = { parse_list, print_list, list_equal };
 
 /* ---- CPU lists ----------------------------------------------------------------------------------------- */
 

@@ -105,20 +105,6 @@ static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata)
         return rearm(src, usec + (logs ? CONSOLE_TICK_USEC : CONSOLE_IDLE_USEC));
 }
 
-static bool daemon_settings_changed(const struct vs_conf *a, const struct vs_conf *b) {
-        bool listen = a->n_listen != b->n_listen;
-        for (size_t i = 0; !listen && i < a->n_listen; i++)
-                listen = strcmp(a->listen[i].text, b->listen[i].text) != 0;
-        bool hosts = a->n_allowed_hosts != b->n_allowed_hosts;
-        for (size_t i = 0; !hosts && i < a->n_allowed_hosts; i++)
-                hosts = strcmp(a->allowed_hosts[i], b->allowed_hosts[i]) != 0;
-        return listen || hosts || a->interval_ns != b->interval_ns || a->history != b->history ||
-               memcmp(a->enable, b->enable, sizeof(a->enable)) != 0 || a->histograms != b->histograms ||
-               strcmp(a->control_socket, b->control_socket) != 0 || a->console_over_http != b->console_over_http ||
-               strcmp(a->runtime_dir, b->runtime_dir) != 0 || strcmp(a->kvm_stats_include, b->kvm_stats_include) != 0 ||
-               strcmp(a->kvm_stats_exclude, b->kvm_stats_exclude) != 0;
-}
-
 /* vmstatd_config_reloads_total{result} and ..._last_reload_successful, from the next sample on. */
 static void count_reload(struct daemon *d, bool ok) {
         if (ok)
@@ -142,7 +128,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 sd_notifyf(0, "READY=1\nSTATUS=reload rejected, old configuration kept: %s", err);
                 return 0;
         }
-        if (daemon_settings_changed(d->conf, &next))
+        if (!vs_conf_daemon_equal(d->conf, &next))
                 vs_log(LOG_WARNING, "listen, interval, history, collectors, kvm_stats_include/exclude, control_socket, "
                                     "runtime_dir, console_over_http and allowed_hosts changes take effect at the next "
                                     "restart");

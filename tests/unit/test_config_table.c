@@ -1,5 +1,6 @@
 /* vmstatd/config_keys.c's tables, walked: every [vm] key marked restarts_vm restarts its VM on
- * reload when changed (and console_log_max does not), and every key is documented in
+ * reload when changed (and console_log_max does not), every [daemon] key marked restarts_daemon
+ * waits for the next start (and log_level and the console logs' keys do not), and every key is documented in
  * vmstatd.conf(5) and shown in the shipped examples. A key added to a table is checked here
  * without this file knowing its name, except for the one test value it needs below. */
 #define _GNU_SOURCE
@@ -66,6 +67,57 @@ START_TEST(restarts_vm_rows_make_vms_unequal) {
                 if (strcmp(conf_vm_keys[i].key, "console_log_max") == 0)
                         ck_assert(!conf_vm_keys[i].restarts_vm); /* applied on reload in place */
         vs_conf_free(&daemon);
+}
+END_TEST
+
+/* A valid value for each [daemon] key that differs from its default. */
+static const struct {
+        const char *key, *value;
+} daemon_values[] = {
+        { "listen", "127.0.0.1:9401" },
+        { "interval", "10s" },
+        { "history", "100" },
+        { "collectors", "-perf" },
+        { "histograms", "yes" },
+        { "kvm_stats_include", "halt_.*" },
+        { "kvm_stats_exclude", "exits" },
+        { "log_level", "debug" },
+        { "control_socket", "/tmp/vmstatd-test.sock" },
+        { "runtime_dir", "/tmp/vmstatd-test" },
+        { "console_log_dir", "/var/log/vmstatd" },
+        { "console_log_max", "3M" },
+        { "console_over_http", "yes" },
+        { "allowed_hosts", "prom.example.com" },
+};
+
+/* A reload applies log_level and the console logs' keys; every other [daemon] key is marked
+ * restarts_daemon and makes vs_conf_daemon_equal say unequal, which the reload then logs. */
+START_TEST(restarts_daemon_rows_make_confs_unequal) {
+        char err[VS_CONF_ERR_LEN] = "";
+        struct vs_conf a, b;
+        size_t restarting = 0;
+        vs_conf_default(&a);
+        for (size_t i = 0; i < conf_n_daemon_keys; i++) {
+                const struct conf_key *k = &conf_daemon_keys[i];
+                const char *v = NULL;
+                for (size_t j = 0; j < sizeof(daemon_values) / sizeof(daemon_values[0]); j++)
+                        if (strcmp(daemon_values[j].key, k->key) == 0)
+                                v = daemon_values[j].value;
+                ck_assert_msg(v, "[daemon] %s: no test value in daemon_values[]", k->key);
+                b = a;
+                struct conf_file f = { .name = "vmstatd.conf", .section = "daemon", .keys = conf_daemon_keys,
+                                       .n_keys = conf_n_daemon_keys, .err = err, .conf = &b };
+                ck_assert_msg(k->type->parse(&f, k, v) == 0, "[daemon] %s = %s: %s", k->key, v, err);
+                ck_assert_msg(k->type->equal, "[daemon] %s: its type cannot compare", k->key);
+                ck_assert_msg(!k->type->equal(k, &a, &b), "[daemon] %s = %s left the field as it was", k->key, v);
+                ck_assert_msg(vs_conf_daemon_equal(&a, &b) == !k->restarts_daemon, "[daemon] %s = %s: %s", k->key, v,
+                              k->restarts_daemon ? "marked restarts_daemon, yet equal" : "applied on reload, yet unequal");
+                restarting += k->restarts_daemon;
+        }
+        ck_assert_uint_eq(restarting, conf_n_daemon_keys - 3); /* log_level, console_log_dir, console_log_max */
+        for (size_t i = 0; i < conf_n_vm_keys; i++)
+                ck_assert_msg(!conf_vm_keys[i].restarts_daemon, "[vm] %s: restarts_daemon", conf_vm_keys[i].key);
+        vs_conf_free(&a); /* b shares a's VMs */
 }
 END_TEST
 
@@ -160,6 +212,7 @@ int main(void) {
         Suite *s = suite_create("config_table");
         TCase *tc = tcase_create("config_table");
         tcase_add_test(tc, restarts_vm_rows_make_vms_unequal);
+        tcase_add_test(tc, restarts_daemon_rows_make_confs_unequal);
         tcase_add_test(tc, daemon_rows_restart_no_vm);
         tcase_add_test(tc, every_key_in_the_man_page);
         tcase_add_test(tc, every_key_in_the_examples);
