@@ -13,10 +13,12 @@
 #include "config_table.h"
 #include "tests/suite.h"
 
-/* A valid value for each [vm] key that differs from what "guest = builtin:demo" alone gives. */
-static const struct {
+struct test_value {
         const char *key, *value;
-} vm_values[] = {
+};
+
+/* A valid value for each [vm] key that differs from what "guest = builtin:demo" alone gives. */
+static const struct test_value vm_values[] = {
         { "vcpus", "3" },
         { "memory", "128M" },
         { "guest", "builtin:pio count=3" },
@@ -31,11 +33,21 @@ static const struct {
         { "console_log_max", "1M" },
 };
 
-static const char *vm_value(const char *key) {
-        for (size_t i = 0; i < sizeof(vm_values) / sizeof(vm_values[0]); i++)
-                if (strcmp(vm_values[i].key, key) == 0)
-                        return vm_values[i].value;
+#define VALUE_OF(table, key) value_of(table, sizeof(table) / sizeof(table[0]), key)
+
+/* key's value in the n rows of t, NULL when it has none */
+static const char *value_of(const struct test_value *t, size_t n, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(t[i].key, key) == 0)
+                        return t[i].value;
         return NULL;
+}
+
+/* Row k of f's section set to v in f->conf, which was a copy of before: the field now differs. */
+static void set_row(struct conf_file *f, const struct conf_key *k, const char *v, const void *before) {
+        ck_assert_msg(k->type->parse(f, k, v) == 0, "[%s] %s = %s: %s", f->section, k->key, v, f->err);
+        ck_assert_msg(k->type->equal, "[%s] %s: its type cannot compare", f->section, k->key);
+        ck_assert_msg(!k->type->equal(k, before, f->conf), "[%s] %s = %s left the field as it was", f->section, k->key, v);
 }
 
 START_TEST(restarts_vm_rows_make_vms_unequal) {
@@ -49,14 +61,12 @@ START_TEST(restarts_vm_rows_make_vms_unequal) {
         ck_assert_uint_le(conf_n_vm_keys, CONF_MAX_KEYS);
         for (size_t i = 0; i < conf_n_vm_keys; i++) {
                 const struct conf_key *k = &conf_vm_keys[i];
-                const char *v = vm_value(k->key);
+                const char *v = VALUE_OF(vm_values, k->key);
                 ck_assert_msg(v, "[vm] %s: no test value in vm_values[]", k->key);
                 b = a;
-                struct conf_file f = { .name = "b13.vm", .section = "vm", .keys = conf_vm_keys,
-                                       .n_keys = conf_n_vm_keys, .err = err, .conf = &b };
-                ck_assert_msg(k->type->parse(&f, k, v) == 0, "[vm] %s = %s: %s", k->key, v, err);
-                ck_assert_msg(k->type->equal, "[vm] %s: its type cannot compare", k->key);
-                ck_assert_msg(!k->type->equal(k, &a, &b), "[vm] %s = %s left the field as it was", k->key, v);
+                set_row(&(struct conf_file) { .name = "b13.vm", .section = "vm", .keys = conf_vm_keys,
+                                              .n_keys = conf_n_vm_keys, .err = err, .conf = &b },
+                        k, v, &a);
                 ck_assert_msg(vs_vm_conf_equal(&a, &b) == !k->restarts_vm, "[vm] %s = %s: %s", k->key, v,
                               k->restarts_vm ? "marked restarts_vm, yet the VMs compare equal" : "not marked restarts_vm, yet a restart");
                 ck_assert_msg(vs_vm_conf_equal(&b, &a) == !k->restarts_vm, "[vm] %s: equality is not symmetric", k->key);
@@ -71,9 +81,7 @@ START_TEST(restarts_vm_rows_make_vms_unequal) {
 END_TEST
 
 /* A valid value for each [daemon] key that differs from its default. */
-static const struct {
-        const char *key, *value;
-} daemon_values[] = {
+static const struct test_value daemon_values[] = {
         { "listen", "127.0.0.1:9401" },
         { "interval", "10s" },
         { "history", "100" },
@@ -99,17 +107,12 @@ START_TEST(restarts_daemon_rows_make_confs_unequal) {
         vs_conf_default(&a);
         for (size_t i = 0; i < conf_n_daemon_keys; i++) {
                 const struct conf_key *k = &conf_daemon_keys[i];
-                const char *v = NULL;
-                for (size_t j = 0; j < sizeof(daemon_values) / sizeof(daemon_values[0]); j++)
-                        if (strcmp(daemon_values[j].key, k->key) == 0)
-                                v = daemon_values[j].value;
+                const char *v = VALUE_OF(daemon_values, k->key);
                 ck_assert_msg(v, "[daemon] %s: no test value in daemon_values[]", k->key);
                 b = a;
-                struct conf_file f = { .name = "vmstatd.conf", .section = "daemon", .keys = conf_daemon_keys,
-                                       .n_keys = conf_n_daemon_keys, .err = err, .conf = &b };
-                ck_assert_msg(k->type->parse(&f, k, v) == 0, "[daemon] %s = %s: %s", k->key, v, err);
-                ck_assert_msg(k->type->equal, "[daemon] %s: its type cannot compare", k->key);
-                ck_assert_msg(!k->type->equal(k, &a, &b), "[daemon] %s = %s left the field as it was", k->key, v);
+                set_row(&(struct conf_file) { .name = "vmstatd.conf", .section = "daemon", .keys = conf_daemon_keys,
+                                              .n_keys = conf_n_daemon_keys, .err = err, .conf = &b },
+                        k, v, &a);
                 ck_assert_msg(vs_conf_daemon_equal(&a, &b) == !k->restarts_daemon, "[daemon] %s = %s: %s", k->key, v,
                               k->restarts_daemon ? "marked restarts_daemon, yet equal" : "applied on reload, yet unequal");
                 restarting += k->restarts_daemon;
