@@ -21,7 +21,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -Ihv -Icollectors -Iworker -Ivmstatd -I. $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
-DEP_PKGS := libmicrohttpd jansson zlib libdeflate libsystemd inih
+DEP_PKGS := libmicrohttpd jansson zlib libisal libsystemd inih
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)

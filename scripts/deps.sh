@@ -21,7 +21,7 @@ declare -A modules=(
         [check]=check
         [inih]=libinih-dev
         [zlib]=zlib1g-dev
-        [libdeflate]=libdeflate-dev
+        [libisal]=libisal-dev
         [libcurl]=libcurl4-openssl-dev
         [libseccomp]=libseccomp-dev
 )

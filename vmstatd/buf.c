@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void vs_buf_init(struct vs_buf *b) {
         *b = (struct vs_buf) { 0 };
@@ -20,11 +23,35 @@ void vs_buf_reset(struct vs_buf *b) {
         b->failed = false;
 }
 
+int vs_buf_presize(struct vs_buf *b, size_t n) {
+        if (b->data || b->failed)
+                return -EINVAL;
+        if (!vs_buf_reserve(b, n))
+                return -ENOMEM;
+        /* Fault the pages in with one call, not one trap per 4 KiB page. Advice only: a kernel
+         * without MADV_POPULATE_WRITE (5.14) faults them in as they are written. */
+        long page = sysconf(_SC_PAGESIZE);
+        uintptr_t from = ((uintptr_t) b->data + (uintptr_t) page - 1) & ~((uintptr_t) page - 1);
+        uintptr_t to = ((uintptr_t) b->data + n) & ~((uintptr_t) page - 1);
+        if (to > from)
+                (void) madvise((void *) from, to - from, MADV_POPULATE_WRITE);
+        return 0;
+}
+
 static bool reserve(struct vs_buf *b, size_t more) {
         if (b->failed)
                 return false;
         if (b->len + more + 1 <= b->cap)
                 return true;
+        if (b->drain && b->len) {
+                if (b->drain(b->drain_ctx, b->data, b->len) < 0) {
+                        b->failed = true;
+                        return false;
+                }
+                b->len = 0;
+                if (more + 1 <= b->cap)
+                        return true;
+        }
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + more + 1)
                 cap *= 2;

@@ -12,26 +12,26 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <libdeflate.h>
+#include <zlib.h>
 
+#include "gzip.h"
 #include "http_priv.h"
 
 /* /metrics bodies of one sample, [format][encoding], each rendered when first asked for: a
  * sample nobody scrapes costs no render, and requests that come together wait for one.
  *
- * A text body made only to be gzipped (Prometheus asks for gzip) is dropped once the gzip one
- * exists: 5 MB less resident at 1,024 vCPUs. Should a plain request still come for that sample,
- * it gets the gzip body inflated (libdeflate, ~4 ms for 5 MB), the same bytes, not a render. */
+ * Prometheus asks for gzip: that body is rendered through a 128 KiB window into the compressor
+ * (gzip.c), and the 5 MB text is never whole. Should a plain request still come for that sample,
+ * it gets the gzip body inflated (~2 ms for 5 MB), the same bytes, not a second render. */
 enum body_state { BODY_EMPTY, BODY_BUSY, BODY_READY, BODY_DROPPED };
 
 struct rendered {
         _Atomic unsigned refs;
         struct vs_sample *sample;
-        pthread_mutex_t lock; /* state and asked; bodies are written by the one request that makes them */
+        pthread_mutex_t lock; /* state; bodies are written by the one request that makes them */
         pthread_cond_t done;
         enum body_state state[2][2];
-        bool asked[2];        /* a request wanted format f's text body itself: it is kept */
-        size_t text_len[2];   /* of a dropped text body */
+        size_t text_len[2];   /* of a text body that was streamed into gzip (BODY_DROPPED) */
         struct vs_buf body[2][2];
 };
 
@@ -48,32 +48,6 @@ void http_rendered_unref(void *p) {
         pthread_cond_destroy(&r->done);
         pthread_mutex_destroy(&r->lock);
         free(r);
-}
-
-/* libdeflate at level 1, by measurement on the 5.2 MB text body of 256 VMs x 4 vCPUs (84,749
- * series; best of 7 on this machine): libdeflate 1 took 8.6 ms for 300 kB, 6 took 33 ms for
- * 248 kB; zlib 1 took 14.7 ms for 333 kB and zlib 6 38 ms for 306 kB. Level 1 costs a quarter of
- * level 6's CPU for a body a fifth larger: the link between Prometheus and an exporter is rarely
- * what limits a scrape, the exporter's CPU on a busy host can be. libdeflate compresses a whole
- * buffer at once, which is what a rendered body is, 1.7 times as fast as zlib and smaller. */
-#define GZIP_LEVEL 1
-
-static int gzip_into(const void *in, size_t len, struct vs_buf *out) {
-        struct libdeflate_compressor *z = libdeflate_alloc_compressor(GZIP_LEVEL);
-        if (!z)
-                return -ENOMEM;
-        size_t bound = libdeflate_gzip_compress_bound(z, len);
-        char *dst = vs_buf_reserve(out, bound);
-        int r = dst ? 0 : -ENOMEM;
-        if (dst) {
-                size_t n = libdeflate_gzip_compress(z, in, len, dst, bound);
-                if (n)
-                        vs_buf_commit(out, n);
-                else
-                        r = -EIO;
-        }
-        libdeflate_free_compressor(z);
-        return r;
 }
 
 /* A new sample: its bodies start empty, none is rendered until a scrape asks. */
@@ -105,70 +79,105 @@ struct rendered *http_rendered_get(struct vs_http *h) {
         return r;
 }
 
-/* The text body again from the gzip one, after it was dropped. */
-static int inflate_into(const struct vs_buf *gz, size_t len, struct vs_buf *out) {
-        struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-        char *dst = vs_buf_reserve(out, len);
-        int r = d && dst ? 0 : -ENOMEM;
-        if (r == 0 && libdeflate_gzip_decompress(d, gz->data, gz->len, dst, len, NULL) != LIBDEFLATE_SUCCESS)
-                r = -EIO;
-        if (r == 0)
-                vs_buf_commit(out, len);
-        libdeflate_free_decompressor(d);
-        return r;
-}
-
-/* Renders body [f][z] of r: a gzip body from the text one (there by now), else the text. */
-static int render_body(struct vs_http *h, struct rendered *r, int f, int z) {
-        uint64_t counts[2][2];
-        atomic_fetch_add_explicit(&h->renders[f][z], 1, memory_order_relaxed);
-        if (z)
-                return gzip_into(r->body[f][0].data, r->body[f][0].len, &r->body[f][1]);
+/* The values a body shows for vmstatd_render_total: the counts as of its text render, that one
+ * included (counted by the caller). */
+static struct vs_render_opts render_opts(struct vs_http *h, uint64_t counts[2][2]) {
         for (int i = 0; i < 2; i++)
                 for (int j = 0; j < 2; j++)
                         counts[i][j] = atomic_load_explicit(&h->renders[i][j], memory_order_relaxed);
         struct vs_render_opts o = h->cfg.render;
         o.renders = (const uint64_t(*)[2]) counts;
-        return vs_render_prometheus(r->sample, f ? VS_PROM_OPENMETRICS : VS_PROM_TEXT, &o, &r->body[f][0]);
+        return o;
+}
+
+static enum vs_prom_format prom_format(int f) {
+        return f ? VS_PROM_OPENMETRICS : VS_PROM_TEXT;
+}
+
+/* The text body of format f, kept to be served. */
+static int render_text(struct vs_http *h, struct rendered *r, int f) {
+        uint64_t counts[2][2];
+        atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
+        struct vs_render_opts o = render_opts(h, counts);
+        /* room for the last body and an eighth more at once, its pages faulted in by one call:
+         * not a doubling realloc faulting in 4 KiB at a time */
+        size_t last = atomic_load_explicit(&h->text_size[f], memory_order_relaxed);
+        if (last)
+                (void) vs_buf_presize(&r->body[f][0], last + last / 8);
+        int rc = vs_render_prometheus(r->sample, prom_format(f), &o, &r->body[f][0]);
+        if (rc == 0)
+                atomic_store_explicit(&h->text_size[f], r->body[f][0].len, memory_order_relaxed);
+        return rc;
+}
+
+/* The gzip body of format f. From the text body when a request made it; else the render streams
+ * through a small window into the compressor (counted as the text render it is), and the text
+ * is never whole: a plain request for this sample later gets the gzip body inflated. */
+static int render_gzip(struct vs_http *h, struct rendered *r, int f, bool from_text) {
+        struct vs_buf *out = &r->body[f][1];
+        if (from_text) {
+                atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
+                return vs_gzip_all(r->body[f][0].data, r->body[f][0].len, out);
+        }
+        uint64_t counts[2][2];
+        struct vs_gzip *g;
+        struct vs_buf text;
+        int rc = vs_gzip_new(out, &g);
+        if (rc < 0)
+                return rc;
+        atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
+        struct vs_render_opts o = render_opts(h, counts);
+        atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
+        rc = vs_gzip_window(g, &text);
+        if (rc == 0) {
+                rc = vs_render_prometheus(r->sample, prom_format(f), &o, &text);
+                int end = vs_gzip_window_end(g, &text);
+                rc = rc < 0 ? rc : end;
+        }
+        r->text_len[f] = vs_gzip_text_len(g);
+        vs_gzip_free(g);
+        return rc;
+}
+
+/* Until nobody makes body [f][z], nor the text body a gzip one may be made from. */
+static void body_wait(struct rendered *r, int f, int z) {
+        while (r->state[f][z] == BODY_BUSY || (z && r->state[f][0] == BODY_BUSY))
+                pthread_cond_wait(&r->done, &r->lock);
 }
 
 /* Body [f][z] of r, made by the first request that needs it; the others wait for that one.
- * Called with r->lock held; returns with it held. */
+ * A streamed gzip render holds the text body busy too, so a plain request waits for it and then
+ * inflates, rather than render the sample a second time. Called with r->lock held; returns with
+ * it held. */
 static enum body_state body_make(struct vs_http *h, struct rendered *r, int f, int z) {
-        while (r->state[f][z] == BODY_BUSY)
-                pthread_cond_wait(&r->done, &r->lock);
-        if (r->state[f][z] == BODY_EMPTY || r->state[f][z] == BODY_DROPPED) {
-                bool dropped = r->state[f][z] == BODY_DROPPED;
-                r->state[f][z] = BODY_BUSY;
-                pthread_mutex_unlock(&r->lock);
-                /* a dropped text body comes back from the gzip one: the same bytes, not a render */
-                int rc = dropped ? inflate_into(&r->body[f][1], r->text_len[f], &r->body[f][0])
-                                 : render_body(h, r, f, z);
-                if (rc < 0)
-                        vs_buf_free(&r->body[f][z]);
-                pthread_mutex_lock(&r->lock);
-                r->state[f][z] = rc < 0 ? (dropped ? BODY_DROPPED : BODY_EMPTY) : BODY_READY;
-                pthread_cond_broadcast(&r->done);
-        }
+        body_wait(r, f, z);
+        enum body_state was = r->state[f][z];
+        if (was != BODY_EMPTY && was != BODY_DROPPED)
+                return was;
+        bool stream = z && r->state[f][0] != BODY_READY;
+        r->state[f][z] = BODY_BUSY;
+        if (stream)
+                r->state[f][0] = BODY_BUSY;
+        pthread_mutex_unlock(&r->lock);
+        int rc;
+        if (!z)
+                rc = was == BODY_DROPPED ? vs_gunzip(r->body[f][1].data, r->body[f][1].len, r->text_len[f], &r->body[f][0])
+                                         : render_text(h, r, f);
+        else
+                rc = render_gzip(h, r, f, !stream);
+        if (rc < 0)
+                vs_buf_free(&r->body[f][z]);
+        pthread_mutex_lock(&r->lock);
+        r->state[f][z] = rc < 0 ? was : BODY_READY;
+        if (stream)
+                r->state[f][0] = rc < 0 ? BODY_EMPTY : BODY_DROPPED;
+        pthread_cond_broadcast(&r->done);
         return r->state[f][z];
 }
 
 const struct vs_buf *http_rendered_body(struct vs_http *h, struct rendered *r, int f, int z) {
         pthread_mutex_lock(&r->lock);
-        if (!z) {
-                r->asked[f] = true;
-                body_make(h, r, f, 0);
-        } else {
-                while (r->state[f][1] == BODY_BUSY)
-                        pthread_cond_wait(&r->done, &r->lock);
-                if (r->state[f][1] == BODY_EMPTY && body_make(h, r, f, 0) == BODY_READY &&
-                    body_make(h, r, f, 1) == BODY_READY && !r->asked[f] && r->state[f][0] == BODY_READY) {
-                        r->text_len[f] = r->body[f][0].len; /* made only for the gzip one */
-                        vs_buf_free(&r->body[f][0]);
-                        r->state[f][0] = BODY_DROPPED;
-                }
-        }
-        bool ready = r->state[f][z] == BODY_READY;
+        bool ready = body_make(h, r, f, z) == BODY_READY;
         pthread_mutex_unlock(&r->lock);
         return ready ? &r->body[f][z] : NULL;
 }
@@ -181,11 +190,11 @@ static void web_prepare(struct vs_http *h) {
         for (unsigned a = 0; a < VS_ASSET__COUNT; a++) {
                 struct web_asset *w = &h->web[a];
                 w->raw = vs_web_file((enum vs_asset) a);
-                unsigned long crc = libdeflate_crc32(0, w->raw.data, w->raw.len);
+                unsigned long crc = crc32(0, (const Bytef *) w->raw.data, (uInt) w->raw.len);
                 snprintf(w->etag, sizeof(w->etag), "\"%08lx-%zx\"", crc, w->raw.len);
                 snprintf(w->etag_gz, sizeof(w->etag_gz), "\"%08lx-%zx-gz\"", crc, w->raw.len);
                 vs_buf_init(&w->gz);
-                if (gzip_into(w->raw.data, w->raw.len, &w->gz) < 0)
+                if (vs_gzip_all(w->raw.data, w->raw.len, &w->gz) < 0)
                         vs_buf_free(&w->gz);
         }
 }

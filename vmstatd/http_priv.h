@@ -51,6 +51,7 @@ struct vs_http {
         pthread_mutex_t lock; /* only around swapping and grabbing `current` */
         struct rendered *current;
         _Atomic uint64_t renders[2][2]; /* vmstatd_render_total: [format][encoding] */
+        _Atomic size_t text_size[2];    /* the last text body's length: what the next one reserves */
         atomic_bool starting;           /* cfg.starting until vs_http_started() */
         _Atomic size_t held; /* bytes of history and console responses not yet sent and freed */
         /* allowed Host names: this host's, then the configured ones (copied: a reload does not
