@@ -25,14 +25,12 @@ struct vs_gzip {
         struct isal_zstream z;
         struct vs_buf *out;
         size_t text_len;
-        int error;    /* of a write made by a window's drain, which vs_buf can only mark failed */
+        int error;             /* of a write made by the window's drain, which vs_buf can only mark failed */
+        struct vs_buf window;  /* allocated on first use, kept across restarts */
         uint8_t level_buf[LEVEL_BUF];
 };
 
-int vs_gzip_new(struct vs_buf *out, struct vs_gzip **ret) {
-        struct vs_gzip *g = malloc(sizeof(*g));
-        if (!g)
-                return -ENOMEM;
+void vs_gzip_restart(struct vs_gzip *g, struct vs_buf *out) {
         isal_deflate_init(&g->z);
         g->z.level = 1;
         g->z.level_buf = g->level_buf;
@@ -41,11 +39,22 @@ int vs_gzip_new(struct vs_buf *out, struct vs_gzip **ret) {
         g->out = out;
         g->text_len = 0;
         g->error = 0;
+}
+
+int vs_gzip_new(struct vs_buf *out, struct vs_gzip **ret) {
+        struct vs_gzip *g = malloc(sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        vs_buf_init(&g->window);
+        vs_gzip_restart(g, out);
         *ret = g;
         return 0;
 }
 
 void vs_gzip_free(struct vs_gzip *g) {
+        if (!g)
+                return;
+        vs_buf_free(&g->window);
         free(g);
 }
 
@@ -100,22 +109,28 @@ static int drain(void *ctx, const char *data, size_t len) {
         return r;
 }
 
-int vs_gzip_window(struct vs_gzip *g, struct vs_buf *text) {
-        vs_buf_init(text);
-        if (!vs_buf_reserve(text, WINDOW - 1))
-                return -ENOMEM;
-        text->drain = drain;
-        text->drain_ctx = g;
-        return 0;
+struct vs_buf *vs_gzip_window(struct vs_gzip *g) {
+        struct vs_buf *w = &g->window;
+        w->drain = NULL;
+        vs_buf_reset(w);
+        if (!w->data && !vs_buf_reserve(w, WINDOW - 1))
+                return NULL;
+        w->drain = drain;
+        w->drain_ctx = g;
+        return w;
 }
 
-int vs_gzip_window_end(struct vs_gzip *g, struct vs_buf *text) {
-        int r = g->error ? g->error : vs_buf_status(text);
+int vs_gzip_window_end(struct vs_gzip *g) {
+        struct vs_buf *w = &g->window;
+        int r = g->error ? g->error : vs_buf_status(w);
         if (r == 0)
-                r = vs_gzip_write(g, text->data, text->len);
+                r = vs_gzip_write(g, w->data, w->len);
         if (r == 0)
                 r = vs_gzip_finish(g);
-        vs_buf_free(text);
+        w->drain = NULL;
+        vs_buf_reset(w);
+        if (w->cap > WINDOW) /* a line longer than the window grew it: not kept */
+                vs_buf_free(w);
         return r;
 }
 

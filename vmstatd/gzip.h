@@ -17,14 +17,17 @@ int vs_gzip_new(struct vs_buf *out, struct vs_gzip **ret);
 int vs_gzip_write(struct vs_gzip *g, const void *text, size_t len);
 /* Ends the member (trailer with CRC-32 and length): out then holds the whole gzip body. */
 int vs_gzip_finish(struct vs_gzip *g);
+/* Starts a new member into out, keeping the memory (about 300 KiB) of the last one. */
+void vs_gzip_restart(struct vs_gzip *g, struct vs_buf *out);
 /* Text bytes fed so far. */
 size_t vs_gzip_text_len(const struct vs_gzip *g);
 void vs_gzip_free(struct vs_gzip *g); /* NULL is fine */
 
-/* A text buffer whose full windows go to g instead of growing: a renderer writes into it as
- * into any vs_buf. vs_gzip_window_end feeds what is left and finishes the member. */
-int vs_gzip_window(struct vs_gzip *g, struct vs_buf *text);
-int vs_gzip_window_end(struct vs_gzip *g, struct vs_buf *text);
+/* g's text buffer, emptied, whose full windows (128 KiB) go to g instead of growing: a renderer
+ * writes into it as into any vs_buf. NULL without memory. vs_gzip_window_end feeds what is left
+ * and finishes the member. */
+struct vs_buf *vs_gzip_window(struct vs_gzip *g);
+int vs_gzip_window_end(struct vs_gzip *g);
 
 /* in[0, len) gzipped into out (appended). */
 int vs_gzip_all(const void *in, size_t len, struct vs_buf *out);

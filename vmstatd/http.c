@@ -120,22 +120,33 @@ static int render_gzip(struct vs_http *h, struct rendered *r, int f, bool from_t
                 return vs_gzip_all(r->body[f][0].data, r->body[f][0].len, out);
         }
         uint64_t counts[2][2];
-        struct vs_gzip *g;
-        struct vs_buf text;
-        int rc = vs_gzip_new(out, &g);
-        if (rc < 0)
-                return rc;
-        atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
-        struct vs_render_opts o = render_opts(h, counts);
-        atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
-        rc = vs_gzip_window(g, &text);
+        /* one compressor and window for the server, made on the first gzip scrape and kept:
+         * 300 KiB that would otherwise come and go in the heap with every scrape */
+        pthread_mutex_lock(&h->gz_lock);
+        int rc = h->gz ? 0 : vs_gzip_new(out, &h->gz);
+        struct vs_gzip *g = h->gz;
+        struct vs_buf *text = NULL;
         if (rc == 0) {
-                rc = vs_render_prometheus(r->sample, prom_format(f), &o, &text);
-                int end = vs_gzip_window_end(g, &text);
-                rc = rc < 0 ? rc : end;
+                vs_gzip_restart(g, out);
+                text = vs_gzip_window(g);
+                rc = text ? 0 : -ENOMEM;
         }
-        r->text_len[f] = vs_gzip_text_len(g);
-        vs_gzip_free(g);
+        if (rc == 0) {
+                /* room for the last gzip body and an eighth more, at once */
+                size_t last = atomic_load_explicit(&h->gzip_size[f], memory_order_relaxed);
+                if (last)
+                        (void) vs_buf_presize(out, last + last / 8);
+                atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
+                struct vs_render_opts o = render_opts(h, counts);
+                atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
+                rc = vs_render_prometheus(r->sample, prom_format(f), &o, text);
+                int end = vs_gzip_window_end(g);
+                rc = rc < 0 ? rc : end;
+                r->text_len[f] = vs_gzip_text_len(g);
+        }
+        pthread_mutex_unlock(&h->gz_lock);
+        if (rc == 0)
+                atomic_store_explicit(&h->gzip_size[f], out->len, memory_order_relaxed);
         return rc;
 }
 
@@ -460,6 +471,7 @@ int vs_http_start(const struct vs_http_config *cfg, struct vs_sampler *sampler, 
         h->sampler = sampler;
         atomic_init(&h->starting, cfg->starting);
         pthread_mutex_init(&h->lock, NULL);
+        pthread_mutex_init(&h->gz_lock, NULL);
         if (gethostname(h->hostname, sizeof(h->hostname) - 1) == 0 && h->hostname[0])
                 h->host_names[h->n_host_names++] = h->hostname;
         for (size_t i = 0; i < cfg->n_allowed_hosts && h->n_host_names < HOST_NAMES_MAX; i++) {
@@ -524,6 +536,8 @@ void vs_http_stop(struct vs_http *h) {
                 unlink(h->control_path);
         http_rendered_unref(h->current);
         web_free(h);
+        vs_gzip_free(h->gz);
+        pthread_mutex_destroy(&h->gz_lock);
         pthread_mutex_destroy(&h->lock);
         free(h);
 }

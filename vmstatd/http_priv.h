@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "buf.h"
+#include "gzip.h"
 #include "config.h"
 #include "http.h"
 #include "router.h"
@@ -52,6 +53,9 @@ struct vs_http {
         struct rendered *current;
         _Atomic uint64_t renders[2][2]; /* vmstatd_render_total: [format][encoding] */
         _Atomic size_t text_size[2];    /* the last text body's length: what the next one reserves */
+        _Atomic size_t gzip_size[2];    /* the same for the gzip bodies */
+        pthread_mutex_t gz_lock;        /* around gz: gzip bodies are streamed one at a time */
+        struct vs_gzip *gz;             /* NULL until the first gzip scrape */
         atomic_bool starting;           /* cfg.starting until vs_http_started() */
         _Atomic size_t held; /* bytes of history and console responses not yet sent and freed */
         /* allowed Host names: this host's, then the configured ones (copied: a reload does not
