@@ -7,7 +7,8 @@
  *     SCALE_SAMPLES samples at the default 5 s interval while a scraper asks for the gzip body
  *     every 15 s, as Prometheus would (vCPU threads excluded: that is guest time)
  *   daemon RSS with a full 720-sample history    target <= 32 MiB (no guest RAM lives in the
- *     daemon); the history is filled by a second run at --interval 100ms, and the resident
+ *     daemon); the history is filled by a second run at --interval 100ms, scraped (gzip) every
+ *     15 s as in the CPU run, and the resident
  *     memory is broken down by mapping (heap, shared memory views, stacks, libraries)
  * A missed target prints MISSED and still exits 0; non-zero only when something could not run.
  *   build/bench/scale                 (VMSTATD_BIN overrides the vmstatd found next to it)
@@ -120,6 +121,12 @@ static void stop(pid_t pid) {
         children_untrack(pid);
 }
 
+static void scrape_gzip(int port) {
+        struct http1_reply b;
+        http1_request(port, NULL, "GET", "/metrics", "Accept-Encoding: gzip\r\n", 10, &b);
+        http1_reply_free(&b);
+}
+
 static const char *verdict(double ratio) {
         return ratio <= 1.0 ? "ok" : "MISSED";
 }
@@ -222,9 +229,7 @@ int main(void) {
                 w0 += proc_cpu_ns(w[i].pid, is_vcpu, w[i].vcpu_tids);
         double m0 = now_s();
         for (unsigned s = 0; s * 5 < samples * 5; s += 3) { /* a gzip scrape every 15 s */
-                struct http1_reply b;
-                http1_request(port, NULL, "GET", "/metrics", "Accept-Encoding: gzip\r\n", 10, &b);
-                http1_reply_free(&b);
+                scrape_gzip(port);
                 unsigned left = samples * 5 - s * 5;
                 sleep(left < 15 ? left : 15);
         }
@@ -245,7 +250,10 @@ int main(void) {
         double h0 = now_s();
         while (now_s() - h0 < 120 && running(port) != n_vms)
                 usleep(100000);
-        sleep(75);
+        for (int i = 0; i < 5; i++) { /* scraped as Prometheus would, the last scrape's body held */
+                sleep(15);
+                scrape_gzip(port);
+        }
         char status[64];
         snprintf(status, sizeof(status), "/proc/%d/statm", pid);
         double rss_mib = (double) read_u64(status, 1) * (double) sysconf(_SC_PAGESIZE) / (1 << 20);

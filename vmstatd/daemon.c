@@ -20,6 +20,7 @@
 #include "kvm.h"
 #include "log.h"
 #include "manager.h"
+#include "memory.h"
 #include "paths.h"
 #include "sampler.h"
 
@@ -136,6 +137,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
         vs_conf_release_vms(&next);
         vs_conf_free(d->conf);
         *d->conf = next; /* a configuration holds no pointer into itself */
+        vs_memory_give_back();
         vs_log(failed ? LOG_WARNING : LOG_INFO, "reloaded: %zu VMs configured, %d failed to start", d->conf->n_vms,
                failed);
         count_reload(d, true);
@@ -353,6 +355,7 @@ static int start(struct daemon *d) {
          * from the first sample after its worker's hello; /healthz says starting (503) */
         vs_manager_apply(d->manager, c); /* failures are logged per VM; the daemon serves the rest */
         vs_conf_release_vms(c);
+        vs_memory_give_back();
         d->start_ns = hv_now_ns();
         vs_sampler_sample(d->sampler); /* every launched VM on /metrics at once, not an interval later */
         vs_http_started(d->http);
