@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
                         struct vs_buf plain;
                         vs_buf_init(&plain);
                         t = cpu_ms();
-                        vs_buf_presize(&plain, b.len + b.len / 8);
+                        vs_buf_presize(&plain, b.len);
                         vs_render_prometheus(s, (enum vs_prom_format) f, NULL, &plain);
                         t = cpu_ms() - t;
                         best_plain = t < best_plain ? t : best_plain;

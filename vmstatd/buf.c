@@ -26,7 +26,7 @@ void vs_buf_reset(struct vs_buf *b) {
 int vs_buf_presize(struct vs_buf *b, size_t n) {
         if (b->data || b->failed)
                 return -EINVAL;
-        if (!vs_buf_reserve(b, n))
+        if (!vs_buf_reserve(b, n + n / 8))
                 return -ENOMEM;
         /* Fault the pages in with one call, not one trap per 4 KiB page. Advice only: a kernel
          * without MADV_POPULATE_WRITE (5.14) faults them in as they are written. */

@@ -25,9 +25,9 @@ void vs_buf_puts(struct vs_buf *b, const char *s);
 /* Room for n more bytes at data + len (NULL on failure); vs_buf_commit then adds what was
  * written there. */
 char *vs_buf_reserve(struct vs_buf *b, size_t n);
-/* Makes an empty buffer room for n bytes at once. A body of megabytes gets transparent huge
- * pages (where the kernel gives them on madvise): a few page faults instead of one per 4 KiB,
- * which on this nested host cost 4-5 us each, 6 ms for a 5 MB body. -EINVAL if b holds memory. */
+/* Gives an empty buffer room for n bytes and an eighth more at once, the first n faulted in by
+ * one call (MADV_POPULATE_WRITE), not one trap per 4 KiB page as they are written: on this nested
+ * host a trap costs 4-5 us, 6 ms for a 5 MB body. -EINVAL if b holds memory. */
 int vs_buf_presize(struct vs_buf *b, size_t n);
 void vs_buf_commit(struct vs_buf *b, size_t n);
 void vs_buf_printf(struct vs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -99,11 +99,10 @@ static int render_text(struct vs_http *h, struct rendered *r, int f) {
         uint64_t counts[2][2];
         atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
         struct vs_render_opts o = render_opts(h, counts);
-        /* room for the last body and an eighth more at once, its pages faulted in by one call:
-         * not a doubling realloc faulting in 4 KiB at a time */
+        /* room for a body like the last one at once, not a doubling realloc */
         size_t last = atomic_load_explicit(&h->text_size[f], memory_order_relaxed);
         if (last)
-                (void) vs_buf_presize(&r->body[f][0], last + last / 8);
+                (void) vs_buf_presize(&r->body[f][0], last);
         int rc = vs_render_prometheus(r->sample, prom_format(f), &o, &r->body[f][0]);
         if (rc == 0)
                 atomic_store_explicit(&h->text_size[f], r->body[f][0].len, memory_order_relaxed);
@@ -132,10 +131,10 @@ static int render_gzip(struct vs_http *h, struct rendered *r, int f, bool from_t
                 rc = text ? 0 : -ENOMEM;
         }
         if (rc == 0) {
-                /* room for the last gzip body and an eighth more, at once */
+                /* room for a body like the last one at once */
                 size_t last = atomic_load_explicit(&h->gzip_size[f], memory_order_relaxed);
                 if (last)
-                        (void) vs_buf_presize(out, last + last / 8);
+                        (void) vs_buf_presize(out, last);
                 atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
                 struct vs_render_opts o = render_opts(h, counts);
                 atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);

@@ -1,11 +1,14 @@
 /* vmstatd/buf.c: a buffer with a drain streams through a window of its capacity, handing every
  * byte to the drain in order, and a failed drain fails the buffer; vs_buf_presize gives an empty
- * buffer its whole room at once. */
+ * buffer its whole room at once, its pages already resident. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "tests/suite.h"
@@ -74,7 +77,17 @@ START_TEST(presize_gives_the_room_at_once) {
         vs_buf_init(&b);
         ck_assert_int_eq(vs_buf_presize(&b, 3u << 20), 0);
         char *data = b.data;
-        ck_assert_uint_gt(b.cap, 3u << 20);
+        ck_assert_uint_gt(b.cap, (3u << 20) + (3u << 20) / 8);
+        /* the first 3 MiB are resident before anything is written: faulted in by one call */
+        uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+        uintptr_t from = ((uintptr_t) data + page - 1) & ~(page - 1), to = ((uintptr_t) data + (3u << 20)) & ~(page - 1);
+        unsigned char vec[(3u << 20) / 4096 + 1];
+        ck_assert_int_eq(mincore((void *) from, to - from, vec), 0);
+        unsigned absent = 0;
+        for (uintptr_t i = 0; i < (to - from) / page; i++)
+                absent += !(vec[i] & 1);
+        ck_assert_msg(absent == 0, "%u of %lu pages not resident after presize", absent,
+                      (unsigned long) ((to - from) / page));
         for (unsigned i = 0; i < (3u << 20) / 8; i++)
                 vs_buf_append(&b, "abcdefgh", 8);
         ck_assert_ptr_eq(b.data, data); /* no realloc */
