@@ -27,7 +27,7 @@
 /* Console output reaches the log files this often, whatever the sampling interval: a 64 KiB
  * ring per VM holds ~6 s of a guest printing 10 KiB/s, and Linux prints faster as it boots. */
 #define CONSOLE_TICK_USEC 100000
-#define CONSOLE_IDLE_USEC 1000000 /* no console log open: only adopted workers' ends to notice */
+#define CONSOLE_IDLE_USEC 1000000 /* no console log open: adopted workers' ends to notice */
 
 struct daemon {
         const struct vs_daemon_config *cfg;
@@ -101,9 +101,13 @@ static int on_watchdog_timer(sd_event_source *src, uint64_t usec, void *userdata
 static int on_console_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
         vs_manager_console_tick(d->manager);
-        /* without console logs nothing needs it often: every wakeup costs (~60 us here) */
-        bool logs = vs_manager_console_logs(d->manager);
-        return rearm(src, usec + (logs ? CONSOLE_TICK_USEC : CONSOLE_IDLE_USEC));
+        /* Without console logs nothing needs it often, and every wakeup costs (60-100 us here):
+         * adopted workers' ends are looked for every second; our own children's come with
+         * SIGCHLD, so with none adopted the supervision tick (every interval) is enough. */
+        uint64_t next = vs_manager_console_logs(d->manager)     ? CONSOLE_TICK_USEC
+                      : vs_manager_watches_adopted(d->manager) ? CONSOLE_IDLE_USEC
+                                                               : vs_sampler_interval_ns(d->sampler) / 1000;
+        return rearm(src, usec + next);
 }
 
 /* vmstatd_config_reloads_total{result} and ..._last_reload_successful, from the next sample on. */

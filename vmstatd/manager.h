@@ -50,6 +50,9 @@ void vs_manager_child_exited(struct vs_manager *m);
 void vs_manager_reap(struct vs_manager *m);
 /* Whether any VM's console goes to a log file: then the console tick must run every 100 ms. */
 bool vs_manager_console_logs(struct vs_manager *m);
+/* Whether it watches workers adopted from an earlier daemon: not its children, so no SIGCHLD
+ * tells of their end, only a look at their pidfds (every tick). */
+bool vs_manager_watches_adopted(struct vs_manager *m);
 /* Called often (every 100 ms): copies what the guests wrote to their consoles to the log files,
  * at most what each ring held when it began and at most 1 MiB in all, round-robin over VMs. */
 void vs_manager_console_tick(struct vs_manager *m);

@@ -80,6 +80,13 @@ bool vs_manager_console_logs(struct vs_manager *m) {
         return any;
 }
 
+bool vs_manager_watches_adopted(struct vs_manager *m) {
+        pthread_mutex_lock(&m->lock);
+        bool any = m->foreign;
+        pthread_mutex_unlock(&m->lock);
+        return any;
+}
+
 void vs_manager_console_tick(struct vs_manager *m) {
         uint64_t budget = CONSOLE_TICK_BUDGET;
         pthread_mutex_lock(&m->lock);

@@ -226,6 +226,42 @@ START_TEST(sigterm_with_four_vms) {
 }
 END_TEST
 
+/* voluntary context switches of the daemon's main thread: how often its loop woke */
+static long main_thread_wakeups(pid_t pid) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int) pid, (int) pid);
+        FILE *f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        char line[256];
+        long n = -1;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+                        break;
+        fclose(f);
+        ck_assert_int_ge(n, 0);
+        return n;
+}
+
+/* With no console log and no adopted worker, the main loop has nothing to do between samples
+ * but the supervision tick: over 10 s at a 5 s interval it wakes about 4 times (a supervision
+ * and a console tick each interval), not 12 (a console tick every second). */
+START_TEST(idle_loop_wakes_per_interval) {
+        struct test_daemon d;
+        char *dir = test_config_dir();
+        test_write_vm(dir, "w1", "[vm]\nvcpus = 1\nmemory = 8M\nguest = builtin:halt\n");
+        const char *args[] = { "--config", dir, "--interval", "5s", NULL };
+        if (!test_daemon_start(&d, args))
+                return;
+        test_sleep_ms(1500); /* past the first console tick, 100 ms after start */
+        long before = main_thread_wakeups(d.pid);
+        test_sleep_ms(10000);
+        long woke = main_thread_wakeups(d.pid) - before;
+        test_daemon_stop(&d);
+        free(dir);
+        ck_assert_msg(woke <= 7, "the idle main loop woke %ld times in 10 s at a 5 s interval", woke);
+}
+END_TEST
+
 /* ---- Linux guests -------------------------------------------------------------------------------------- */
 
 /* A kernel file that is no kernel fails its VM alone: logged with the VM's name, counted as
@@ -341,6 +377,7 @@ int main(void) {
         tcase_add_test(tc, reload_add_remove_change_keep);
         tcase_add_test(tc, crashed_vm_restarts_with_backoff);
         tcase_add_test(tc, sigterm_with_four_vms);
+        tcase_add_test(tc, idle_loop_wakes_per_interval);
         tcase_add_test(tc, check_config_exit_codes);
         tcase_add_test(tc, linux_bad_kernel_fails_alone);
         suite_add_tcase(s, tc);
