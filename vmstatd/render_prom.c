@@ -361,27 +361,49 @@ static const char *kvm_metric(const struct cl_kvm_desc *d, char tmp[CL_KVM_METRI
         return tmp;
 }
 
-/* Whether a renderable stat before (at, d) already has this metric name: an earlier stat of
- * the same schema or any stat of an earlier owner's. Two stats with one base name would clash in
- * OpenMetrics. */
-static bool kvm_named_before(const struct vs_sample *s, bool vcpu, bool histograms, const struct kvm_owner *at,
-                             size_t d, const char *name) {
-        char tmp[CL_KVM_METRIC_LEN];
-        for (size_t k = 0; k < d; k++)
-                if (kvm_renderable(&at->schema->desc[k], histograms) &&
-                    strcmp(kvm_metric(&at->schema->desc[k], tmp), name) == 0)
-                        return true;
+/* Every owner of one scope, in body order: walked once per family, 47 families at 1,024 vCPUs. */
+struct kvm_owners {
+        struct kvm_owner *o;
+        size_t n;
+};
+
+static int kvm_owners_list(const struct vs_sample *s, bool vcpu, struct kvm_owners *ret) {
+        size_t cap = vcpu ? 0 : s->n_vms;
+        for (size_t v = 0; vcpu && v < s->n_vms; v++)
+                cap += s->vms[v].vcpus;
+        ret->o = malloc((cap ? cap : 1) * sizeof(*ret->o));
+        ret->n = 0;
+        if (!ret->o)
+                return -ENOMEM;
         struct kvm_cursor c = { .s = s, .vcpu = vcpu };
+        while (ret->n < cap && kvm_next(&c, &ret->o[ret->n]))
+                ret->n++;
+        return 0;
+}
+
+/* Whether one of the first n stats of schema sc is renderable and has this metric name. */
+static bool kvm_schema_names(const struct cl_kvm_schema *sc, size_t n, bool histograms, const char *name) {
+        char tmp[CL_KVM_METRIC_LEN];
+        for (size_t k = 0; k < n; k++)
+                if (kvm_renderable(&sc->desc[k], histograms) && strcmp(kvm_metric(&sc->desc[k], tmp), name) == 0)
+                        return true;
+        return false;
+}
+
+/* Whether a renderable stat before stat d of owner at already has this metric name: an earlier
+ * stat of the same schema or any stat of an earlier owner's. Two stats with one base name would
+ * clash in OpenMetrics. */
+static bool kvm_named_before(const struct kvm_owners *all, size_t at, size_t d, bool histograms, const char *name) {
+        if (kvm_schema_names(all->o[at].schema, d, histograms, name))
+                return true;
         const struct cl_kvm_schema *last = NULL;
-        struct kvm_owner o;
-        while (kvm_next(&c, &o) && o.values != at->values) {
-                if (last && kvm_schema_same(last, o.schema))
+        for (size_t k = 0; k < at; k++) {
+                const struct cl_kvm_schema *sc = all->o[k].schema;
+                if (last && kvm_schema_same(last, sc))
                         continue;
-                last = o.schema;
-                for (size_t k = 0; k < o.schema->n_desc; k++)
-                        if (kvm_renderable(&o.schema->desc[k], histograms) &&
-                            strcmp(kvm_metric(&o.schema->desc[k], tmp), name) == 0)
-                                return true;
+                last = sc;
+                if (kvm_schema_names(sc, sc->n_desc, histograms, name))
+                        return true;
         }
         return false;
 }
@@ -447,26 +469,6 @@ static const struct cl_kvm_desc *kvm_find(const struct cl_kvm_schema *sc, size_t
         return NULL;
 }
 
-/* Every owner of one scope, in body order: walked once per family, 47 families at 1,024 vCPUs. */
-struct kvm_owners {
-        struct kvm_owner *o;
-        size_t n;
-};
-
-static int kvm_owners_list(const struct vs_sample *s, bool vcpu, struct kvm_owners *ret) {
-        size_t cap = vcpu ? 0 : s->n_vms;
-        for (size_t v = 0; vcpu && v < s->n_vms; v++)
-                cap += s->vms[v].vcpus;
-        ret->o = malloc((cap ? cap : 1) * sizeof(*ret->o));
-        ret->n = 0;
-        if (!ret->o)
-                return -ENOMEM;
-        struct kvm_cursor c = { .s = s, .vcpu = vcpu };
-        while (ret->n < cap && kvm_next(&c, &ret->o[ret->n]))
-                ret->n++;
-        return 0;
-}
-
 /* how many owners ahead a family's walk asks for the value it will read: an owner's values
  * lie a kilobyte from the next one's, so each read is a cache miss unless asked for early */
 #define KVM_PREFETCH 8
@@ -511,7 +513,7 @@ static int kvm_families(struct prom *p, const struct vs_sample *s, bool vcpu, bo
                         if (!kvm_renderable(&o->schema->desc[d], histograms))
                                 continue;
                         const char *metric = kvm_metric(&o->schema->desc[d], tmp);
-                        if (!kvm_named_before(s, vcpu, histograms, o, d, metric))
+                        if (!kvm_named_before(&all, k, d, histograms, metric))
                                 kvm_family(p, s, &all, vcpu, &o->schema->desc[d], d, prefix, metric);
                 }
         }
