@@ -79,9 +79,10 @@ struct rendered *http_rendered_get(struct vs_http *h) {
         return r;
 }
 
-/* The values a body shows for vmstatd_render_total: the counts as of its text render, that one
- * included (counted by the caller). */
-static struct vs_render_opts render_opts(struct vs_http *h, uint64_t counts[2][2]) {
+/* Counts a text render of format f and gives the values its body shows for
+ * vmstatd_render_total: the counts as of that render, itself included. */
+static struct vs_render_opts text_render_opts(struct vs_http *h, int f, uint64_t counts[2][2]) {
+        atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
         for (int i = 0; i < 2; i++)
                 for (int j = 0; j < 2; j++)
                         counts[i][j] = atomic_load_explicit(&h->renders[i][j], memory_order_relaxed);
@@ -97,55 +98,41 @@ static enum vs_prom_format prom_format(int f) {
 /* The text body of format f, kept to be served. */
 static int render_text(struct vs_http *h, struct rendered *r, int f) {
         uint64_t counts[2][2];
-        atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
-        struct vs_render_opts o = render_opts(h, counts);
-        /* room for a body like the last one at once, not a doubling realloc */
-        size_t last = atomic_load_explicit(&h->text_size[f], memory_order_relaxed);
-        if (last)
-                (void) vs_buf_presize(&r->body[f][0], last);
-        int rc = vs_render_prometheus(r->sample, prom_format(f), &o, &r->body[f][0]);
-        if (rc == 0)
-                atomic_store_explicit(&h->text_size[f], r->body[f][0].len, memory_order_relaxed);
-        return rc;
+        struct vs_render_opts o = text_render_opts(h, f, counts);
+        return vs_render_prometheus(r->sample, prom_format(f), &o, &r->body[f][0]);
 }
 
-/* The gzip body of format f. From the text body when a request made it; else the render streams
- * through a small window into the compressor (counted as the text render it is), and the text
- * is never whole: a plain request for this sample later gets the gzip body inflated. */
-static int render_gzip(struct vs_http *h, struct rendered *r, int f, bool from_text) {
-        struct vs_buf *out = &r->body[f][1];
-        if (from_text) {
-                atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
-                return vs_gzip_all(r->body[f][0].data, r->body[f][0].len, out);
-        }
+/* The gzip body of format f, through the server's one compressor (made on the first gzip scrape
+ * and kept: 300 KiB that would otherwise come and go in the heap with every scrape). From the
+ * text body when a request made it; else the render streams through the compressor's window
+ * (counted as the text render it is) and the text is never whole: a plain request for this
+ * sample later gets the gzip body inflated. */
+static int render_gzip(struct vs_http *h, struct rendered *r, int f, bool stream) {
         uint64_t counts[2][2];
-        /* one compressor and window for the server, made on the first gzip scrape and kept:
-         * 300 KiB that would otherwise come and go in the heap with every scrape */
+        struct vs_buf *out = &r->body[f][1];
         pthread_mutex_lock(&h->gz_lock);
         int rc = h->gz ? 0 : vs_gzip_new(out, &h->gz);
         struct vs_gzip *g = h->gz;
         struct vs_buf *text = NULL;
         if (rc == 0) {
                 vs_gzip_restart(g, out);
-                text = vs_gzip_window(g);
+                text = stream ? vs_gzip_window(g) : &r->body[f][0];
                 rc = text ? 0 : -ENOMEM;
         }
-        if (rc == 0) {
-                /* room for a body like the last one at once */
-                size_t last = atomic_load_explicit(&h->gzip_size[f], memory_order_relaxed);
-                if (last)
-                        (void) vs_buf_presize(out, last);
-                atomic_fetch_add_explicit(&h->renders[f][0], 1, memory_order_relaxed);
-                struct vs_render_opts o = render_opts(h, counts);
+        if (rc == 0 && stream) {
+                struct vs_render_opts o = text_render_opts(h, f, counts);
                 atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
                 rc = vs_render_prometheus(r->sample, prom_format(f), &o, text);
                 int end = vs_gzip_window_end(g);
                 rc = rc < 0 ? rc : end;
                 r->text_len[f] = vs_gzip_text_len(g);
+        } else if (rc == 0) {
+                atomic_fetch_add_explicit(&h->renders[f][1], 1, memory_order_relaxed);
+                rc = vs_gzip_write(g, text->data, text->len);
+                if (rc == 0)
+                        rc = vs_gzip_finish(g);
         }
         pthread_mutex_unlock(&h->gz_lock);
-        if (rc == 0)
-                atomic_store_explicit(&h->gzip_size[f], out->len, memory_order_relaxed);
         return rc;
 }
 
@@ -169,14 +156,20 @@ static enum body_state body_make(struct vs_http *h, struct rendered *r, int f, i
         if (stream)
                 r->state[f][0] = BODY_BUSY;
         pthread_mutex_unlock(&r->lock);
+        /* room for a body like this one's last at once, not a doubling realloc */
+        size_t last = atomic_load_explicit(&h->body_size[f][z], memory_order_relaxed);
+        if (last && was == BODY_EMPTY)
+                (void) vs_buf_presize(&r->body[f][z], last);
         int rc;
         if (!z)
                 rc = was == BODY_DROPPED ? vs_gunzip(r->body[f][1].data, r->body[f][1].len, r->text_len[f], &r->body[f][0])
                                          : render_text(h, r, f);
         else
-                rc = render_gzip(h, r, f, !stream);
+                rc = render_gzip(h, r, f, stream);
         if (rc < 0)
                 vs_buf_free(&r->body[f][z]);
+        else
+                atomic_store_explicit(&h->body_size[f][z], r->body[f][z].len, memory_order_relaxed);
         pthread_mutex_lock(&r->lock);
         r->state[f][z] = rc < 0 ? was : BODY_READY;
         if (stream)

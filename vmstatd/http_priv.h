@@ -52,8 +52,7 @@ struct vs_http {
         pthread_mutex_t lock; /* only around swapping and grabbing `current` */
         struct rendered *current;
         _Atomic uint64_t renders[2][2]; /* vmstatd_render_total: [format][encoding] */
-        _Atomic size_t text_size[2];    /* the last text body's length: what the next one reserves */
-        _Atomic size_t gzip_size[2];    /* the same for the gzip bodies */
+        _Atomic size_t body_size[2][2]; /* the last body's length, [format][encoding]: what the next reserves */
         pthread_mutex_t gz_lock;        /* around gz: gzip bodies are streamed one at a time */
         struct vs_gzip *gz;             /* NULL until the first gzip scrape */
         atomic_bool starting;           /* cfg.starting until vs_http_started() */
