@@ -14,6 +14,7 @@
 
 #include "kvm_helper.h"
 #include "metrics.h"
+#include "prom_text.h"
 #include "render_json.h"
 #include "render_prom.h"
 #include "sampler.h"
@@ -1053,6 +1054,44 @@ START_TEST(rows_match_json) {
 }
 END_TEST
 
+/* Numbers as written: whole doubles as %.15g writes them (without printf now), others the
+ * shortest that reads back, nanoseconds exactly, timestamps too. */
+static const char *value_text(char out[VS_PROM_VALUE_LEN], struct vs_value v) {
+        size_t len;
+        const char *t = vs_prom_value(out, v, &len);
+        ck_assert_uint_eq(len, strlen(t));
+        return t;
+}
+
+START_TEST(values_written_exactly) {
+        char out[VS_PROM_VALUE_LEN], want[64];
+        static const double whole[] = { 0, 1, -1, 7, -42, 1e6, 123456789012345, -999999999999999, 4294967296 };
+        for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+                snprintf(want, sizeof(want), "%.15g", whole[i]);
+                ck_assert_str_eq(value_text(out, (struct vs_value) { .kind = VS_REAL, .d = whole[i] }), want);
+        }
+        static const struct {
+                double d;
+                const char *text;
+        } real[] = { { -0.0, "-0" }, { 1e15, "1e+15" }, { 0.1, "0.1" }, { 1.0 / 3, "0.3333333333333333" },
+                     { -2.5e-7, "-2.5e-07" }, { 0.30000000000000004, "0.30000000000000004" } };
+        for (size_t i = 0; i < sizeof(real) / sizeof(real[0]); i++)
+                ck_assert_str_eq(value_text(out, (struct vs_value) { .kind = VS_REAL, .d = real[i].d }), real[i].text);
+        static const struct {
+                uint64_t ns;
+                const char *text;
+        } ns[] = { { 0, "0" }, { 1500, "0.0000015" }, { 5000000000, "5" }, { 1700000000500000000ull, "1700000000.5" },
+                   { 1796241234123456789ull, "1796241234.123456789" }, { UINT64_MAX, "18446744073.709551615" } };
+        for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+                ck_assert_str_eq(value_text(out, (struct vs_value) { .kind = VS_NS, .u = ns[i].ns }), ns[i].text);
+        ck_assert_str_eq(value_text(out, (struct vs_value) { .kind = VS_UINT, .u = UINT64_MAX }),
+                         "18446744073709551615");
+        /* the timestamp's decimal reads back as the double nearest the exact quotient */
+        ck_assert(strtod(value_text(out, (struct vs_value) { .kind = VS_NS, .u = 1796241234123456789ull }), NULL) ==
+                  1796241234.123456789);
+}
+END_TEST
+
 int main(void) {
         Suite *su = suite_create("render_prom");
         TCase *tc = tcase_create("render_prom");
@@ -1067,6 +1106,7 @@ int main(void) {
         tcase_add_test(tc, out_of_memory);
         tcase_add_test(tc, rows_documented_and_rendered);
         tcase_add_test(tc, rows_match_json);
+        tcase_add_test(tc, values_written_exactly);
         suite_add_tcase(su, tc);
         return test_run_suite(su);
 }
